@@ -1,0 +1,10 @@
+"""Keep Momento API keys stored in GCP Secret Manager fresh.
+
+The package is laid out by concern:
+
+- pure domain, no I/O: :mod:`durations`, :mod:`config`, :mod:`token`, :mod:`policy`,
+  :mod:`retention`, :mod:`request`, :mod:`redact`;
+- adapters over the services: :mod:`secret_store` (Secret Manager), :mod:`momento_auth` (Momento);
+- orchestration of one secret's rotation: :mod:`rotate`;
+- wiring and formatting for the entry points: :mod:`runtime`, :mod:`logs`, :mod:`http`.
+"""

@@ -1,0 +1,57 @@
+"""The HTTP face of the function: method and body in, JSON results and a status out.
+
+Status 200 when nothing failed, 500 when any secret failed, so Cloud Scheduler retries. Errors in
+the request itself are 4xx with a message naming the field; no stack trace ever reaches a
+response.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rotation import logs, redact
+from rotation.errors import RequestError
+from rotation.request import parse_request
+from rotation.rotate import FAILED
+from rotation.runtime import Runtime
+
+Response = tuple[dict[str, Any], int, dict[str, str]]
+_JSON = {"Content-Type": "application/json"}
+
+
+def handle(runtime: Runtime, method: str, body: bytes, content_type: str | None) -> Response:
+    """Rotate the requested secrets; never raises."""
+    with redact.request_scope():
+        if method != "POST":
+            return _error(
+                RequestError(
+                    f"method {method} is not allowed; send POST",
+                    status=405,
+                    code="method_not_allowed",
+                ),
+                extra_headers={"Allow": "POST"},
+            )
+        try:
+            request = parse_request(body, content_type, runtime.config)
+        except RequestError as error:
+            return _error(error)
+        rotator = runtime.rotator()
+        results = [
+            rotator.rotate(secret, force=request.force, dry_run=request.dry_run)
+            for secret in request.secrets
+        ]
+        ok = all(result.action != FAILED for result in results)
+        body_json = {
+            "ok": ok,
+            "dry_run": request.dry_run,
+            "results": [result.to_json() for result in results],
+        }
+        return body_json, 200 if ok else 500, dict(_JSON)
+
+
+def _error(error: RequestError, extra_headers: dict[str, str] | None = None) -> Response:
+    logs.warning(
+        f"rejected request: {error.message}", event="rotation.request_rejected", code=error.code
+    )
+    body = {"ok": False, "error": {"code": error.code, "message": error.message}, "results": []}
+    return body, error.status, {**_JSON, **(extra_headers or {})}

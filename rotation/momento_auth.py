@@ -1,0 +1,160 @@
+"""The Momento adapter: refresh a key through ``auth.Auth/RefreshApiToken``, and check a key works.
+
+Momento's Python SDK has no refresh method (client-sdk-python#444), so this calls the RPC with
+the generated stubs from ``momento-wire-types``, on the control endpoint over TLS as the other
+SDKs do. ``momento`` itself parses the key's endpoints and names the error codes.
+
+This module imports Momento's packages at import time on purpose: :mod:`rotation.runtime`
+imports it only when a key actually needs refreshing, so a run with nothing to do never pays for
+them.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from datetime import timedelta
+from enum import Enum
+from typing import Any, Protocol
+
+import grpc
+from momento import CredentialProvider
+from momento.errors import MomentoErrorCode, SdkException
+from momento.errors.error_converter import convert_error
+from momento.internal.services import Service
+from momento_wire_types import auth_pb2, auth_pb2_grpc, controlclient_pb2, controlclient_pb2_grpc
+
+from rotation.errors import MomentoError, TokenDocumentError
+from rotation.redact import scrub
+from rotation.token import ApiKey, RefreshedKey
+
+_TLS_PORT = 443
+
+
+class Verification(Enum):
+    """What a cheap authenticated call says about a freshly stored key."""
+
+    AUTHENTICATES = "authenticates"
+    REJECTED = "rejected"
+    UNKNOWN = "unknown"  # the check could not be made (Momento unavailable, timeout)
+
+
+class KeyRefresher(Protocol):
+    def refresh(self, key: ApiKey, refresh_token: str) -> RefreshedKey: ...
+
+    def verify(self, key: ApiKey) -> Verification: ...
+
+
+# Momento's error code -> (our short code, what it means for the operator).
+_MEANING: dict[MomentoErrorCode, tuple[str, str]] = {
+    MomentoErrorCode.AUTHENTICATION_ERROR: (
+        "authentication",
+        "Momento did not accept the key or refresh token (the refresh token may already have "
+        "been used, or belong to another key); if no newer version holds a working key, create "
+        "a new key in the Momento console and add it as a new version",
+    ),
+    MomentoErrorCode.INVALID_ARGUMENT_ERROR: (
+        "invalid_argument",
+        "Momento rejected the refresh request; check that the secret holds a refreshable "
+        "(v1) Momento key and its refresh token",
+    ),
+    MomentoErrorCode.PERMISSION_ERROR: (
+        "permission_denied",
+        "the key is not allowed to refresh itself; create a new key in the Momento console",
+    ),
+    MomentoErrorCode.SERVER_UNAVAILABLE: ("unavailable", "Momento is unavailable; run again later"),
+    MomentoErrorCode.TIMEOUT_ERROR: ("timeout", "Momento did not answer in time; run again later"),
+    MomentoErrorCode.LIMIT_EXCEEDED_ERROR: (
+        "limit_exceeded",
+        "Momento rate-limited the call; run again later",
+    ),
+}
+
+
+class MomentoAuthClient:
+    """KeyRefresher over Momento's gRPC API. One channel per control endpoint, reused."""
+
+    def __init__(self, *, control_endpoint: str | None, insecure: bool, timeout: timedelta) -> None:
+        self._override = control_endpoint
+        self._insecure = insecure
+        self._timeout = timeout.total_seconds()
+        self._channels: dict[str, grpc.Channel] = {}
+        self._lock = threading.Lock()
+
+    def refresh(self, key: ApiKey, refresh_token: str) -> RefreshedKey:
+        stub = auth_pb2_grpc.AuthStub(self._channel(key))  # type: ignore[no-untyped-call]
+        request = auth_pb2._RefreshApiTokenRequest(api_key=key.jwt, refresh_token=refresh_token)
+        try:
+            response = stub.RefreshApiToken(
+                request, timeout=self._timeout, metadata=(("authorization", key.jwt),)
+            )
+        except grpc.RpcError as error:
+            raise _momento_error("refresh the key", error) from None
+        if not response.api_key or not response.refresh_token:
+            raise MomentoError(
+                "Momento answered the refresh without a key or refresh token; the stored key "
+                "is unchanged, run again later",
+                code="invalid_response",
+            )
+        return RefreshedKey(
+            jwt=response.api_key,
+            refresh_token=response.refresh_token,
+            endpoint=response.endpoint or key.endpoint or "",
+            valid_until=int(response.valid_until) or None,
+        )
+
+    def verify(self, key: ApiKey) -> Verification:
+        """Authenticate with ``key`` by listing caches: cheap, read-only, needs no cache name."""
+        stub = controlclient_pb2_grpc.ScsControlStub(self._channel(key))  # type: ignore[no-untyped-call]
+        try:
+            stub.ListCaches(
+                controlclient_pb2._ListCachesRequest(),
+                timeout=self._timeout,
+                metadata=(("authorization", key.jwt),),
+            )
+        except grpc.RpcError as error:
+            code = error.code()
+            if code == grpc.StatusCode.UNAUTHENTICATED:
+                return Verification.REJECTED
+            # A fine-grained key may not list caches, but it did authenticate to be told so.
+            if code == grpc.StatusCode.PERMISSION_DENIED:
+                return Verification.AUTHENTICATES
+            return Verification.UNKNOWN
+        return Verification.AUTHENTICATES
+
+    def _channel(self, key: ApiKey) -> grpc.Channel:
+        target = self._override or f"{_control_host(key)}:{_TLS_PORT}"
+        with self._lock:
+            channel = self._channels.get(target)
+            if channel is None:
+                if self._override and self._insecure:
+                    channel = grpc.insecure_channel(target)
+                else:
+                    channel = grpc.secure_channel(target, grpc.ssl_channel_credentials())
+                self._channels[target] = channel
+            return channel
+
+
+def _control_host(key: ApiKey) -> str:
+    # momento's own parser derives control.<endpoint> exactly as the SDKs will when they use it.
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            provider = CredentialProvider.from_string(key.text)
+    except (SdkException, ValueError, KeyError, TypeError):
+        # momento can let raw errors escape, whose text may quote the key: report ours only.
+        raise TokenDocumentError(
+            "Momento's SDK cannot parse the stored key to find its control endpoint; check that "
+            "the secret holds a v1 Momento API key, or set MOMENTO_CONTROL_ENDPOINT"
+        ) from None
+    return str(provider.control_endpoint)
+
+
+def _momento_error(action: str, error: grpc.RpcError) -> MomentoError:
+    converted: Any = convert_error(error, Service.AUTH)
+    error_code = getattr(converted, "error_code", MomentoErrorCode.UNKNOWN_ERROR)
+    code, meaning = _MEANING.get(
+        error_code, (str(error_code.name).lower().removesuffix("_error"), "run again later")
+    )
+    detail = scrub(str(error.details() or "no detail"))
+    return MomentoError(f"could not {action}: Momento said {detail!r}; {meaning}", code=code)

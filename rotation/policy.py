@@ -1,0 +1,63 @@
+"""Whether a stored key should be refreshed now. Pure: the clock is an argument."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from rotation.durations import format_duration
+from rotation.errors import NotRefreshableError
+from rotation.token import KeyForm, TokenDocument
+
+
+@dataclass(frozen=True)
+class Decision:
+    refresh: bool
+    reason: str
+
+
+def decide(
+    document: TokenDocument, *, now: datetime, refresh_before: timedelta, force: bool
+) -> Decision:
+    """Refresh when the key expires within ``refresh_before`` (or when forced).
+
+    Raises NotRefreshableError for keys Momento will refuse to refresh, with what to do instead.
+    """
+    if document.key.form is KeyForm.V2:
+        raise NotRefreshableError(
+            "the key is a v2 Momento API key, and Momento cannot refresh v2 keys; create a new "
+            "key in the Momento console before this one expires and add it as a new version, "
+            "or stop rotating this secret",
+            code="v2_key_not_refreshable",
+        )
+    if document.valid_until is None:
+        return Decision(refresh=False, reason="the key never expires")
+    expires_at = datetime.fromtimestamp(document.valid_until, UTC)
+    if expires_at <= now:
+        raise NotRefreshableError(
+            f"the key expired at {rfc3339(expires_at)}, and Momento refuses to refresh an expired "
+            "key; create a new key in the Momento console and add it as a new version "
+            "(deploy.sh --seed-from FILE)",
+            code="key_expired",
+        )
+    remaining = expires_at - now
+    window = format_duration(refresh_before)
+    if force:
+        return Decision(refresh=True, reason=f"forced; the key expires at {rfc3339(expires_at)}")
+    if remaining > refresh_before:
+        return Decision(
+            refresh=False,
+            reason=f"the key expires at {rfc3339(expires_at)}, more than {window} from now",
+        )
+    return Decision(
+        refresh=True, reason=f"the key expires at {rfc3339(expires_at)}, within {window}"
+    )
+
+
+def rfc3339(moment: datetime) -> str:
+    """UTC, second precision, with a Z: what Cloud Logging and people both read easily."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def epoch_to_rfc3339(seconds: int | None) -> str | None:
+    return None if seconds is None else rfc3339(datetime.fromtimestamp(seconds, UTC))

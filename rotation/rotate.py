@@ -1,0 +1,311 @@
+"""The rotation of one secret, as explicit steps.
+
+1. **read**    the latest version and parse it as a token document;
+2. **decide**  whether the key needs refreshing (pure, :mod:`rotation.policy`);
+3. **lease**   the secret, so that concurrent runs refresh it once (:mod:`rotation.lease`);
+4. **refresh** the key through Momento;
+5. **persist** the new document as a new version, at once: the refresh token is single-use,
+               so until this lands the only copy of a working key is in this process;
+6. **verify**  the stored key authenticates, before anything older is touched;
+7. **sweep**   versions superseded for longer than the retention window.
+
+Each step looks at the state first, so running again after any failure is safe. Nothing here
+catches an error to pretend success: a failure becomes a ``failed`` result, and the HTTP layer
+turns any failed result into a 500 so that Cloud Scheduler retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from rotation import lease, logs, redact
+from rotation.config import Config
+from rotation.errors import KeyNotStoredError, RotationError, SecretStoreError
+from rotation.momento_auth import KeyRefresher, Verification
+from rotation.policy import decide, epoch_to_rfc3339, rfc3339
+from rotation.retention import plan_disable
+from rotation.secret_store import SecretStore, StoredVersion, version_number
+from rotation.token import TokenDocument, parse_document, render_refreshed
+
+REFRESHED, SKIPPED, FAILED = "refreshed", "skipped", "failed"
+
+
+@dataclass
+class SecretResult:
+    """One secret's outcome, as the response and the summary log line report it."""
+
+    secret: str
+    action: str = SKIPPED
+    reason: str = ""
+    version: str | None = None
+    valid_until: str | None = None
+    disabled_versions: list[str] = field(default_factory=list)
+    error: dict[str, str] | None = None
+
+    def fail(self, error: RotationError, *, reason: str | None = None) -> SecretResult:
+        self.action = FAILED
+        self.reason = reason or error.message
+        self.error = {"code": error.code, "message": redact.scrub(error.message)}
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "secret": self.secret,
+            "action": self.action,
+            "reason": redact.scrub(self.reason),
+            "version": self.version,
+            "valid_until": self.valid_until,
+            "disabled_versions": list(self.disabled_versions),
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class Healthy:
+    """The latest version, checked: parseable, unexpired. Only then may older versions go."""
+
+    version: StoredVersion
+    document: TokenDocument
+
+
+class Rotator:
+    """Rotates secrets with the given adapters; one instance serves many requests."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: SecretStore,
+        refresher: Callable[[], KeyRefresher],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._config = config
+        self._store = store
+        # A factory, not an instance: building the Momento client imports Momento's packages,
+        # which only the runs that actually refresh should pay for.
+        self._refresher = refresher
+        self._clock = clock
+
+    def rotate(self, secret: str, *, force: bool, dry_run: bool) -> SecretResult:
+        result = SecretResult(secret)
+        try:
+            self._rotate(secret, result, force=force, dry_run=dry_run)
+        except RotationError as error:
+            result.fail(error)
+        _log_summary(result)
+        return result
+
+    def _rotate(self, secret: str, result: SecretResult, *, force: bool, dry_run: bool) -> None:
+        current = self._read(secret, result)
+        document = current.document
+        decision = decide(
+            document, now=self._clock(), refresh_before=self._config.refresh_before, force=force
+        )
+        if not decision.refresh:
+            result.reason = decision.reason
+            self._sweep(secret, current, result, dry_run=dry_run)
+            return
+        if dry_run:
+            result.reason = f"dry run: would refresh, {decision.reason}"
+            self._sweep(secret, current, result, dry_run=True)
+            return
+
+        outcome = lease.try_acquire(
+            self._store,
+            secret,
+            base_version=current.version.number,
+            now=self._clock(),
+            duration=self._config.lease_duration,
+        )
+        if outcome.acquired is None:
+            held = outcome.held_by
+            since = f" since {rfc3339(held.taken_at)}" if held else ""
+            result.reason = f"another invocation holds the rotation lease{since} and is refreshing"
+            return
+        try:
+            self._refresh_under_lease(secret, current, result, outcome, force=force)
+        finally:
+            self._release(secret, outcome.acquired)
+
+    def _refresh_under_lease(
+        self,
+        secret: str,
+        read_before_lease: Healthy,
+        result: SecretResult,
+        outcome: lease.LeaseOutcome,
+        *,
+        force: bool,
+    ) -> None:
+        # Another run may have refreshed between our read and our lease: decide again on what is
+        # there now, so a burst of invocations produces exactly one refresh.
+        current = self._read(secret, result)
+        if current.version.number != read_before_lease.version.number:
+            decision = decide(
+                current.document,
+                now=self._clock(),
+                refresh_before=self._config.refresh_before,
+                force=False,
+            )
+            if not decision.refresh:
+                result.reason = f"refreshed meanwhile by another invocation; {decision.reason}"
+                self._sweep(secret, current, result, dry_run=False)
+                return
+        else:
+            decision = decide(
+                current.document,
+                now=self._clock(),
+                refresh_before=self._config.refresh_before,
+                force=force,
+            )
+        try:
+            refreshed = self._refresher().refresh(
+                current.document.key, current.document.refresh_token
+            )
+        except RotationError as error:
+            if outcome.abandoned and outcome.abandoned.base_version == current.version.number:
+                error.message += _abandoned_note(outcome.abandoned, current)
+            raise
+        redact.register((refreshed.jwt, refreshed.refresh_token))
+        payload = render_refreshed(current.document, refreshed)
+        redact.register((payload.decode("utf-8"),))
+        new_version = self._persist(secret, payload, result)
+        new_document = parse_document(payload)
+        stored = Healthy(
+            StoredVersion(new_version, version_number(new_version), payload), new_document
+        )
+        result.action = REFRESHED
+        result.reason = decision.reason
+        result.version = new_version
+        result.valid_until = epoch_to_rfc3339(new_document.valid_until)
+        self._verify_then_sweep(secret, stored, result)
+
+    def _read(self, secret: str, result: SecretResult) -> Healthy:
+        """Step 1: the latest version, parsed. Any failure here also means: do not sweep."""
+        try:
+            version = self._store.read_latest(secret)
+        except SecretStoreError as error:
+            if error.code == "failed_precondition":
+                error.message = (
+                    f"the latest version of {secret} is disabled or destroyed, so consumers "
+                    "reading 'latest' get nothing; enable the version with the working key, or "
+                    "add a new version with the token document"
+                )
+                error.code = "latest_version_not_enabled"
+            raise
+        result.version = version.name
+        try:
+            document = parse_document(version.data)
+        except RotationError as error:
+            error.message = f"{version.name} is not a usable token document: {error.message}"
+            raise
+        redact.register((*document.secret_values, version.data.decode("utf-8", "replace")))
+        result.valid_until = epoch_to_rfc3339(document.valid_until)
+        return Healthy(version, document)
+
+    def _persist(self, secret: str, payload: bytes, result: SecretResult) -> str:
+        """Step 5: store the refreshed document, retrying transient errors up to the deadline."""
+        try:
+            return self._store.add_version(secret, payload)
+        except SecretStoreError as error:
+            raise KeyNotStoredError(
+                "Momento refreshed the key, but Secret Manager did not store it "
+                f"({error.code}: {error.message}). The previous refresh token is now spent and "
+                "the new key was not saved. The previous key keeps working until its own expiry"
+                f"{_until(result.valid_until)}: before then, create a new key in the Momento "
+                "console and add it as a new version of this secret (deploy.sh --seed-from FILE)"
+            ) from None
+
+    def _verify_then_sweep(self, secret: str, stored: Healthy, result: SecretResult) -> None:
+        """Step 6: prove the new key authenticates before any older version is disabled."""
+        verification = self._refresher().verify(stored.document.key)
+        if verification is Verification.REJECTED:
+            raise RotationError(
+                f"the refreshed key stored as {stored.version.name} was rejected by Momento; "
+                "older versions were left enabled. Enable the previous version as 'latest' by "
+                "disabling this one, and create a new key in the Momento console",
+                code="new_key_rejected",
+            )
+        if verification is Verification.UNKNOWN:
+            result.reason += (
+                "; the new key could not be verified (Momento unavailable), so the retention "
+                "sweep is postponed to the next run"
+            )
+            return
+        self._sweep(secret, stored, result, dry_run=False)
+
+    def _sweep(self, secret: str, latest: Healthy, result: SecretResult, *, dry_run: bool) -> None:
+        """Step 7: disable versions superseded for longer than the retention window."""
+        enabled = self._store.list_enabled(secret)
+        doomed = plan_disable(
+            enabled,
+            latest_number=latest.version.number,
+            now=self._clock(),
+            retention=self._config.retention,
+            min_enabled=self._config.min_enabled_versions,
+        )
+        if dry_run:
+            result.disabled_versions = [version.name for version in doomed]
+            if doomed:
+                result.reason += f"; dry run: would disable {len(doomed)} superseded version(s)"
+            return
+        failures: list[SecretStoreError] = []
+        for version in doomed:
+            try:
+                self._store.disable(version)
+            except SecretStoreError as error:
+                # Keep going: the next run retries what is left; the rest need not wait.
+                failures.append(error)
+                continue
+            result.disabled_versions.append(version.name)
+        if failures:
+            raise SecretStoreError(
+                f"the retention sweep disabled {len(result.disabled_versions)} of {len(doomed)} "
+                f"versions; {failures[0].message}. The next run finishes the sweep",
+                code=failures[0].code,
+            )
+
+    def _release(self, secret: str, held: lease.Lease) -> None:
+        try:
+            lease.release(self._store, secret, held)
+        except SecretStoreError as error:
+            logs.warning(
+                "could not release the rotation lease; it expires by itself",
+                secret=secret,
+                error_code=error.code,
+                lease_expires_at=rfc3339(held.expires_at),
+            )
+
+
+def _abandoned_note(abandoned: lease.Lease, current: Healthy) -> str:
+    return (
+        f". A previous run took the rotation lease at {rfc3339(abandoned.taken_at)} to refresh "
+        f"{current.version.name} and never stored a result (it was probably killed between the "
+        "refresh and the write), so this refresh token was likely spent by it"
+    )
+
+
+def _until(valid_until: str | None) -> str:
+    return f" ({valid_until})" if valid_until else ""
+
+
+def _log_summary(result: SecretResult) -> None:
+    severity = "INFO"
+    if result.action == FAILED:
+        severity = (
+            "CRITICAL"
+            if result.error and result.error["code"] == KeyNotStoredError.code
+            else "ERROR"
+        )
+    logs.log(
+        severity,
+        f"{result.secret}: {result.action}: {result.reason}",
+        event="rotation.result",
+        secret=result.secret,
+        action=result.action,
+        version=result.version,
+        valid_until=result.valid_until,
+        disabled_versions=result.disabled_versions,
+        error_code=result.error["code"] if result.error else None,
+    )

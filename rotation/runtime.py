@@ -1,0 +1,54 @@
+"""What one function instance holds: its configuration and, built lazily, its clients.
+
+Clients are created once per instance, on first use, not at import (the module would then pay
+for them on every cold start, even when the configuration is wrong) and not per request (each
+new client opens a new channel). The Momento client is built only when a key needs refreshing.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from rotation.config import Config
+from rotation.rotate import Rotator
+
+if TYPE_CHECKING:
+    from rotation.momento_auth import KeyRefresher
+    from rotation.secret_store import SecretStore
+
+
+class Runtime:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        self._store: SecretStore | None = None
+        self._refresher: KeyRefresher | None = None
+
+    def rotator(self) -> Rotator:
+        return Rotator(self.config, self.store(), self.refresher, clock=lambda: datetime.now(UTC))
+
+    def store(self) -> SecretStore:
+        with self._lock:
+            if self._store is None:
+                from rotation.secret_store import GoogleSecretStore  # noqa: PLC0415
+
+                self._store = GoogleSecretStore(
+                    emulator_host=self.config.secret_manager_emulator_host,
+                    deadline=self.config.store_deadline,
+                )
+            return self._store
+
+    def refresher(self) -> KeyRefresher:
+        with self._lock:
+            if self._refresher is None:
+                # Imports momento and its wire types: paid only by runs that refresh.
+                from rotation.momento_auth import MomentoAuthClient  # noqa: PLC0415
+
+                self._refresher = MomentoAuthClient(
+                    control_endpoint=self.config.momento_control_endpoint,
+                    insecure=self.config.momento_control_insecure,
+                    timeout=self.config.momento_timeout,
+                )
+            return self._refresher

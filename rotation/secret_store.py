@@ -1,0 +1,250 @@
+"""The Secret Manager adapter: the few calls the rotation makes, with errors mapped to ours.
+
+The client is built once per instance and lazily (see :mod:`rotation.runtime`), and the heavy
+``google.cloud.secretmanager`` import happens only then. With ``SECRET_MANAGER_EMULATOR_HOST``
+set it talks plaintext gRPC to a local emulator, the convention of Google's own emulators.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from rotation.errors import SecretStoreError
+from rotation.redact import scrub
+from rotation.retention import VersionInfo
+
+if TYPE_CHECKING:
+    from google.api_core.exceptions import GoogleAPICallError
+
+_T = TypeVar("_T")
+_ATTEMPT_TIMEOUT_SECONDS = 10.0
+_LIST_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True, repr=False)
+class StoredVersion:
+    """A version's payload. ``repr`` leaves the payload out so it can't be logged by accident."""
+
+    name: str
+    number: int
+    data: bytes
+
+    def __repr__(self) -> str:
+        return f"StoredVersion(name={self.name!r}, {len(self.data)} bytes)"
+
+
+@dataclass(frozen=True)
+class SecretMetadata:
+    annotations: Mapping[str, str]
+    etag: str
+
+
+class SecretStore(Protocol):
+    """What the rotation needs from Secret Manager."""
+
+    def read_latest(self, secret: str) -> StoredVersion: ...
+
+    def add_version(self, secret: str, data: bytes) -> str: ...
+
+    def list_enabled(self, secret: str) -> list[VersionInfo]: ...
+
+    def disable(self, version: VersionInfo) -> None: ...
+
+    def get_metadata(self, secret: str) -> SecretMetadata: ...
+
+    def replace_annotations(self, secret: str, annotations: Mapping[str, str], etag: str) -> bool:
+        """Compare-and-swap the secret's annotations; False when ``etag`` is stale."""
+        ...
+
+
+def version_number(name: str) -> int:
+    """The number at the end of ``projects/P/secrets/S/versions/N``."""
+    return int(name.rsplit("/", 1)[1])
+
+
+class GoogleSecretStore:
+    """SecretStore over the real ``google-cloud-secret-manager`` client."""
+
+    def __init__(self, *, emulator_host: str | None, deadline: timedelta) -> None:
+        from google.api_core import exceptions, retry  # noqa: PLC0415  (cold start: import lazily)
+        from google.cloud import secretmanager  # noqa: PLC0415
+
+        self._exceptions = exceptions
+        self._client = _make_client(secretmanager, emulator_host)
+        # Transient errors are retried for every call. That includes add: a retried add whose
+        # first attempt actually landed leaves two identical versions, which is harmless, while
+        # giving up leaves the only copy of a freshly refreshed key in memory.
+        self._retry = retry.Retry(
+            predicate=retry.if_exception_type(
+                exceptions.ServiceUnavailable,
+                exceptions.DeadlineExceeded,
+                exceptions.ResourceExhausted,
+                exceptions.InternalServerError,
+            ),
+            initial=0.2,
+            maximum=5.0,
+            multiplier=2.0,
+            timeout=deadline.total_seconds(),
+        )
+
+    def read_latest(self, secret: str) -> StoredVersion:
+        import google_crc32c  # noqa: PLC0415
+
+        response = self._call(
+            f"read the latest version of {secret}",
+            lambda: self._client.access_secret_version(
+                name=f"{secret}/versions/latest",
+                retry=self._retry,
+                timeout=_ATTEMPT_TIMEOUT_SECONDS,
+            ),
+        )
+        data = bytes(response.payload.data)
+        checksum = response.payload.data_crc32c
+        if checksum is not None and checksum != google_crc32c.value(data):
+            raise SecretStoreError(
+                f"{response.name} failed its CRC32C check (corrupted in transit or at rest); "
+                "run again, and if it persists add a new version with the token document",
+                code="checksum_mismatch",
+            )
+        return StoredVersion(response.name, version_number(response.name), data)
+
+    def add_version(self, secret: str, data: bytes) -> str:
+        import google_crc32c  # noqa: PLC0415
+
+        payload = {"data": data, "data_crc32c": google_crc32c.value(data)}
+        response = self._call(
+            f"add a version to {secret}",
+            lambda: self._client.add_secret_version(
+                request={"parent": secret, "payload": payload},
+                retry=self._retry,
+                timeout=_ATTEMPT_TIMEOUT_SECONDS,
+            ),
+        )
+        return str(response.name)
+
+    def list_enabled(self, secret: str) -> list[VersionInfo]:
+        def list_all() -> list[VersionInfo]:
+            pager = self._client.list_secret_versions(
+                request={"parent": secret, "filter": "state:ENABLED", "page_size": _LIST_PAGE_SIZE},
+                retry=self._retry,
+                timeout=_ATTEMPT_TIMEOUT_SECONDS,
+            )
+            return [_version_info(version) for version in pager]
+
+        return self._call(f"list the enabled versions of {secret}", list_all)
+
+    def disable(self, version: VersionInfo) -> None:
+        # The etag from the listing makes this a no-op if someone changed the version since.
+        self._call(
+            f"disable {version.name}",
+            lambda: self._client.disable_secret_version(
+                request={"name": version.name, "etag": version.etag},
+                retry=self._retry,
+                timeout=_ATTEMPT_TIMEOUT_SECONDS,
+            ),
+        )
+
+    def get_metadata(self, secret: str) -> SecretMetadata:
+        response = self._call(
+            f"read {secret}",
+            lambda: self._client.get_secret(
+                name=secret, retry=self._retry, timeout=_ATTEMPT_TIMEOUT_SECONDS
+            ),
+        )
+        return SecretMetadata(dict(response.annotations), str(response.etag))
+
+    def replace_annotations(self, secret: str, annotations: Mapping[str, str], etag: str) -> bool:
+        request = {
+            "secret": {"name": secret, "annotations": dict(annotations), "etag": etag},
+            "update_mask": {"paths": ["annotations"]},
+        }
+        try:
+            self._call(
+                f"update the annotations of {secret}",
+                lambda: self._client.update_secret(
+                    request=request, retry=self._retry, timeout=_ATTEMPT_TIMEOUT_SECONDS
+                ),
+            )
+        except SecretStoreError as error:
+            if error.code == "conflict":
+                return False
+            raise
+        return True
+
+    def _call(self, action: str, call: Callable[[], _T]) -> _T:
+        try:
+            return call()
+        except self._exceptions.GoogleAPICallError as error:
+            raise _map_error(action, error, self._exceptions) from None
+        except self._exceptions.RetryError:
+            raise SecretStoreError(
+                f"could not {action}: Secret Manager kept failing with transient errors until the "
+                "deadline; run again later",
+                code="secret_manager_unavailable",
+            ) from None
+
+
+def _make_client(secretmanager: Any, emulator_host: str | None) -> Any:
+    if not emulator_host:
+        return secretmanager.SecretManagerServiceClient()
+    import grpc  # noqa: PLC0415
+    from google.cloud.secretmanager_v1.services.secret_manager_service.transports import (  # noqa: PLC0415
+        SecretManagerServiceGrpcTransport,
+    )
+
+    # Passing credentials as well would raise ValueError; the channel carries none.
+    channel = grpc.insecure_channel(emulator_host)
+    return secretmanager.SecretManagerServiceClient(
+        transport=SecretManagerServiceGrpcTransport(channel=channel)
+    )
+
+
+def _version_info(version: Any) -> VersionInfo:
+    create_time: datetime = version.create_time
+    return VersionInfo(
+        name=str(version.name),
+        number=version_number(str(version.name)),
+        create_time=create_time,
+        etag=str(version.etag),
+    )
+
+
+# gRPC status name -> (our code, what to do). Codes stay short so alerts can match on them.
+_ADVICE: dict[str, tuple[str, str]] = {
+    "NotFound": ("not_found", "check the secret name in ROTATION_SECRETS and that it exists"),
+    "PermissionDenied": (
+        "permission_denied",
+        "grant the function's service account the rotation role on this secret (deploy.sh does)",
+    ),
+    "FailedPrecondition": (
+        "failed_precondition",
+        "the version is not in a state that allows this; check its state in Secret Manager",
+    ),
+    "ServiceUnavailable": ("secret_manager_unavailable", "run again later"),
+    "DeadlineExceeded": ("secret_manager_timeout", "run again later"),
+    "ResourceExhausted": (
+        "secret_manager_quota",
+        "Secret Manager's quota is exhausted; run again later or spread the schedule",
+    ),
+    "InvalidArgument": ("invalid_argument", "check the secret name and payload"),
+    "Unauthenticated": (
+        "unauthenticated",
+        "the function's credentials were refused; check its service account",
+    ),
+}
+
+
+def _map_error(action: str, error: GoogleAPICallError, exceptions: Any) -> SecretStoreError:
+    if (
+        isinstance(error, exceptions.Aborted | exceptions.FailedPrecondition)
+        and "etag" in str(error.message).lower()
+    ):
+        return SecretStoreError(
+            f"could not {action}: it changed meanwhile (etag mismatch)", code="conflict"
+        )
+    code, advice = _ADVICE.get(type(error).__name__, ("secret_manager_error", "run again later"))
+    detail = scrub(str(error.message or type(error).__name__))
+    return SecretStoreError(f"could not {action}: {detail}; {advice}", code=code)

@@ -1,0 +1,264 @@
+"""The token document and the Momento key inside it. Pure: parsing and rendering, no I/O.
+
+The document is the JSON that Momento's console "Download JSON" gives, or what Momento's AWS
+refresh lambda writes. We read what we need and leave everything else exactly as we found it,
+so consumers that read other fields (or other spellings) keep working after a rotation.
+
+No error message here ever quotes the payload or the key: a malformed document is described by
+what is wrong with it (which field, which type), never by its content.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from rotation.errors import TokenDocumentError
+
+# Field names seen in the wild for the key, in order of preference when several are present.
+KEY_FIELDS = ("apiKey", "authToken", "apiToken")
+REFRESH_TOKEN_FIELD = "refreshToken"
+VALID_UNTIL_FIELD = "validUntil"
+ENDPOINT_FIELD = "endpoint"
+MAX_PAYLOAD_BYTES = 64 * 1024  # Secret Manager's own limit on a version's payload
+
+
+class KeyForm(Enum):
+    """The shapes a Momento API key comes in (see ../shared/PLATFORM.md)."""
+
+    V1 = "v1"  # base64 of {"endpoint", "api_key": JWT}
+    LEGACY = "legacy"  # a bare JWT with cp/c claims naming the endpoints
+    V2 = "v2"  # a JWT with claim t == "g"; cannot be refreshed
+
+
+@dataclass(frozen=True, repr=False)
+class ApiKey:
+    """A parsed Momento API key. ``repr`` is redacted so it can never reach a log by accident."""
+
+    text: str  # the key exactly as stored
+    jwt: str  # the inner JWT that Momento's services receive
+    form: KeyForm
+    endpoint: str | None  # the base endpoint E (control.E, cache.E ...), when the key names one
+    expires_at: int | None  # the JWT's exp claim, epoch seconds
+
+    def __repr__(self) -> str:
+        return f"ApiKey(form={self.form.value}, endpoint={self.endpoint!r}, redacted)"
+
+
+@dataclass(frozen=True, repr=False)
+class TokenDocument:
+    """A parsed token document, keeping the original object for a faithful rewrite."""
+
+    fields: Mapping[str, Any]
+    key_field: str
+    key: ApiKey
+    refresh_token: str
+    valid_until: int | None  # epoch seconds; None means the key never expires
+
+    def __repr__(self) -> str:
+        return f"TokenDocument(key_field={self.key_field!r}, key={self.key!r}, redacted)"
+
+    @property
+    def secret_values(self) -> tuple[str, ...]:
+        """Every string in this document that must never be logged."""
+        return (self.key.text, self.key.jwt, self.refresh_token)
+
+
+@dataclass(frozen=True, repr=False)
+class RefreshedKey:
+    """What Momento's RefreshApiToken answered."""
+
+    jwt: str
+    refresh_token: str
+    endpoint: str
+    valid_until: int | None  # None when Momento says 0: the key never expires
+
+    def __repr__(self) -> str:
+        return f"RefreshedKey(endpoint={self.endpoint!r}, valid_until={self.valid_until}, redacted)"
+
+
+def parse_document(payload: bytes) -> TokenDocument:
+    """Parse a stored payload into a TokenDocument, or raise TokenDocumentError saying why."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise TokenDocumentError(
+            f"the payload is {len(payload)} bytes, more than the {MAX_PAYLOAD_BYTES} a token "
+            "document can be; add a version holding the JSON Momento's console downloads"
+        )
+    try:
+        # utf-8-sig accepts a byte-order mark, which some editors add when saving the download.
+        text = payload.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise TokenDocumentError(
+            "the payload is not UTF-8 text; add a version holding the JSON Momento's console "
+            "downloads"
+        ) from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        # Only the position: JSONDecodeError's .doc would carry the payload itself.
+        raise TokenDocumentError(
+            f"the payload is not JSON (line {error.lineno}, column {error.colno}: {error.msg}); "
+            "add a version holding the JSON Momento's console downloads"
+        ) from None
+    if not isinstance(document, dict):
+        raise TokenDocumentError(
+            f"the payload is JSON {_json_type(document)}, not an object with apiKey and "
+            "refreshToken; add a version holding the JSON Momento's console downloads"
+        )
+    key_field, key_text = _key_field(document)
+    key = parse_api_key(key_text, field=key_field)
+    refresh_token = _required_string(document, REFRESH_TOKEN_FIELD)
+    return TokenDocument(
+        fields=document,
+        key_field=key_field,
+        key=key,
+        refresh_token=refresh_token,
+        valid_until=_valid_until(document, key),
+    )
+
+
+def render_refreshed(document: TokenDocument, refreshed: RefreshedKey) -> bytes:
+    """The document with the refreshed key, in the stored document's own field names and types."""
+    fields = dict(document.fields)
+    fields[document.key_field] = encode_v1_key(refreshed.endpoint, refreshed.jwt)
+    fields[REFRESH_TOKEN_FIELD] = refreshed.refresh_token
+    stored_valid_until = document.fields.get(VALID_UNTIL_FIELD)
+    new_valid_until = refreshed.valid_until or 0
+    # A consumer that parses validUntil as a string must keep getting a string, and vice versa.
+    fields[VALID_UNTIL_FIELD] = (
+        str(new_valid_until) if isinstance(stored_valid_until, str) else new_valid_until
+    )
+    fields.setdefault(ENDPOINT_FIELD, refreshed.endpoint)
+    return json.dumps(fields, ensure_ascii=False, indent=2).encode("utf-8")
+
+
+def encode_v1_key(endpoint: str, jwt: str) -> str:
+    """The v1 key form Momento's SDKs parse: base64 of {"endpoint", "api_key"}."""
+    inner = json.dumps({"endpoint": endpoint, "api_key": jwt}, separators=(",", ":"))
+    return base64.b64encode(inner.encode("utf-8")).decode("ascii")
+
+
+def parse_api_key(text: str, *, field: str = "apiKey") -> ApiKey:
+    """Recognise a v1, legacy or v2 Momento key without any network call."""
+    v1 = _decode_v1(text)
+    if v1 is not None:
+        endpoint, jwt = v1
+        claims = decode_jwt_claims(jwt, field=field)
+        form = KeyForm.V2 if claims.get("t") == "g" else KeyForm.V1
+        return ApiKey(text, jwt, form, endpoint, _exp(claims))
+    claims = decode_jwt_claims(text, field=field)
+    if claims.get("t") == "g":
+        return ApiKey(text, text, KeyForm.V2, None, _exp(claims))
+    control = claims.get("cp")
+    if isinstance(control, str) and control:
+        endpoint = control.removeprefix("control.")
+        return ApiKey(text, text, KeyForm.LEGACY, endpoint, _exp(claims))
+    raise TokenDocumentError(
+        f"{field} is a JWT without the claims of a Momento key (no endpoint); "
+        "check that the secret holds a Momento API key"
+    )
+
+
+def decode_jwt_claims(token: str, *, field: str = "apiKey") -> dict[str, Any]:
+    """The claims of a JWT, unverified: we only read expiry and form, Momento verifies."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise TokenDocumentError(
+            f"{field} is neither a v1 Momento key nor a JWT; check that the secret holds a "
+            "Momento API key"
+        )
+    try:
+        claims = json.loads(_b64url_decode(parts[1]))
+    except (ValueError, UnicodeDecodeError):
+        raise TokenDocumentError(
+            f"{field} looks like a JWT but its claims cannot be decoded; check that the secret "
+            "holds a Momento API key"
+        ) from None
+    if not isinstance(claims, dict):
+        raise TokenDocumentError(f"{field} is a JWT whose claims are not an object")
+    return claims
+
+
+def _decode_v1(text: str) -> tuple[str, str] | None:
+    if "." in text:  # base64 never contains a dot; a JWT always does
+        return None
+    try:
+        decoded = json.loads(base64.b64decode(text + "=" * (-len(text) % 4), validate=True))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(decoded, dict):
+        return None
+    endpoint, jwt = decoded.get("endpoint"), decoded.get("api_key")
+    if isinstance(endpoint, str) and endpoint and isinstance(jwt, str) and jwt:
+        return endpoint, jwt
+    return None
+
+
+def _b64url_decode(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _exp(claims: Mapping[str, Any]) -> int | None:
+    exp = claims.get("exp")
+    if isinstance(exp, int | float) and not isinstance(exp, bool) and math.isfinite(exp):
+        return int(exp)
+    return None
+
+
+def _key_field(document: Mapping[str, Any]) -> tuple[str, str]:
+    for field in KEY_FIELDS:
+        if field in document:
+            return field, _required_string(document, field)
+    raise TokenDocumentError(
+        f"the document has no key: expected one of {', '.join(KEY_FIELDS)}; add a version "
+        "holding the JSON Momento's console downloads"
+    )
+
+
+def _required_string(document: Mapping[str, Any], field: str) -> str:
+    if field not in document:
+        raise TokenDocumentError(
+            f"the document has no {field}; add a version holding the JSON Momento's console "
+            "downloads, which includes it"
+        )
+    value = document[field]
+    if not isinstance(value, str):
+        raise TokenDocumentError(f"{field} is JSON {_json_type(value)}, expected a string")
+    if not value.strip():
+        raise TokenDocumentError(f"{field} is empty; add a version with a complete token document")
+    return value
+
+
+def _valid_until(document: Mapping[str, Any], key: ApiKey) -> int | None:
+    if VALID_UNTIL_FIELD not in document:
+        return key.expires_at
+    value = document[VALID_UNTIL_FIELD]
+    if isinstance(value, str):
+        try:
+            value = float(value.strip()) if value.strip() else None
+        except ValueError:
+            value = None
+        if value is None:
+            raise TokenDocumentError(
+                f"{VALID_UNTIL_FIELD} is a string that is not a number of epoch seconds"
+            )
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise TokenDocumentError(
+            f"{VALID_UNTIL_FIELD} is JSON {_json_type(value)}, expected epoch seconds "
+            "(a number or a numeric string)"
+        )
+    if value < 0:
+        raise TokenDocumentError(f"{VALID_UNTIL_FIELD} is negative, expected epoch seconds")
+    # Momento writes 0 for a key that never expires.
+    return int(value) or None
+
+
+def _json_type(value: object) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
