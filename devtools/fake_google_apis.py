@@ -490,8 +490,11 @@ class FakeGoogleApis:
 
         @route("POST", "secretmanager", "/v1/projects/{project}/secrets/{secret}:addVersion")
         def add_version(c: _Call) -> JSON:
-            data = c.body.get("payload", {}).get("data", "")
-            return self._add_version(c.params["project"], c.params["secret"], data)
+            payload = c.body.get("payload", {})
+            version = self._add_version(c.params["project"], c.params["secret"], payload.get("data", ""))
+            if "dataCrc32c" in payload:  # gcloud checks this echo to detect corruption in transit
+                version["clientSpecifiedPayloadChecksum"] = True
+            return version
 
         @route("GET", "secretmanager", "/v1/projects/{project}/secrets/{secret}:getIamPolicy")
         def get_secret_policy(c: _Call) -> JSON:
@@ -729,7 +732,7 @@ class FakeGoogleApis:
         name = f"projects/{params['project']}/locations/{params['location']}/operations/op-{next(self._ids)}"
         stages = [
             {"name": stage, "state": "COMPLETE", "message": ""}
-            for stage in ("BUILD", "SERVICE", "TRIGGER", "POLICY", "SERVICE_ROLLBACK")
+            for stage in ("BUILD", "SERVICE", "TRIGGER")
         ]
         metadata = {
             "@type": FUNCTIONS_OPERATION_TYPE,

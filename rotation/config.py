@@ -30,6 +30,7 @@ class Config:
     """Everything the function needs to know, validated."""
 
     secrets: tuple[str, ...]
+    project: str | None = None  # resolves short secret names, here and in requests
     refresh_before: timedelta = timedelta(days=3)
     retention: timedelta = timedelta(days=7)
     min_enabled_versions: int = 1
@@ -68,6 +69,7 @@ def load_config(env: Mapping[str, str]) -> Config:
     project = env.get("GOOGLE_CLOUD_PROJECT") or env.get("GCP_PROJECT") or None
     return Config(
         secrets=_secrets(env.get("ROTATION_SECRETS", ""), project),
+        project=project,
         refresh_before=_duration(env, "REFRESH_BEFORE", Config.refresh_before),
         retention=_duration(env, "RETENTION", Config.retention),
         min_enabled_versions=_positive_int(

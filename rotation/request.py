@@ -87,13 +87,12 @@ def _selected_secrets(requested: list[Any] | None, config: Config) -> tuple[str,
             "field secrets is an empty list; leave it out to rotate every configured secret",
             code="invalid_field",
         )
-    project = _default_project(config)
     selected: list[str] = []
     for index, name in enumerate(requested):
         if not isinstance(name, str):
             raise RequestError(f"field secrets[{index}] must be a string", code="invalid_field")
         try:
-            full = resolve_secret_name(name, project, source=f"field secrets[{index}]")
+            full = resolve_secret_name(name, config.project, source=f"field secrets[{index}]")
         except ConfigError as error:
             raise RequestError(error.message, code="invalid_field") from None
         if full not in config.secrets:
@@ -105,13 +104,6 @@ def _selected_secrets(requested: list[Any] | None, config: Config) -> tuple[str,
             )
         selected.append(full)
     return tuple(dict.fromkeys(selected))
-
-
-def _default_project(config: Config) -> str | None:
-    # Short names in a request resolve like short names in ROTATION_SECRETS did: against the
-    # project of the configured secrets, when they all share one.
-    projects = {name.split("/")[1] for name in config.secrets}
-    return projects.pop() if len(projects) == 1 else None
 
 
 def _short(text: str) -> str:

@@ -68,7 +68,7 @@ from concurrent import futures
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import FrameType, TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Self, TypeVar
 
 import google_crc32c
 import grpc
@@ -213,7 +213,7 @@ class _FilterParser:
         expr = self._expression()
         self._skip_space()
         if self._pos != len(self._text):
-            self._fail("unexpected text")
+            raise self._error("unexpected text")
         return expr
 
     def _expression(self) -> _Expr:
@@ -243,7 +243,7 @@ class _FilterParser:
         if self._symbol("("):
             expr = self._expression()
             if not self._symbol(")"):
-                self._fail("expected ')'")
+                raise self._error("expected ')'")
             return expr
         return self._restriction()
 
@@ -251,12 +251,12 @@ class _FilterParser:
         self._skip_space()
         name = _FIELD.match(self._text, self._pos)
         if name is None or name.group() in ("AND", "OR", "NOT"):
-            self._fail("expected a field name")
+            raise self._error("expected a field name")
         self._pos = name.end()
         self._skip_space()
         op = next((o for o in _OPERATORS if self._text.startswith(o, self._pos)), None)
         if op is None:
-            self._fail(f"expected an operator after {name.group()!r}")
+            raise self._error(f"expected an operator after {name.group()!r}")
         self._pos += len(op)
         self._skip_space()
         return _Restriction(name.group(), op, self._value())
@@ -266,7 +266,7 @@ class _FilterParser:
             return self._quoted()
         bare = _BARE_VALUE.match(self._text, self._pos)
         if bare is None:
-            self._fail("expected a value")
+            raise self._error("expected a value")
         self._pos = bare.end()
         return bare.group()
 
@@ -285,7 +285,7 @@ class _FilterParser:
             else:
                 chars.append(char)
                 pos += 1
-        self._fail("unterminated string")
+        raise self._error("unterminated string")
 
     def _starts_term(self) -> bool:
         self._skip_space()
@@ -318,8 +318,8 @@ class _FilterParser:
         while self._pos < len(self._text) and self._text[self._pos].isspace():
             self._pos += 1
 
-    def _fail(self, reason: str) -> Any:  # noqa: ANN401 - never returns; typed for call sites
-        raise FilterError(f"invalid filter {self._text!r}: {reason} at offset {self._pos}")
+    def _error(self, reason: str) -> FilterError:
+        return FilterError(f"invalid filter {self._text!r}: {reason} at offset {self._pos}")
 
 
 def parse_filter(text: str) -> _Expr | None:
@@ -327,7 +327,9 @@ def parse_filter(text: str) -> _Expr | None:
     return _FilterParser(text).parse()
 
 
-def _compile(expr: _Expr, restriction: Callable[[_Restriction], Callable[[T], bool]]) -> Callable[[T], bool]:
+def _compile(
+    expr: _Expr, restriction: Callable[[_Restriction], Callable[[T], bool]]
+) -> Callable[[T], bool]:
     """Turn a parsed filter into a predicate. Restrictions are checked here, up front, so an
     unsupported filter fails even when there is nothing to list."""
     match expr:
@@ -577,6 +579,8 @@ class SecretManagerEmulator:
         """Add a version in any state with a chosen create time; returns the version name."""
         if state not in STATES:
             raise ValueError(f"state must be one of {STATES}, not {state!r}")
+        if create_time is not None and create_time.tzinfo is None:
+            raise ValueError("create_time must be timezone-aware")
         with self._lock:
             record = self._secret(secret)
             version = self._insert_version(record, data, create_time=create_time)
@@ -634,8 +638,12 @@ class SecretManagerEmulator:
         project, *rest = match.groups()
         return (project_number(project, self._project_numbers), *rest)
 
-    def _secret(self, name: str) -> _SecretRecord:
+    def _secret_key(self, name: str) -> tuple[str, str]:
         project, secret_id = self._parse(_SECRET_NAME, name, "secret")
+        return project, secret_id
+
+    def _secret(self, name: str) -> _SecretRecord:
+        project, secret_id = self._secret_key(name)
         record = self._secrets.get((project, secret_id))
         if record is None:
             raise _not_found(f"Secret [projects/{project}/secrets/{secret_id}] not found.")
@@ -656,15 +664,15 @@ class SecretManagerEmulator:
             number = int(record.meta.version_aliases[version_id])
         version = record.versions.get(number) if number is not None else None
         if version is None:
-            raise _not_found(f"Secret Version [{record.meta.name}/versions/{version_id}] not found.")
+            raise _not_found(
+                f"Secret Version [{record.meta.name}/versions/{version_id}] not found."
+            )
         return version
 
     def _versioned(self, name: str) -> tuple[_SecretRecord, _Version]:
         project, secret_id, version_id = self._parse(_VERSION_NAME, name, "secret version")
-        return (
-            (record := self._secret(f"projects/{project}/secrets/{secret_id}")),
-            self._resolve(record, version_id),
-        )
+        record = self._secret(f"projects/{project}/secrets/{secret_id}")
+        return record, self._resolve(record, version_id)
 
     # -- mutations (caller holds the lock) ---------------------------------------------------
 
@@ -677,11 +685,9 @@ class SecretManagerEmulator:
     def _new_etag(self) -> str:
         return f'"{self._etag_salt}{next(self._etag_counter):06x}"'
 
-    def _insert_secret(self, project: str, secret_id: str, secret: Any) -> _SecretRecord:  # noqa: ANN401
+    def _insert_secret(self, project: str, secret_id: str, secret: Any) -> _SecretRecord:
         if not _SECRET_ID.fullmatch(secret_id):
-            raise _invalid(
-                f"Secret id {secret_id!r} must be 1-255 letters, digits, '_' or '-'."
-            )
+            raise _invalid(f"Secret id {secret_id!r} must be 1-255 letters, digits, '_' or '-'.")
         name = f"projects/{project}/secrets/{secret_id}"
         if (project, secret_id) in self._secrets:
             raise EmulatorError(grpc.StatusCode.ALREADY_EXISTS, f"Secret [{name}] already exists.")
@@ -724,17 +730,17 @@ class SecretManagerEmulator:
     # -- messages ----------------------------------------------------------------------------
 
     @staticmethod
-    def _secret_message(record: _SecretRecord) -> Any:  # noqa: ANN401
+    def _secret_message(record: _SecretRecord) -> Any:
         # A copy: responses are serialized after the lock is released.
         out = secretmanager_v1.Secret()
         secretmanager_v1.Secret.copy_from(out, record.meta)
         return out
 
-    def _version_message(self, record: _SecretRecord, version: _Version) -> Any:  # noqa: ANN401
+    def _version_message(self, record: _SecretRecord, version: _Version) -> Any:
         message = secretmanager_v1.SecretVersion(
             name=self._version_name(record, version),
             create_time=version.create_time,
-            state=secretmanager_v1.SecretVersion.State[version.state],
+            state=getattr(secretmanager_v1.SecretVersion.State, version.state),
             etag=version.etag,
             client_specified_payload_checksum=version.client_checksum,
             replication_status=secretmanager_v1.ReplicationStatus(
@@ -747,18 +753,18 @@ class SecretManagerEmulator:
 
     # -- RPCs --------------------------------------------------------------------------------
 
-    def _create_secret(self, request: Any) -> Any:  # noqa: ANN401
+    def _create_secret(self, request: Any) -> Any:
         (project,) = self._parse(_PROJECT_NAME, request.parent, "project")
         with self._lock:
             return self._secret_message(
                 self._insert_secret(project, request.secret_id, request.secret)
             )
 
-    def _get_secret(self, request: Any) -> Any:  # noqa: ANN401
+    def _get_secret(self, request: Any) -> Any:
         with self._lock:
             return self._secret_message(self._secret(request.name))
 
-    def _update_secret(self, request: Any) -> Any:  # noqa: ANN401
+    def _update_secret(self, request: Any) -> Any:
         paths = list(request.update_mask.paths)
         if not paths:
             raise _invalid("update_mask is required.")
@@ -777,15 +783,14 @@ class SecretManagerEmulator:
             record.meta.etag = self._new_etag()
             return self._secret_message(record)
 
-    def _delete_secret(self, request: Any) -> Any:  # noqa: ANN401
+    def _delete_secret(self, request: Any) -> Any:
         with self._lock:
             record = self._secret(request.name)
             _check_etag(request.etag, record.meta.etag, f"Secret [{record.meta.name}]")
-            project, secret_id = self._parse(_SECRET_NAME, record.meta.name, "secret")
-            del self._secrets[(project, secret_id)]
+            del self._secrets[self._secret_key(request.name)]
         return empty_pb2.Empty()
 
-    def _list_secrets(self, request: Any) -> Any:  # noqa: ANN401
+    def _list_secrets(self, request: Any) -> Any:
         (project,) = self._parse(_PROJECT_NAME, request.parent, "project")
         matches = _predicate(request.filter, _secret_restriction)
         size = _page_size(request.page_size)
@@ -796,9 +801,7 @@ class SecretManagerEmulator:
                 key=operator.itemgetter(0),  # by name, like the real service
             )
             total = 0 if request.filter else len(records)
-            selected = [
-                (i, r) for i, r in records if matches(r) and (after is None or i > after)
-            ]
+            selected = [(i, r) for i, r in records if matches(r) and (after is None or i > after)]
             page, token = _paginate(selected, size, operator.itemgetter(0), "secrets")
             return secretmanager_v1.ListSecretsResponse(
                 secrets=[self._secret_message(r) for _, r in page],
@@ -806,7 +809,7 @@ class SecretManagerEmulator:
                 total_size=total,
             )
 
-    def _add_secret_version(self, request: Any) -> Any:  # noqa: ANN401
+    def _add_secret_version(self, request: Any) -> Any:
         data = bytes(request.payload.data)
         if len(data) > MAX_PAYLOAD_BYTES:
             raise _invalid(f"Secret payload is {len(data)} bytes; the limit is 64 KiB.")
@@ -819,11 +822,11 @@ class SecretManagerEmulator:
             version.client_checksum = checksum
             return self._version_message(record, version)
 
-    def _get_secret_version(self, request: Any) -> Any:  # noqa: ANN401
+    def _get_secret_version(self, request: Any) -> Any:
         with self._lock:
             return self._version_message(*self._versioned(request.name))
 
-    def _access_secret_version(self, request: Any) -> Any:  # noqa: ANN401
+    def _access_secret_version(self, request: Any) -> Any:
         with self._lock:
             record, version = self._versioned(request.name)
             name = self._version_name(record, version)
@@ -837,7 +840,7 @@ class SecretManagerEmulator:
             ),
         )
 
-    def _list_secret_versions(self, request: Any) -> Any:  # noqa: ANN401
+    def _list_secret_versions(self, request: Any) -> Any:
         matches = _predicate(request.filter, _version_restriction)
         size = _page_size(request.page_size)
         cursor = _decode_token("versions", request.page_token)
@@ -857,7 +860,7 @@ class SecretManagerEmulator:
                 total_size=0 if request.filter else len(record.versions),
             )
 
-    def _change_state(self, request: Any, state: _State) -> Any:  # noqa: ANN401
+    def _change_state(self, request: Any, state: _State) -> Any:
         with self._lock:
             record, version = self._versioned(request.name)
             name = self._version_name(record, version)
@@ -934,7 +937,7 @@ class SecretManagerEmulator:
     def _rpc(
         self, method: str, handler: Callable[[Any], Any]
     ) -> Callable[[Any, grpc.ServicerContext], Any]:
-        def serve(request: Any, context: grpc.ServicerContext) -> Any:  # noqa: ANN401
+        def serve(request: Any, context: grpc.ServicerContext) -> Any:
             fault = self._take_fault(method)
             if fault is not None:
                 time.sleep(fault.delay)  # outside the lock: other calls go on meanwhile

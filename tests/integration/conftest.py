@@ -1,0 +1,197 @@
+"""Real servers for integration tests: both emulators, and the function through its app.
+
+The emulators run in this process as real gRPC servers on loopback ports; the function talks to
+them with the real ``google-cloud-secret-manager`` client and Momento's generated stubs. Every
+test also checks, on teardown, that no key, refresh token or payload it handled appears in any
+captured output or response.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import functions_framework
+import pytest
+
+from devtools.emulators.momento import IssuedKey, MomentoEmulator
+from devtools.emulators.secret_manager import SecretManagerEmulator
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = "demo-project"
+
+
+@pytest.fixture(scope="session")
+def secret_manager_server() -> Iterator[SecretManagerEmulator]:
+    with SecretManagerEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="session")
+def momento_server() -> Iterator[MomentoEmulator]:
+    with MomentoEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def secret_manager(secret_manager_server: SecretManagerEmulator) -> Iterator[SecretManagerEmulator]:
+    yield secret_manager_server
+    secret_manager_server.clear_faults()
+
+
+@pytest.fixture
+def momento(momento_server: MomentoEmulator) -> Iterator[MomentoEmulator]:
+    yield momento_server
+    momento_server.clear_faults()
+
+
+@dataclass
+class Call:
+    status: int
+    body: dict[str, Any]
+
+    @property
+    def results(self) -> list[dict[str, Any]]:
+        return list(self.body["results"])
+
+    def only(self) -> dict[str, Any]:
+        (result,) = self.results
+        return result
+
+
+@dataclass
+class World:
+    """The emulators, the secrets this test made, and a way to call the function."""
+
+    secret_manager: SecretManagerEmulator
+    momento: MomentoEmulator
+    env: dict[str, str]
+    secrets: list[str] = field(default_factory=list)
+    responses: list[str] = field(default_factory=list)
+    issued: list[IssuedKey] = field(default_factory=list)
+
+    def new_secret(self, *, short: str | None = None) -> str:
+        name = f"projects/{PROJECT}/secrets/{short or 'momento-' + uuid.uuid4().hex[:10]}"
+        self.secret_manager.create_secret(name)
+        self.secrets.append(name)
+        return name
+
+    def issue(
+        self, *, expires_in: timedelta, lifetime: timedelta = timedelta(days=30), **options: Any
+    ) -> IssuedKey:
+        now = datetime.now(UTC).timestamp()
+        issued = self.momento.issue_key(
+            lifetime=lifetime,
+            issued_at=now + expires_in.total_seconds() - lifetime.total_seconds(),
+            **options,
+        )
+        self.issued.append(issued)
+        return issued
+
+    def seed(
+        self,
+        secret: str,
+        document: dict[str, Any] | bytes,
+        *,
+        age: timedelta = timedelta(0),
+        state: str = "ENABLED",
+    ) -> str:
+        data = document if isinstance(document, bytes) else json.dumps(document).encode()
+        return self.secret_manager.add_version(
+            secret, data, create_time=datetime.now(UTC) - age, state=state
+        )
+
+    def seed_key(self, secret: str, *, expires_in: timedelta, **options: Any) -> IssuedKey:
+        issued = self.issue(expires_in=expires_in, **options)
+        self.seed(secret, issued.console_json())
+        return issued
+
+    def configure(self, **variables: str) -> None:
+        self.env.update(variables)
+
+    def call(
+        self,
+        body: object = None,
+        *,
+        method: str = "POST",
+        raw: bytes | None = None,
+        content_type: str = "application/json",
+    ) -> Call:
+        os.environ.update(self.env)
+        if "ROTATION_SECRETS" not in self.env:
+            os.environ["ROTATION_SECRETS"] = ",".join(self.secrets)
+        app = functions_framework.create_app(target="rotate", source=str(ROOT / "main.py"))
+        data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
+        response = app.test_client().open("/", method=method, data=data, content_type=content_type)
+        text = response.get_data(as_text=True)
+        self.responses.append(text)
+        return Call(response.status_code, json.loads(text) if text else {})
+
+    def document(self, secret: str, version: int | str = "latest") -> dict[str, Any]:
+        payload = self.secret_manager.payload(secret, version)
+        assert payload is not None
+        return dict(json.loads(payload))
+
+    def states(self, secret: str) -> dict[int, str]:
+        return self.secret_manager.version_states(secret)
+
+    def secret_values(self) -> set[str]:
+        """Every key, inner JWT, refresh token and payload this test's secrets ever held."""
+        values: set[str] = set()
+        for issued in self.issued:
+            values |= {issued.api_key, issued.jwt, issued.refresh_token}
+        for secret in self.secrets:
+            for number in self.states(secret):
+                payload = self.secret_manager.payload(secret, number)
+                if not payload:
+                    continue
+                text = payload.decode("utf-8", "replace")
+                values.add(text)
+                try:
+                    document = json.loads(text)
+                except ValueError:
+                    continue
+                if isinstance(document, dict):
+                    values |= {v for v in document.values() if isinstance(v, str) and len(v) > 16}
+        return {value for value in values if len(value) >= 16}
+
+
+@pytest.fixture
+def world(
+    secret_manager: SecretManagerEmulator,
+    momento: MomentoEmulator,
+    capfd: pytest.CaptureFixture[str],
+) -> Iterator[World]:
+    env = {
+        "GOOGLE_CLOUD_PROJECT": PROJECT,
+        "SECRET_MANAGER_EMULATOR_HOST": secret_manager.address,
+        "MOMENTO_CONTROL_ENDPOINT": momento.address,
+        "MOMENTO_CONTROL_INSECURE": "true",
+        "MOMENTO_TIMEOUT": "2s",
+        "STORE_DEADLINE": "3s",
+    }
+    world = World(secret_manager, momento, env)
+    yield world
+    out, err = capfd.readouterr()
+    captured = "\n".join([out, err, *world.responses])
+    leaked = [value[:6] + "..." for value in world.secret_values() if value in captured]
+    assert not leaked, f"secret values leaked into output or responses: {leaked}"
+
+
+@pytest.fixture
+def log_lines(capfd: pytest.CaptureFixture[str]) -> Callable[[], list[dict[str, Any]]]:
+    """The structured log lines written so far (stdout, one JSON object per line)."""
+
+    def read() -> list[dict[str, Any]]:
+        out = capfd.readouterr().out
+        # Put it back so the leak check at teardown still sees it.
+        print(out, end="")
+        return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+    return read

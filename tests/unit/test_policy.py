@@ -1,0 +1,58 @@
+"""The refresh decision: when to refresh, when to skip, when to refuse."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from rotation.errors import NotRefreshableError
+from rotation.policy import decide
+from rotation.token import parse_document
+from tests import keys
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+WINDOW = timedelta(days=3)
+
+
+def document_expiring_in(delta: timedelta | None, key: str | None = None):
+    valid_until = None if delta is None else int((NOW + delta).timestamp())
+    return parse_document(keys.document(apiKey=key or keys.v1_key(), validUntil=valid_until or 0))
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "force", "refresh", "reason"),
+    [
+        (timedelta(days=10), False, False, "more than 3d from now"),
+        (timedelta(days=3, seconds=1), False, False, "more than 3d from now"),
+        (timedelta(days=3), False, True, "within 3d"),
+        (timedelta(hours=1), False, True, "within 3d"),
+        (timedelta(days=10), True, True, "forced"),
+        (None, False, False, "never expires"),
+        (None, True, False, "never expires"),
+    ],
+    ids=["far", "just-outside", "at-window", "soon", "forced", "never", "never-forced"],
+)
+def test_refresh_decision(
+    expires_in: timedelta | None, force: bool, refresh: bool, reason: str
+) -> None:
+    decision = decide(document_expiring_in(expires_in), now=NOW, refresh_before=WINDOW, force=force)
+    assert decision.refresh is refresh
+    assert reason in decision.reason
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_expired_key_must_be_replaced_by_hand(force: bool) -> None:
+    with pytest.raises(NotRefreshableError, match="refuses to refresh an expired key") as caught:
+        decide(
+            document_expiring_in(-timedelta(seconds=1)), now=NOW, refresh_before=WINDOW, force=force
+        )
+    assert caught.value.code == "key_expired"
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_v2_key_cannot_be_refreshed(force: bool) -> None:
+    document = document_expiring_in(timedelta(hours=1), key=keys.v2_key())
+    with pytest.raises(NotRefreshableError, match="Momento cannot refresh v2 keys") as caught:
+        decide(document, now=NOW, refresh_before=WINDOW, force=force)
+    assert caught.value.code == "v2_key_not_refreshable"

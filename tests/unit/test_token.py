@@ -1,0 +1,164 @@
+"""The token document: every form we read, and a rewrite that keeps what we don't own."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from rotation.errors import TokenDocumentError
+from rotation.token import (
+    KeyForm,
+    RefreshedKey,
+    parse_api_key,
+    parse_document,
+    render_refreshed,
+)
+from tests import keys
+
+REFRESHED = RefreshedKey(
+    jwt=keys.jwt(exp=2_100_000_000),
+    refresh_token="new-refresh-token-0002",
+    endpoint=keys.ENDPOINT,
+    valid_until=2_100_000_000,
+)
+
+
+@pytest.mark.parametrize(
+    ("key", "form", "endpoint"),
+    [
+        (keys.v1_key(exp=1_900_000_000), KeyForm.V1, keys.ENDPOINT),
+        (keys.legacy_key(exp=1_900_000_000), KeyForm.LEGACY, keys.ENDPOINT),
+        (keys.v2_key(exp=1_900_000_000), KeyForm.V2, None),
+        (keys.v1_key(exp=1_900_000_000, t="g"), KeyForm.V2, keys.ENDPOINT),
+    ],
+    ids=["v1", "legacy", "v2-bare", "v2-wrapped"],
+)
+def test_key_forms_are_recognised(key: str, form: KeyForm, endpoint: str | None) -> None:
+    parsed = parse_api_key(key)
+    assert (parsed.form, parsed.endpoint, parsed.expires_at) == (form, endpoint, 1_900_000_000)
+
+
+@pytest.mark.parametrize("field", ["apiKey", "authToken", "apiToken"])
+def test_key_is_read_from_each_known_field(field: str) -> None:
+    payload = json.dumps({field: keys.v1_key(exp=5), "refreshToken": "rt-000000001"}).encode()
+    document = parse_document(payload)
+    assert document.key_field == field
+    assert document.valid_until == 5
+
+
+@pytest.mark.parametrize(
+    ("valid_until", "expected"),
+    [
+        (1_800_000_000, 1_800_000_000),
+        ("1800000000", 1_800_000_000),
+        (1.8e9, 1_800_000_000),
+        (" 1800000000 ", 1_800_000_000),
+        (0, None),
+    ],
+    ids=["number", "string", "float", "padded-string", "zero-never-expires"],
+)
+def test_valid_until_forms(valid_until: object, expected: int | None) -> None:
+    assert parse_document(keys.document(validUntil=valid_until)).valid_until == expected
+
+
+def test_valid_until_missing_falls_back_to_jwt_exp() -> None:
+    payload = keys.document(apiKey=keys.v1_key(exp=1_750_000_000), validUntil=None)
+    assert parse_document(payload).valid_until == 1_750_000_000
+
+
+def test_no_valid_until_and_no_exp_means_never_expires() -> None:
+    payload = keys.document(apiKey=keys.v1_key(), validUntil=None)
+    assert parse_document(payload).valid_until is None
+
+
+def test_byte_order_mark_is_accepted() -> None:
+    assert parse_document(b"\xef\xbb\xbf" + keys.document()).refresh_token
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"\xff\xfe not utf-8", "not UTF-8"),
+        (b"{not json", "not JSON"),
+        (b"[1, 2]", "JSON array, not an object"),
+        (b'"just a string"', "JSON string"),
+        (keys.document(apiKey=None), "no key: expected one of apiKey, authToken, apiToken"),
+        (keys.document(refreshToken=None), "no refreshToken"),
+        (keys.document(refreshToken=""), "refreshToken is empty"),
+        (keys.document(apiKey="   "), "apiKey is empty"),
+        (keys.document(apiKey=42), "apiKey is JSON number, expected a string"),
+        (keys.document(refreshToken=["x"]), "refreshToken is JSON array"),
+        (keys.document(validUntil="soon"), "validUntil is a string that is not a number"),
+        (keys.document(validUntil=True), "validUntil is JSON boolean"),
+        (keys.document(validUntil=-1), "validUntil is negative"),
+        (keys.document(apiKey="not-a-key-at-all"), "neither a v1 Momento key nor a JWT"),
+        (keys.document(apiKey="a.b.c"), "claims cannot be decoded"),
+        (keys.document(apiKey=keys.jwt(exp=5)), "without the claims of a Momento key"),
+        (b"{" + b" " * 70_000 + b"}", "more than the 65536"),
+    ],
+    ids=lambda value: value if isinstance(value, str) and len(value) < 40 else None,
+)
+def test_malformed_documents_are_explained(payload: bytes, message: str) -> None:
+    with pytest.raises(TokenDocumentError, match=message):
+        parse_document(payload)
+
+
+def test_error_messages_never_quote_the_payload() -> None:
+    secret = "refresh-token-canary-that-must-not-leak"
+    payloads = [
+        keys.document(refreshToken=secret, apiKey=secret),
+        b'{"apiKey": "' + secret.encode() + b'", broken',
+        keys.document(refreshToken=secret, validUntil=secret),
+    ]
+    for payload in payloads:
+        with pytest.raises(TokenDocumentError) as caught:
+            parse_document(payload)
+        assert secret not in str(caught.value)
+
+
+def test_repr_hides_key_and_token() -> None:
+    document = parse_document(keys.document())
+    assert document.refresh_token not in repr(document)
+    assert document.key.jwt not in repr(document)
+    assert REFRESHED.refresh_token not in repr(REFRESHED)
+
+
+def test_rewrite_keeps_field_names_types_and_unknown_fields() -> None:
+    stored = {
+        "authToken": keys.legacy_key(exp=1_800_000_000),
+        "refreshToken": "old-refresh-token-01",
+        "validUntil": "1800000000",
+        "restrictions": {"cache": {"role": "readwrite"}},
+        "note": "ünïcode stays",
+    }
+    document = parse_document(json.dumps(stored).encode())
+    rewritten = json.loads(render_refreshed(document, REFRESHED))
+    assert set(rewritten) == {*stored, "endpoint"}
+    assert rewritten["refreshToken"] == "new-refresh-token-0002"
+    assert rewritten["validUntil"] == "2100000000"
+    assert rewritten["restrictions"] == stored["restrictions"]
+    assert rewritten["note"] == "ünïcode stays"
+    assert rewritten["endpoint"] == keys.ENDPOINT
+
+
+def test_rewrite_keeps_numeric_valid_until_and_existing_endpoint() -> None:
+    document = parse_document(keys.document(endpoint="custom.endpoint"))
+    rewritten = json.loads(render_refreshed(document, REFRESHED))
+    assert rewritten["validUntil"] == 2_100_000_000
+    assert rewritten["endpoint"] == "custom.endpoint"
+
+
+def test_new_key_is_written_in_v1_form() -> None:
+    rewritten = json.loads(render_refreshed(parse_document(keys.document()), REFRESHED))
+    inner = json.loads(base64.b64decode(rewritten["apiKey"]))
+    assert inner == {"endpoint": keys.ENDPOINT, "api_key": REFRESHED.jwt}
+    reparsed = parse_document(render_refreshed(parse_document(keys.document()), REFRESHED))
+    assert (reparsed.key.form, reparsed.valid_until) == (KeyForm.V1, 2_100_000_000)
+
+
+def test_values_that_json_must_escape_survive_the_rewrite() -> None:
+    document = parse_document(keys.document(comment='quote " backslash \\ newline \n'))
+    rewritten = json.loads(render_refreshed(document, REFRESHED))
+    assert rewritten["comment"] == 'quote " backslash \\ newline \n'
