@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from rotation.secret_store import SecretStore
+from rotation.ports import SecretStore
 
 LEASE_ANNOTATION = "momento-key-rotation/lease"
 

@@ -14,8 +14,7 @@ from __future__ import annotations
 import threading
 import warnings
 from datetime import timedelta
-from enum import Enum
-from typing import Any, Protocol
+from typing import Any
 
 import grpc
 from momento import CredentialProvider
@@ -25,24 +24,11 @@ from momento.internal.services import Service
 from momento_wire_types import auth_pb2, auth_pb2_grpc, controlclient_pb2, controlclient_pb2_grpc
 
 from rotation.errors import MomentoError, TokenDocumentError
+from rotation.ports import Verification
 from rotation.redact import scrub
 from rotation.token import ApiKey, RefreshedKey
 
 _TLS_PORT = 443
-
-
-class Verification(Enum):
-    """What a cheap authenticated call says about a freshly stored key."""
-
-    AUTHENTICATES = "authenticates"
-    REJECTED = "rejected"
-    UNKNOWN = "unknown"  # the check could not be made (Momento unavailable, timeout)
-
-
-class KeyRefresher(Protocol):
-    def refresh(self, key: ApiKey, refresh_token: str) -> RefreshedKey: ...
-
-    def verify(self, key: ApiKey) -> Verification: ...
 
 
 # Momento's error code -> (our short code, what it means for the operator).

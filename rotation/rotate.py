@@ -24,10 +24,9 @@ from typing import Any
 from rotation import lease, logs, redact
 from rotation.config import Config
 from rotation.errors import KeyNotStoredError, RotationError, SecretStoreError
-from rotation.momento_auth import KeyRefresher, Verification
 from rotation.policy import decide, epoch_to_rfc3339, rfc3339
+from rotation.ports import KeyRefresher, SecretStore, StoredVersion, Verification, version_number
 from rotation.retention import plan_disable
-from rotation.secret_store import SecretStore, StoredVersion, version_number
 from rotation.token import TokenDocument, parse_document, render_refreshed
 
 REFRESHED, SKIPPED, FAILED = "refreshed", "skipped", "failed"

@@ -15,8 +15,7 @@ from rotation.config import Config
 from rotation.rotate import Rotator
 
 if TYPE_CHECKING:
-    from rotation.momento_auth import KeyRefresher
-    from rotation.secret_store import SecretStore
+    from rotation.ports import KeyRefresher, SecretStore
 
 
 class Runtime:

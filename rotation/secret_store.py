@@ -8,11 +8,11 @@ set it talks plaintext gRPC to a local emulator, the convention of Google's own 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rotation.errors import SecretStoreError
+from rotation.ports import SecretMetadata, StoredVersion, version_number
 from rotation.redact import scrub
 from rotation.retention import VersionInfo
 
@@ -22,47 +22,6 @@ if TYPE_CHECKING:
 _T = TypeVar("_T")
 _ATTEMPT_TIMEOUT_SECONDS = 10.0
 _LIST_PAGE_SIZE = 1000
-
-
-@dataclass(frozen=True, repr=False)
-class StoredVersion:
-    """A version's payload. ``repr`` leaves the payload out so it can't be logged by accident."""
-
-    name: str
-    number: int
-    data: bytes
-
-    def __repr__(self) -> str:
-        return f"StoredVersion(name={self.name!r}, {len(self.data)} bytes)"
-
-
-@dataclass(frozen=True)
-class SecretMetadata:
-    annotations: Mapping[str, str]
-    etag: str
-
-
-class SecretStore(Protocol):
-    """What the rotation needs from Secret Manager."""
-
-    def read_latest(self, secret: str) -> StoredVersion: ...
-
-    def add_version(self, secret: str, data: bytes) -> str: ...
-
-    def list_enabled(self, secret: str) -> list[VersionInfo]: ...
-
-    def disable(self, version: VersionInfo) -> None: ...
-
-    def get_metadata(self, secret: str) -> SecretMetadata: ...
-
-    def replace_annotations(self, secret: str, annotations: Mapping[str, str], etag: str) -> bool:
-        """Compare-and-swap the secret's annotations; False when ``etag`` is stale."""
-        ...
-
-
-def version_number(name: str) -> int:
-    """The number at the end of ``projects/P/secrets/S/versions/N``."""
-    return int(name.rsplit("/", 1)[1])
 
 
 class GoogleSecretStore:

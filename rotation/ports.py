@@ -1,0 +1,73 @@
+"""The ports: what the rotation needs from Secret Manager and from Momento.
+
+The orchestration in :mod:`rotation.rotate` depends only on these; the adapters in
+:mod:`rotation.secret_store` and :mod:`rotation.momento_auth` implement them. Keeping them apart
+from the adapters also keeps the adapters' heavy imports off the start-up path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Protocol
+
+from rotation.retention import VersionInfo
+from rotation.token import ApiKey, RefreshedKey
+
+
+@dataclass(frozen=True, repr=False)
+class StoredVersion:
+    """A version's payload. ``repr`` leaves the payload out so it can't be logged by accident."""
+
+    name: str
+    number: int
+    data: bytes
+
+    def __repr__(self) -> str:
+        return f"StoredVersion(name={self.name!r}, {len(self.data)} bytes)"
+
+
+@dataclass(frozen=True)
+class SecretMetadata:
+    annotations: Mapping[str, str]
+    etag: str
+
+
+class SecretStore(Protocol):
+    """What the rotation needs from Secret Manager."""
+
+    def read_latest(self, secret: str) -> StoredVersion: ...
+
+    def add_version(self, secret: str, data: bytes) -> str: ...
+
+    def list_enabled(self, secret: str) -> list[VersionInfo]: ...
+
+    def disable(self, version: VersionInfo) -> None: ...
+
+    def get_metadata(self, secret: str) -> SecretMetadata: ...
+
+    def replace_annotations(self, secret: str, annotations: Mapping[str, str], etag: str) -> bool:
+        """Compare-and-swap the secret's annotations; False when ``etag`` is stale."""
+        ...
+
+
+def version_number(name: str) -> int:
+    """The number at the end of ``projects/P/secrets/S/versions/N``."""
+    return int(name.rsplit("/", 1)[1])
+
+
+class Verification(Enum):
+    """What a cheap authenticated call says about a freshly stored key."""
+
+    AUTHENTICATES = "authenticates"
+    REJECTED = "rejected"
+    UNKNOWN = "unknown"  # the check could not be made (Momento unavailable, timeout)
+
+
+class KeyRefresher(Protocol):
+    """What the rotation needs from Momento."""
+
+    def refresh(self, key: ApiKey, refresh_token: str) -> RefreshedKey: ...
+
+    def verify(self, key: ApiKey) -> Verification: ...
