@@ -529,9 +529,10 @@ class SecretManagerEmulator:
         )
         server.add_generic_rpc_handlers((self._generic_handler(),))
         bind_host = f"[{host}]" if ":" in host else host
-        bound = server.add_insecure_port(f"{bind_host}:{port}")
-        if bound == 0:
-            raise OSError(f"cannot listen on {bind_host}:{port}")
+        try:
+            bound = server.add_insecure_port(f"{bind_host}:{port}")
+        except RuntimeError as exc:  # grpc's way of saying the bind failed
+            raise OSError(f"cannot listen on {bind_host}:{port}: {exc}") from exc
         server.start()
         self._server = server
         self._address = f"{bind_host}:{bound}"
@@ -1004,7 +1005,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    address = emulator.start(port=args.port, host=args.host)
+    try:
+        address = emulator.start(port=args.port, host=args.host)
+    except OSError as exc:
+        print(f"secret-manager emulator: {exc}", file=sys.stderr)
+        return 1
     try:
         # Scripts wait for exactly this line, so it is printed once and flushed at once.
         print(f"secret-manager emulator listening on {address}", flush=True)

@@ -796,6 +796,14 @@ def test_calls_count_every_rpc_received(client, emulator, secret):
     assert emulator.calls["AccessSecretVersion"] == 2
 
 
+def test_a_port_in_use_is_refused_rather_than_shared(emulator):
+    """Two emulators on one port would split requests between them (SO_REUSEPORT)."""
+    port = int(emulator.address.rsplit(":", 1)[1])
+
+    with pytest.raises(OSError, match="cannot listen"):
+        SecretManagerEmulator().start(port=port)
+
+
 def test_address_is_unavailable_before_start():
     with pytest.raises(RuntimeError):
         _ = SecretManagerEmulator().address

@@ -34,8 +34,13 @@ _RUN_ONCE = textwrap.dedent(
 def run_in_fresh_interpreter(world: World) -> dict[str, object]:
     env = {**world.env, "ROTATION_SECRETS": ",".join(world.secrets), "PATH": ""}
     done = subprocess.run(
-        [sys.executable, "-c", _RUN_ONCE], cwd=ROOT, env=env, capture_output=True, text=True,
-        timeout=60, check=True,
+        [sys.executable, "-c", _RUN_ONCE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
@@ -46,7 +51,9 @@ def test_nothing_to_refresh_never_imports_momento(world: World) -> None:
     assert seen["actions"] == ["skipped"]
     assert seen["import"] == {"google.cloud.secretmanager": False, "momento": False}
     assert seen["request"] == {
-        "google.cloud.secretmanager": True, "momento": False, "momento_wire_types": False,
+        "google.cloud.secretmanager": True,
+        "momento": False,
+        "momento_wire_types": False,
     }
 
 

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The project's two commands, each of which sets itself up first:
+#   ./dev.sh demo   run a whole rotation on local emulators, showing before and after
+#   ./dev.sh test   lint, type-check and run every test
+# Setup is a virtualenv in .venv with requirements-dev.txt, redone when the requirements change.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON="${PYTHON:-python3}"
+VENV=".venv"
+
+setup() {
+  if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "dev.sh: Python 3.11 or newer is needed; set PYTHON=/path/to/python3.11" >&2
+    exit 1
+  fi
+  local stamp="$VENV/.requirements.sha256"
+  local wanted
+  wanted="$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)"
+  if [[ ! -x "$VENV/bin/python" ]]; then
+    "$PYTHON" -m venv "$VENV"
+  fi
+  if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$wanted" ]]; then
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+    echo "$wanted" >"$stamp"
+  fi
+}
+
+run_tests() {
+  local bin="$VENV/bin"
+  echo "== ruff"
+  "$bin/ruff" check .
+  "$bin/ruff" format --check .
+  echo "== mypy"
+  "$bin/mypy"
+  echo "== shellcheck"
+  "$bin/shellcheck" deploy.sh dev.sh .ci/run
+  echo "== pytest"
+  "$bin/python" -m pytest "$@"
+}
+
+case "${1:-}" in
+  demo) setup; "$VENV/bin/python" -m devtools.demo ;;
+  test) shift; setup; run_tests "$@" ;;
+  *) echo "usage: ./dev.sh demo | ./dev.sh test [pytest args]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,111 @@
+"""Start the emulators and the function as real processes, and stop them cleanly.
+
+Used by the demo (``./dev.sh demo``) and by tests that need the function in its own processes,
+as Cloud Functions runs it: functions-framework under gunicorn.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import IO
+
+ROOT = Path(__file__).resolve().parents[1]
+_LISTENING = re.compile(r"listening on (\S+)")
+
+
+def start_emulator(
+    module: str, *args: str, timeout: float = 30.0
+) -> tuple[subprocess.Popen[str], str]:
+    """Run ``python -m module --port 0 ...``; return the process and the address it printed."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", module, "--host", "127.0.0.1", "--port", "0", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    if process.stdout is None:  # pragma: no cover - stdout=PIPE always gives one
+        raise RuntimeError("no stdout")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        match = _LISTENING.search(line)
+        if match:
+            return process, match.group(1)
+    stop(process)
+    raise RuntimeError(f"{module} did not start (exit code {process.poll()})")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_function(
+    env: Mapping[str, str],
+    *,
+    log: IO[str],
+    workers: int = 1,
+    threads: int = 8,
+    timeout: float = 60.0,
+) -> tuple[subprocess.Popen[str], str]:
+    """Serve main.rotate with functions-framework; return the process and its base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        _function_command(port),
+        cwd=ROOT,
+        env={**os.environ, **env, "WORKERS": str(workers), "THREADS": str(threads)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"functions-framework exited with code {process.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return process, f"http://127.0.0.1:{port}/"
+        time.sleep(0.1)
+    stop(process)
+    raise RuntimeError("functions-framework did not start listening in time")
+
+
+def _function_command(port: int) -> Sequence[str]:
+    return [
+        sys.executable,
+        "-m",
+        "functions_framework",
+        "--target=rotate",
+        "--source=main.py",
+        "--host=127.0.0.1",
+        f"--port={port}",
+    ]
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def stopping(*processes: subprocess.Popen[str]) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for process in processes:
+            stop(process)
