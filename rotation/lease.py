@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from rotation.ports import SecretStore
 
 LEASE_ANNOTATION = "momento-key-rotation/lease"
+# Which version the last refresh wrote, and when: lets a burst of *forced* runs refresh once.
+LAST_REFRESH_ANNOTATION = "momento-key-rotation/last-refresh"
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,12 @@ class Lease:
     expires_at: datetime
     base_version: int  # the version the holder read and is refreshing from
     taken_at: datetime
+
+
+@dataclass(frozen=True)
+class LastRefresh:
+    version: int
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,7 @@ class LeaseOutcome:
     acquired: Lease | None
     held_by: Lease | None = None
     abandoned: Lease | None = None
+    last_refresh: LastRefresh | None = None
 
 
 def try_acquire(
@@ -53,16 +62,27 @@ def try_acquire(
     if not store.replace_annotations(secret, annotations, metadata.etag):
         # Someone else wrote first with the same etag: they hold it now.
         return LeaseOutcome(acquired=None, held_by=current)
-    return LeaseOutcome(acquired=mine, abandoned=current)
+    last_refresh = parse_last_refresh(metadata.annotations.get(LAST_REFRESH_ANNOTATION))
+    return LeaseOutcome(acquired=mine, abandoned=current, last_refresh=last_refresh)
 
 
-def release(store: SecretStore, secret: str, lease: Lease) -> None:
-    """Remove our lease; if it is no longer ours (expired and taken over), leave it alone."""
+def release(
+    store: SecretStore, secret: str, lease: Lease, *, refreshed: LastRefresh | None
+) -> None:
+    """Remove our lease, recording our refresh if we made one.
+
+    If the lease is no longer ours (it expired and was taken over), leave it alone.
+    """
     metadata = store.get_metadata(secret)
     current = parse_lease(metadata.annotations.get(LEASE_ANNOTATION))
     if current is None or current.holder != lease.holder:
         return
     annotations = {k: v for k, v in metadata.annotations.items() if k != LEASE_ANNOTATION}
+    if refreshed is not None:
+        annotations[LAST_REFRESH_ANNOTATION] = json.dumps(
+            {"version": refreshed.version, "at": int(refreshed.at.timestamp())},
+            separators=(",", ":"),
+        )
     # A lost race here only means the lease lives until it expires.
     store.replace_annotations(secret, annotations, metadata.etag)
 
@@ -79,6 +99,16 @@ def parse_lease(raw: str | None) -> Lease | None:
             base_version=int(fields["base_version"]),
             taken_at=datetime.fromtimestamp(float(fields["taken_at"]), UTC),
         )
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def parse_last_refresh(raw: str | None) -> LastRefresh | None:
+    if not raw:
+        return None
+    try:
+        fields = json.loads(raw)
+        return LastRefresh(int(fields["version"]), datetime.fromtimestamp(float(fields["at"]), UTC))
     except (ValueError, KeyError, TypeError):
         return None
 

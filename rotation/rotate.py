@@ -126,7 +126,13 @@ class Rotator:
         try:
             self._refresh_under_lease(secret, current, result, outcome, force=force)
         finally:
-            self._release(secret, outcome.acquired)
+            # Set as soon as the new version is stored, even if verification or sweep then fail.
+            refreshed = (
+                lease.LastRefresh(version_number(result.version), self._clock())
+                if result.action == REFRESHED and result.version
+                else None
+            )
+            self._release(secret, outcome.acquired, refreshed)
 
     def _refresh_under_lease(
         self,
@@ -137,27 +143,38 @@ class Rotator:
         *,
         force: bool,
     ) -> None:
+        """Steps 4 to 7, holding the lease."""
         # Another run may have refreshed between our read and our lease: decide again on what is
         # there now, so a burst of invocations produces exactly one refresh.
         current = self._read(secret, result)
-        if current.version.number != read_before_lease.version.number:
-            decision = decide(
-                current.document,
-                now=self._clock(),
-                refresh_before=self._config.refresh_before,
-                force=False,
-            )
-            if not decision.refresh:
-                result.reason = f"refreshed meanwhile by another invocation; {decision.reason}"
+        now = self._clock()
+        due = decide(
+            current.document, now=now, refresh_before=self._config.refresh_before, force=False
+        )
+        if not due.refresh:
+            if current.version.number != read_before_lease.version.number:
+                result.reason = f"refreshed meanwhile by another invocation; {due.reason}"
                 self._sweep(secret, current, result, dry_run=False)
                 return
-        else:
-            decision = decide(
-                current.document,
-                now=self._clock(),
-                refresh_before=self._config.refresh_before,
-                force=force,
+            last = outcome.last_refresh
+            if (
+                last is not None
+                and last.version == current.version.number
+                and now - last.at < self._config.lease_duration
+            ):
+                result.reason = (
+                    f"forced, but another invocation refreshed this key at {rfc3339(last.at)}; "
+                    "a burst of forced runs refreshes once"
+                )
+                self._sweep(secret, current, result, dry_run=False)
+                return
+        decision = (
+            due
+            if due.refresh
+            else decide(
+                current.document, now=now, refresh_before=self._config.refresh_before, force=force
             )
+        )
         try:
             refreshed = self._refresher().refresh(
                 current.document.key, current.document.refresh_token
@@ -265,9 +282,9 @@ class Rotator:
                 code=failures[0].code,
             )
 
-    def _release(self, secret: str, held: lease.Lease) -> None:
+    def _release(self, secret: str, held: lease.Lease, refreshed: lease.LastRefresh | None) -> None:
         try:
-            lease.release(self._store, secret, held)
+            lease.release(self._store, secret, held, refreshed=refreshed)
         except SecretStoreError as error:
             logs.warning(
                 "could not release the rotation lease; it expires by itself",

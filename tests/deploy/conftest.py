@@ -1,0 +1,137 @@
+"""Run the real deploy.sh with the real gcloud CLI against a local fake of Google's REST APIs.
+
+gcloud is pointed at the fake with endpoint overrides and a proxy (see
+``devtools.fake_google_apis.gcloud_env``), a throwaway ``CLOUDSDK_CONFIG`` and a throwaway
+service-account key whose token endpoint is the fake, so ``gcloud auth list`` shows a login.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from devtools.fake_google_apis import FakeGoogleApis, RecordedRequest, gcloud_env
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY_SH = REPO / "deploy.sh"
+PROJECT = "demo-project"
+DEPLOYER = f"deployer@{PROJECT}.iam.gserviceaccount.com"
+DEPLOY_TIMEOUT_S = 240
+
+
+@dataclass(frozen=True)
+class Run:
+    """One deploy.sh run: its exit code, output and the requests it caused."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    requests: list[RecordedRequest]
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    @property
+    def mutating(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.mutating]
+
+    def check(self) -> Run:
+        assert self.returncode == 0, f"deploy.sh failed ({self.returncode}):\n{self.output}"
+        failed = [r for r in self.requests if r.status >= 400 and r.method != "GET"]
+        assert not failed, f"failed requests: {[(r.method, r.path, r.status) for r in failed]}"
+        return self
+
+
+def base_env(tmp: Path) -> dict[str, str]:
+    """A clean environment: nothing deploy.sh reads as an option leaks in from the caller."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+    }
+
+
+class Deployer:
+    """Runs deploy.sh as a logged-in user of the fake, recording what each run sent."""
+
+    def __init__(self, fake: FakeGoogleApis, env: dict[str, str]) -> None:
+        self.fake = fake
+        self.env = env
+
+    def run(self, *args: str, env: dict[str, str] | None = None, cwd: Path = REPO) -> Run:
+        mark = self.fake.mark()
+        done = subprocess.run(
+            [str(DEPLOY_SH), *args],
+            env=env if env is not None else self.env,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=DEPLOY_TIMEOUT_S,
+            check=False,
+        )
+        return Run(done.returncode, done.stdout, done.stderr, self.fake.since(mark))
+
+
+@pytest.fixture(scope="session")
+def gcloud() -> str:
+    """The real gcloud CLI; tests that need it are skipped, visibly, where it is missing."""
+    path = shutil.which("gcloud")
+    if path is None:
+        pytest.skip("gcloud (the Google Cloud CLI) is not on PATH: the real-CLI deploy tests need it")
+    return path
+
+
+@pytest.fixture(scope="module")
+def fake(tmp_path_factory: pytest.TempPathFactory):
+    log = tmp_path_factory.mktemp("fake") / "requests.jsonl"
+    with FakeGoogleApis(record_path=log) as server:
+        yield server
+
+
+def _service_account_key(token_uri: str) -> dict[str, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return {
+        "type": "service_account",
+        "project_id": PROJECT,
+        "private_key_id": "throwaway",
+        "private_key": pem,
+        "client_email": DEPLOYER,
+        "client_id": "1",
+        "token_uri": token_uri,
+    }
+
+
+@pytest.fixture(scope="module")
+def fake_env(fake: FakeGoogleApis, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """deploy.sh's environment: a fresh gcloud configuration that only reaches the fake."""
+    tmp = tmp_path_factory.mktemp("gcloud")
+    return {**base_env(tmp), **gcloud_env(fake.base_url, tmp / "config")}
+
+
+@pytest.fixture(scope="module")
+def deployer(gcloud: str, fake: FakeGoogleApis, fake_env: dict[str, str], tmp_path_factory):
+    key_file = tmp_path_factory.mktemp("key") / "deployer.json"
+    key_file.write_text(json.dumps(_service_account_key(f"{fake.base_url}/oauth2/token")))
+    subprocess.run(
+        [gcloud, "auth", "activate-service-account", "--key-file", str(key_file)],
+        env=fake_env,
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    return Deployer(fake, fake_env)

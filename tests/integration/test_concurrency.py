@@ -1,0 +1,81 @@
+"""Concurrent invocations for one secret produce exactly one refresh.
+
+The function runs as Cloud Functions runs it, functions-framework under gunicorn, with several
+workers and threads; a second deployment is a second such process. The lease that arbitrates
+between them lives in Secret Manager (see rotation/lease.py), so processes that share nothing
+else still agree.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from devtools.processes import start_function, stop
+from rotation.lease import LEASE_ANNOTATION
+from tests.integration.conftest import World
+
+DAY = timedelta(days=1)
+BURST = 24
+
+
+def post(url: str, body: dict[str, object]) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(  # noqa: S310 (loopback URL of our own server)
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+def start_two(world: World, tmp_path: Path) -> tuple[list[str], list]:
+    env = {**world.env, "ROTATION_SECRETS": ",".join(world.secrets)}
+    started = []
+    for index in range(2):
+        # The child keeps its own handle on the log; ours can close at once.
+        with (tmp_path / f"function-{index}.log").open("w") as log:
+            started.append(start_function(env, log=log, workers=3, threads=4))
+    return [url for _, url in started], [process for process, _ in started]
+
+
+def burst(urls: list[str], body: dict[str, object]) -> list[tuple[int, dict[str, object]]]:
+    with ThreadPoolExecutor(max_workers=BURST) as pool:
+        futures = [pool.submit(post, urls[i % len(urls)], body) for i in range(BURST)]
+        return [future.result() for future in futures]
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("force", [False, True], ids=["due", "forced"])
+def test_a_burst_from_two_deployments_refreshes_exactly_once(
+    world: World, tmp_path: Path, force: bool, record_property
+) -> None:
+    secret = world.new_secret()
+    world.seed_key(secret, expires_in=DAY if not force else 20 * DAY)
+    urls, processes = start_two(world, tmp_path)
+    try:
+        before = world.momento.refreshes
+        responses = burst(urls, {"force": force})
+    finally:
+        for process in processes:
+            stop(process)
+        for log in tmp_path.glob("function-*.log"):
+            print(log.read_text(), end="")  # into the captured output the leak check reads
+    refreshes = world.momento.refreshes - before
+    record_property("burst_refreshes", refreshes)
+
+    assert refreshes == 1
+    assert {status for status, _ in responses} == {200}
+    actions = Counter(body["results"][0]["action"] for _, body in responses)  # type: ignore[index]
+    assert actions == {"refreshed": 1, "skipped": BURST - 1}
+    assert world.states(secret) == {1: "ENABLED", 2: "ENABLED"}
+    assert LEASE_ANNOTATION not in world.secret_manager.annotations(secret)
