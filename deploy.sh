@@ -512,14 +512,14 @@ ensure_role() {
   local found deleted permissions want
   want=$(IFS=','; printf '%s' "${ROTATOR_PERMISSIONS[*]}" | sorted_csv)
   if ! query found iam roles describe "$role_id" "${common[@]}" \
-    --format='value(deleted,includedPermissions.list())'; then
+    --format='value[separator="|"](deleted,includedPermissions.list())'; then
     run iam roles create "$role_id" "${common[@]}" --quiet --stage=GA \
       --title="Momento key rotator" \
       --description="Read, add and disable versions of the Momento key secrets, and hold their rotation lease (deploy.sh)" \
       --permissions="$want"
     return 0
   fi
-  IFS=$'\t' read -r deleted permissions <<<"$found"
+  IFS='|' read -r deleted permissions <<<"$found"
   if [[ $deleted == [Tt]rue ]]; then
     run iam roles undelete "$role_id" "${common[@]}" --quiet
   fi
@@ -544,10 +544,11 @@ grant_on_secrets() {
   done
 }
 
-# Prints "STATE<TAB>FINGERPRINT<TAB>URL<TAB>SERVICE" of the function; returns 1 if missing.
+# describe_function VAR: VAR="STATE|FINGERPRINT|URL|SERVICE" of the function; 1 if missing.
+# (A "|" separator, because read collapses empty tab-separated fields.)
 describe_function() {
   query "$1" functions describe "$function_name" --gen2 "${regional[@]}" \
-    --format="value(state,labels.$FINGERPRINT_LABEL,serviceConfig.uri,serviceConfig.service)"
+    --format="value[separator='|'](state,labels.$FINGERPRINT_LABEL,serviceConfig.uri,serviceConfig.service)"
 }
 
 deploy_function() {
@@ -587,7 +588,7 @@ deploy_function() {
   )
 
   if describe_function found; then
-    IFS=$'\t' read -r state deployed _ <<<"$found"
+    IFS='|' read -r state deployed _ <<<"$found"
     if [[ $state == ACTIVE && $deployed == "$fingerprint" && $force_deploy == false ]]; then
       say "  up to date (same source and settings); --force-deploy redeploys anyway"
       function_description=$found
@@ -611,7 +612,7 @@ read_function_endpoint() {
   fi
   [[ -n $found ]] || describe_function found ||
     die "function $function_name is missing right after deploying it"
-  IFS=$'\t' read -r _ _ function_url function_service <<<"$found"
+  IFS='|' read -r _ _ function_url function_service <<<"$found"
   function_service=${function_service##*/}
   [[ -n $function_url && -n $function_service ]] ||
     die "function $function_name has no URL yet; run deploy.sh again in a minute"

@@ -27,7 +27,7 @@ from rotation.errors import KeyNotStoredError, RotationError, SecretStoreError
 from rotation.policy import decide, epoch_to_rfc3339, rfc3339
 from rotation.ports import KeyRefresher, SecretStore, StoredVersion, Verification, version_number
 from rotation.retention import plan_disable
-from rotation.token import TokenDocument, parse_document, render_refreshed
+from rotation.token import TokenDocument, check_rewritable, parse_document, render_refreshed
 
 REFRESHED, SKIPPED, FAILED = "refreshed", "skipped", "failed"
 
@@ -107,6 +107,7 @@ class Rotator:
             self._sweep(secret, current, result, dry_run=dry_run)
             return
         if dry_run:
+            check_rewritable(document)
             result.reason = f"dry run: would refresh, {decision.reason}"
             self._sweep(secret, current, result, dry_run=True)
             return
@@ -175,6 +176,7 @@ class Rotator:
                 current.document, now=now, refresh_before=self._config.refresh_before, force=force
             )
         )
+        check_rewritable(current.document)
         try:
             refreshed = self._refresher().refresh(
                 current.document.key, current.document.refresh_token

@@ -138,10 +138,16 @@ class GoogleSecretStore:
             return call()
         except self._exceptions.GoogleAPICallError as error:
             raise _map_error(action, error, self._exceptions) from None
-        except self._exceptions.RetryError:
+        except self._exceptions.RetryError as error:
+            # The deadline passed while transient errors kept coming: report the last one.
+            cause = error.cause
+            if isinstance(cause, self._exceptions.GoogleAPICallError):
+                mapped = _map_error(action, cause, self._exceptions)
+                mapped.message = f"{mapped.message} (still failing when the deadline passed)"
+                raise mapped from None
             raise SecretStoreError(
-                f"could not {action}: Secret Manager kept failing with transient errors until the "
-                "deadline; run again later",
+                f"could not {action}: Secret Manager kept failing until the deadline; "
+                "run again later",
                 code="secret_manager_unavailable",
             ) from None
 

@@ -27,6 +27,7 @@ REFRESH_TOKEN_FIELD = "refreshToken"
 VALID_UNTIL_FIELD = "validUntil"
 ENDPOINT_FIELD = "endpoint"
 MAX_PAYLOAD_BYTES = 64 * 1024  # Secret Manager's own limit on a version's payload
+_REWRITE_HEADROOM = 512  # a refreshed key or token may be somewhat longer than the old one
 
 
 class KeyForm(Enum):
@@ -135,7 +136,30 @@ def render_refreshed(document: TokenDocument, refreshed: RefreshedKey) -> bytes:
         str(new_valid_until) if isinstance(stored_valid_until, str) else new_valid_until
     )
     fields.setdefault(ENDPOINT_FIELD, refreshed.endpoint)
-    return json.dumps(fields, ensure_ascii=False, indent=2).encode("utf-8")
+    return json.dumps(fields, ensure_ascii=False).encode("utf-8")
+
+
+def check_rewritable(document: TokenDocument) -> None:
+    """Refuse, before Momento is called, a document whose rewrite could not be stored.
+
+    A refresh spends the refresh token; if the rewritten document then exceeded Secret Manager's
+    64 KiB limit, the new key would be lost. So rehearse the rewrite with a key and token of
+    generous size first.
+    """
+    rehearsal = RefreshedKey(
+        jwt="x" * (len(document.key.jwt) + _REWRITE_HEADROOM),
+        refresh_token="x" * (len(document.refresh_token) + _REWRITE_HEADROOM),
+        endpoint="x" * (len(document.key.endpoint or "") + _REWRITE_HEADROOM),
+        valid_until=2**40,
+    )
+    size = len(render_refreshed(document, rehearsal))
+    if size > MAX_PAYLOAD_BYTES:
+        raise TokenDocumentError(
+            f"the refreshed document would be about {size} bytes, more than Secret Manager's "
+            f"{MAX_PAYLOAD_BYTES}-byte limit, so the new key could not be stored; remove "
+            "unneeded fields from the stored document (add a trimmed version) and run again",
+            code="document_too_large",
+        )
 
 
 def encode_v1_key(endpoint: str, jwt: str) -> str:
