@@ -5,6 +5,10 @@ same moment, on different instances: a local lock can't see them. The lease is a
 the secret itself, written with the secret's etag (a compare-and-swap): of several writers that
 read the same etag, exactly one succeeds. The lease expires, so a holder that crashed is taken
 over by the next run, which also learns from the lease which version that holder was refreshing.
+
+On release the holder records its last attempt in a second annotation: which version it
+refreshed (so a burst of *forced* runs refreshes once), or which version's refresh timed out (so
+a later "refresh token not accepted" can say that the timed-out refresh probably spent it).
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import Enum
+from typing import Any
 
 from rotation.ports import SecretStore
 
 LEASE_ANNOTATION = "momento-key-rotation/lease"
-# Which version the last refresh wrote, and when: lets a burst of *forced* runs refresh once.
-LAST_REFRESH_ANNOTATION = "momento-key-rotation/last-refresh"
+LAST_ATTEMPT_ANNOTATION = "momento-key-rotation/last-attempt"
 
 
 @dataclass(frozen=True)
@@ -29,10 +34,16 @@ class Lease:
     taken_at: datetime
 
 
+class Outcome(Enum):
+    REFRESHED = "refreshed"  # ``version`` is the version the refresh wrote
+    TIMED_OUT = "timed_out"  # ``version`` is the version whose refresh got no answer
+
+
 @dataclass(frozen=True)
-class LastRefresh:
+class LastAttempt:
     version: int
     at: datetime
+    outcome: Outcome
 
 
 @dataclass(frozen=True)
@@ -40,13 +51,14 @@ class LeaseOutcome:
     """``acquired`` is ours, else ``held_by`` is the live lease of another run.
 
     ``abandoned`` is an expired lease we took over: a run that started refreshing and never
-    released, which may have spent the refresh token.
+    released, which may have spent the refresh token. ``last_attempt`` is what the previous
+    holder recorded.
     """
 
     acquired: Lease | None
     held_by: Lease | None = None
     abandoned: Lease | None = None
-    last_refresh: LastRefresh | None = None
+    last_attempt: LastAttempt | None = None
 
 
 def try_acquire(
@@ -58,18 +70,16 @@ def try_acquire(
     if current is not None and current.expires_at > now:
         return LeaseOutcome(acquired=None, held_by=current)
     mine = Lease(uuid.uuid4().hex, now + duration, base_version, now)
-    annotations = {**metadata.annotations, LEASE_ANNOTATION: _render(mine)}
+    annotations = {**metadata.annotations, LEASE_ANNOTATION: _render_lease(mine)}
     if not store.replace_annotations(secret, annotations, metadata.etag):
         # Someone else wrote first with the same etag: they hold it now.
         return LeaseOutcome(acquired=None, held_by=current)
-    last_refresh = parse_last_refresh(metadata.annotations.get(LAST_REFRESH_ANNOTATION))
-    return LeaseOutcome(acquired=mine, abandoned=current, last_refresh=last_refresh)
+    last_attempt = parse_last_attempt(metadata.annotations.get(LAST_ATTEMPT_ANNOTATION))
+    return LeaseOutcome(acquired=mine, abandoned=current, last_attempt=last_attempt)
 
 
-def release(
-    store: SecretStore, secret: str, lease: Lease, *, refreshed: LastRefresh | None
-) -> None:
-    """Remove our lease, recording our refresh if we made one.
+def release(store: SecretStore, secret: str, lease: Lease, attempt: LastAttempt | None) -> None:
+    """Remove our lease, recording our attempt if there was one worth remembering.
 
     If the lease is no longer ours (it expired and was taken over), leave it alone.
     """
@@ -78,9 +88,13 @@ def release(
     if current is None or current.holder != lease.holder:
         return
     annotations = {k: v for k, v in metadata.annotations.items() if k != LEASE_ANNOTATION}
-    if refreshed is not None:
-        annotations[LAST_REFRESH_ANNOTATION] = json.dumps(
-            {"version": refreshed.version, "at": int(refreshed.at.timestamp())},
+    if attempt is not None:
+        annotations[LAST_ATTEMPT_ANNOTATION] = json.dumps(
+            {
+                "version": attempt.version,
+                "at": int(attempt.at.timestamp()),
+                "outcome": attempt.outcome.value,
+            },
             separators=(",", ":"),
         )
     # A lost race here only means the lease lives until it expires.
@@ -89,31 +103,41 @@ def release(
 
 def parse_lease(raw: str | None) -> Lease | None:
     """The lease in an annotation value; an unreadable one counts as no lease at all."""
-    if not raw:
-        return None
+    fields = _json_object(raw)
     try:
-        fields = json.loads(raw)
         return Lease(
             holder=str(fields["holder"]),
-            expires_at=datetime.fromtimestamp(float(fields["expires_at"]), UTC),
+            expires_at=_moment(fields["expires_at"]),
             base_version=int(fields["base_version"]),
-            taken_at=datetime.fromtimestamp(float(fields["taken_at"]), UTC),
+            taken_at=_moment(fields["taken_at"]),
         )
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, OverflowError):
         return None
 
 
-def parse_last_refresh(raw: str | None) -> LastRefresh | None:
-    if not raw:
-        return None
+def parse_last_attempt(raw: str | None) -> LastAttempt | None:
+    fields = _json_object(raw)
     try:
-        fields = json.loads(raw)
-        return LastRefresh(int(fields["version"]), datetime.fromtimestamp(float(fields["at"]), UTC))
-    except (ValueError, KeyError, TypeError):
+        return LastAttempt(
+            int(fields["version"]), _moment(fields["at"]), Outcome(fields["outcome"])
+        )
+    except (ValueError, KeyError, TypeError, OverflowError):
         return None
 
 
-def _render(lease: Lease) -> str:
+def _json_object(raw: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(raw or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _moment(epoch: Any) -> datetime:
+    return datetime.fromtimestamp(float(epoch), UTC)
+
+
+def _render_lease(lease: Lease) -> str:
     return json.dumps(
         {
             "holder": lease.holder,

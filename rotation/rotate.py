@@ -23,7 +23,7 @@ from typing import Any
 
 from rotation import lease, logs, redact
 from rotation.config import Config
-from rotation.errors import KeyNotStoredError, RotationError, SecretStoreError
+from rotation.errors import KeyNotStoredError, MomentoError, RotationError, SecretStoreError
 from rotation.policy import decide, epoch_to_rfc3339, rfc3339
 from rotation.ports import KeyRefresher, SecretStore, StoredVersion, Verification, version_number
 from rotation.retention import plan_disable
@@ -124,16 +124,28 @@ class Rotator:
             since = f" since {rfc3339(held.taken_at)}" if held else ""
             result.reason = f"another invocation holds the rotation lease{since} and is refreshing"
             return
+        attempt: lease.LastAttempt | None = None
         try:
             self._refresh_under_lease(secret, current, result, outcome, force=force)
+        except MomentoError as error:
+            if error.code == "timeout" and result.version:
+                # Momento may have refreshed and spent the token without us hearing back.
+                attempt = lease.LastAttempt(
+                    version_number(result.version), self._clock(), lease.Outcome.TIMED_OUT
+                )
+                error.message += (
+                    ". Momento may have completed the refresh without answering, which spends "
+                    "the refresh token: if the next run is refused, create a new key in the "
+                    "Momento console"
+                )
+            raise
         finally:
-            # Set as soon as the new version is stored, even if verification or sweep then fail.
-            refreshed = (
-                lease.LastRefresh(version_number(result.version), self._clock())
-                if result.action == REFRESHED and result.version
-                else None
-            )
-            self._release(secret, outcome.acquired, refreshed)
+            # Recorded once the new version is stored, even if verification or sweep then fail.
+            if result.action == REFRESHED and result.version:
+                attempt = lease.LastAttempt(
+                    version_number(result.version), self._clock(), lease.Outcome.REFRESHED
+                )
+            self._release(secret, outcome.acquired, attempt)
 
     def _refresh_under_lease(
         self,
@@ -157,9 +169,10 @@ class Rotator:
                 result.reason = f"refreshed meanwhile by another invocation; {due.reason}"
                 self._sweep(secret, current, result, dry_run=False)
                 return
-            last = outcome.last_refresh
+            last = outcome.last_attempt
             if (
                 last is not None
+                and last.outcome is lease.Outcome.REFRESHED
                 and last.version == current.version.number
                 and now - last.at < self._config.lease_duration
             ):
@@ -182,8 +195,7 @@ class Rotator:
                 current.document.key, current.document.refresh_token
             )
         except RotationError as error:
-            if outcome.abandoned and outcome.abandoned.base_version == current.version.number:
-                error.message += _abandoned_note(outcome.abandoned, current)
+            error.message += _history_note(outcome, current)
             raise
         redact.register((refreshed.jwt, refreshed.refresh_token))
         payload = render_refreshed(current.document, refreshed)
@@ -284,9 +296,9 @@ class Rotator:
                 code=failures[0].code,
             )
 
-    def _release(self, secret: str, held: lease.Lease, refreshed: lease.LastRefresh | None) -> None:
+    def _release(self, secret: str, held: lease.Lease, attempt: lease.LastAttempt | None) -> None:
         try:
-            lease.release(self._store, secret, held, refreshed=refreshed)
+            lease.release(self._store, secret, held, attempt)
         except SecretStoreError as error:
             logs.warning(
                 "could not release the rotation lease; it expires by itself",
@@ -296,12 +308,24 @@ class Rotator:
             )
 
 
-def _abandoned_note(abandoned: lease.Lease, current: Healthy) -> str:
-    return (
-        f". A previous run took the rotation lease at {rfc3339(abandoned.taken_at)} to refresh "
-        f"{current.version.name} and never stored a result (it was probably killed between the "
-        "refresh and the write), so this refresh token was likely spent by it"
-    )
+def _history_note(outcome: lease.LeaseOutcome, current: Healthy) -> str:
+    """What earlier runs left behind that explains a refused refresh of ``current``."""
+    number = current.version.number
+    abandoned = outcome.abandoned
+    if abandoned is not None and abandoned.base_version == number:
+        return (
+            f". A previous run took the rotation lease at {rfc3339(abandoned.taken_at)} to "
+            f"refresh {current.version.name} and never stored a result (it was probably killed "
+            "between the refresh and the write), so it likely spent this refresh token"
+        )
+    last = outcome.last_attempt
+    if last is not None and last.outcome is lease.Outcome.TIMED_OUT and last.version == number:
+        return (
+            f". A previous run's refresh of {current.version.name} at {rfc3339(last.at)} got no "
+            "answer from Momento in time; Momento probably completed it and spent this refresh "
+            "token"
+        )
+    return ""
 
 
 def _until(valid_until: str | None) -> str:

@@ -22,8 +22,12 @@ import pytest
 
 from devtools.emulators.momento import IssuedKey, MomentoEmulator
 from devtools.emulators.secret_manager import SecretManagerEmulator
+from rotation.errors import RotationError
+from rotation.token import parse_document
 
 ROOT = Path(__file__).resolve().parents[2]
+# What a result says when a refresh may have happened whose key could not be stored.
+_LOUD_LOSS_PHRASES = ("never stored a result", "may have completed the refresh")
 PROJECT = "demo-project"
 
 
@@ -141,6 +145,33 @@ class World:
     def states(self, secret: str) -> dict[int, str]:
         return self.secret_manager.version_states(secret)
 
+    def stored_refreshed_keys(self) -> int:
+        """How many distinct keys minted by a refresh are stored in this test's secrets."""
+        issued = {key.jwt for key in self.issued}
+        stored: set[str] = set()
+        for secret in self.secrets:
+            for number in self.states(secret):
+                try:
+                    document = parse_document(self.secret_manager.payload(secret, number) or b"")
+                except RotationError:
+                    continue
+                if document.key.jwt not in issued and self.momento.is_valid(document.key.jwt):
+                    stored.add(document.key.jwt)
+        return len(stored)
+
+    def reported_unstored(self) -> int:
+        """Results that told the operator loudly that a refreshed key was not stored."""
+        count = 0
+        for text in self.responses:
+            for result in (json.loads(text) if text else {}).get("results", []):
+                error = result.get("error") or {}
+                message = str(error.get("message"))
+                if error.get("code") == "refreshed_not_stored" or any(
+                    phrase in message for phrase in _LOUD_LOSS_PHRASES
+                ):
+                    count += 1
+        return count
+
     def secret_values(self) -> set[str]:
         """Every key, inner JWT, refresh token and payload this test's secrets ever held."""
         values: set[str] = set()
@@ -167,21 +198,35 @@ def world(
     secret_manager: SecretManagerEmulator,
     momento: MomentoEmulator,
     capfd: pytest.CaptureFixture[str],
+    record_property: Callable[[str, object], None],
 ) -> Iterator[World]:
+    """A test's view of the emulated world, and its invariants checked on teardown.
+
+    Whatever the scenario: no secret value reached any output or response, and no key that
+    Momento minted by refresh went missing without a loud ``refreshed_not_stored`` or
+    ``never stored a result`` report. Both are recorded for the reliability report.
+    """
     env = {
         "GOOGLE_CLOUD_PROJECT": PROJECT,
         "SECRET_MANAGER_EMULATOR_HOST": secret_manager.address,
         "MOMENTO_CONTROL_ENDPOINT": momento.address,
         "MOMENTO_CONTROL_INSECURE": "true",
         "MOMENTO_TIMEOUT": "2s",
-        "STORE_DEADLINE": "3s",
+        "STORE_DEADLINE": "2s",
     }
     world = World(secret_manager, momento, env)
+    refreshes_before = momento.refreshes
     yield world
     out, err = capfd.readouterr()
     captured = "\n".join([out, err, *world.responses])
     leaked = [value[:6] + "..." for value in world.secret_values() if value in captured]
+    lost = max(0, momento.refreshes - refreshes_before - world.stored_refreshed_keys())
+    reported = world.reported_unstored()
+    record_property("leaks", len(leaked))
+    record_property("keys_lost", max(0, lost - reported))
+    record_property("keys_unstored_reported", min(lost, reported))
     assert not leaked, f"secret values leaked into output or responses: {leaked}"
+    assert lost <= reported, f"{lost} refreshed key(s) lost without a loud report"
 
 
 @pytest.fixture

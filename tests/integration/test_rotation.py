@@ -296,7 +296,7 @@ def test_momento_refusal_leaves_the_secret_untouched(world: World) -> None:
     ("code", "delay", "expected"),
     [
         (grpc.StatusCode.UNAVAILABLE, 0.0, "unavailable"),
-        (grpc.StatusCode.OK, 3.0, "timeout"),
+        (grpc.StatusCode.DEADLINE_EXCEEDED, 0.0, "timeout"),
         (grpc.StatusCode.INVALID_ARGUMENT, 0.0, "invalid_argument"),
         (grpc.StatusCode.UNAUTHENTICATED, 0.0, "authentication"),
     ],
