@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -68,6 +69,8 @@ def start_function(
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
+        # Its own process group, so that kill() takes the gunicorn workers down with it.
+        start_new_session=True,
     )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -100,6 +103,13 @@ def stop(process: subprocess.Popen[str]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def kill(process: subprocess.Popen[str]) -> None:
+    """SIGKILL a function and its workers at once, as when an instance is torn down mid-call."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 @contextlib.contextmanager

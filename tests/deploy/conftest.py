@@ -87,7 +87,9 @@ def gcloud() -> str:
     """The real gcloud CLI; tests that need it are skipped, visibly, where it is missing."""
     path = shutil.which("gcloud")
     if path is None:
-        pytest.skip("gcloud (the Google Cloud CLI) is not on PATH: the real-CLI deploy tests need it")
+        pytest.skip(
+            "gcloud (the Google Cloud CLI) is not on PATH: the real-CLI deploy tests need it"
+        )
     return path
 
 

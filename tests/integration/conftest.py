@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import functions_framework
+import grpc
 import pytest
+from momento_wire_types import auth_pb2, auth_pb2_grpc
 
 from devtools.emulators.momento import IssuedKey, MomentoEmulator
 from devtools.emulators.secret_manager import SecretManagerEmulator
@@ -79,6 +81,7 @@ class World:
     secrets: list[str] = field(default_factory=list)
     responses: list[str] = field(default_factory=list)
     issued: list[IssuedKey] = field(default_factory=list)
+    dropped_on_purpose: int = 0
 
     def new_secret(self, *, short: str | None = None) -> str:
         name = f"projects/{PROJECT}/secrets/{short or 'momento-' + uuid.uuid4().hex[:10]}"
@@ -144,6 +147,17 @@ class World:
 
     def states(self, secret: str) -> dict[int, str]:
         return self.secret_manager.version_states(secret)
+
+    def spend(self, issued: IssuedKey) -> None:
+        """Use a refresh token the way a crashed or rogue run would: its new key is dropped."""
+        with grpc.insecure_channel(self.momento.address) as channel:
+            auth_pb2_grpc.AuthStub(channel).RefreshApiToken(
+                auth_pb2._RefreshApiTokenRequest(
+                    api_key=issued.jwt, refresh_token=issued.refresh_token
+                ),
+                timeout=5,
+            )
+        self.dropped_on_purpose += 1
 
     def stored_refreshed_keys(self) -> int:
         """How many distinct keys minted by a refresh are stored in this test's secrets."""
@@ -220,7 +234,8 @@ def world(
     out, err = capfd.readouterr()
     captured = "\n".join([out, err, *world.responses])
     leaked = [value[:6] + "..." for value in world.secret_values() if value in captured]
-    lost = max(0, momento.refreshes - refreshes_before - world.stored_refreshed_keys())
+    minted = momento.refreshes - refreshes_before - world.dropped_on_purpose
+    lost = max(0, minted - world.stored_refreshed_keys())
     reported = world.reported_unstored()
     record_property("leaks", len(leaked))
     record_property("keys_lost", max(0, lost - reported))

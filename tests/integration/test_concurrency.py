@@ -28,7 +28,9 @@ BURST = 24
 
 def post(url: str, body: dict[str, object]) -> tuple[int, dict[str, object]]:
     request = urllib.request.Request(  # noqa: S310 (loopback URL of our own server)
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"},
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
         method="POST",
     )
     try:
