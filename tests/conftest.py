@@ -7,6 +7,15 @@ from collections.abc import Iterator
 
 import pytest
 
+from devtools.reliability_report import ReliabilityReport
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Print the reliability report at the end of every run that includes its scenarios."""
+    if not any(isinstance(p, ReliabilityReport) for p in config.pluginmanager.get_plugins()):
+        config.pluginmanager.register(ReliabilityReport(), "reliability-report")
+
+
 _ROTATION_VARIABLES = (
     "ROTATION_SECRETS",
     "GOOGLE_CLOUD_PROJECT",
