@@ -249,9 +249,24 @@ force_deploy=false
 dry_run=false
 teardown=false
 
-while (($# > 0)); do
-  option=$1
+args=("$@")
+i=0
+# take: the current option's value, from --option=value or from the next argument.
+take() {
+  [[ $inline == true ]] && return 0
+  ((i + 1 < ${#args[@]})) || usage_error "$option needs a value"
+  i=$((i + 1))
+  value=${args[i]}
+}
+while ((i < ${#args[@]})); do
+  option=${args[i]}
   value=""
+  inline=false
+  if [[ $option == --*=* ]]; then
+    value=${option#*=}
+    option=${option%%=*}
+    inline=true
+  fi
   case $option in
     -h | --help)
       usage
@@ -261,42 +276,30 @@ while (($# > 0)); do
     --teardown) teardown=true ;;
     --force-deploy) force_deploy=true ;;
     --function-dry-run) function_dry_run=true ;;
-    --*=*)
-      value=${option#*=}
-      option=${option%%=*}
-      ;;
-    --*)
-      (($# >= 2)) || usage_error "$option needs a value"
-      value=$2
-      shift
-      ;;
+    --project) take && project=$value ;;
+    --region) take && region=$value ;;
+    --secrets) take && secrets_csv=$value ;;
+    --refresh-before) take && refresh_before=$value ;;
+    --retention) take && retention=$value ;;
+    --min-enabled-versions) take && min_enabled_versions=$value ;;
+    --schedule) take && schedule=$value ;;
+    --time-zone) take && time_zone=$value ;;
+    --function-name) take && function_name=$value ;;
+    --job-name) take && job_name=$value ;;
+    --runtime) take && runtime=$value ;;
+    --memory) take && memory=$value ;;
+    --timeout) take && timeout=$value ;;
+    --source) take && source_dir=$value ;;
+    --build-service-account) take && build_service_account=$value ;;
+    --function-account) take && function_account=$value ;;
+    --scheduler-account) take && scheduler_account=$value ;;
+    --role-id) take && role_id=$value ;;
+    --seed-from) take && seed_from=$value ;;
+    --seed-secret) take && seed_secret=$value ;;
+    --*) usage_error "unknown option: $option" ;;
     *) usage_error "unexpected argument: $option" ;;
   esac
-  case $option in
-    --dry-run | --teardown | --force-deploy | --function-dry-run) ;;
-    --project) project=$value ;;
-    --region) region=$value ;;
-    --secrets) secrets_csv=$value ;;
-    --refresh-before) refresh_before=$value ;;
-    --retention) retention=$value ;;
-    --min-enabled-versions) min_enabled_versions=$value ;;
-    --schedule) schedule=$value ;;
-    --time-zone) time_zone=$value ;;
-    --function-name) function_name=$value ;;
-    --job-name) job_name=$value ;;
-    --runtime) runtime=$value ;;
-    --memory) memory=$value ;;
-    --timeout) timeout=$value ;;
-    --source) source_dir=$value ;;
-    --build-service-account) build_service_account=$value ;;
-    --function-account) function_account=$value ;;
-    --scheduler-account) scheduler_account=$value ;;
-    --role-id) role_id=$value ;;
-    --seed-from) seed_from=$value ;;
-    --seed-secret) seed_secret=$value ;;
-    *) usage_error "unknown option: $option" ;;
-  esac
-  shift
+  i=$((i + 1))
 done
 
 # ------------------------------------------------------------------------------ validation
@@ -357,8 +360,8 @@ done
 ((${#secrets[@]} > 0)) || usage_error "--secrets names no secret"
 secrets_joined=$(IFS=','; printf '%s' "${secrets[*]}")
 
-[[ -f $source_dir/requirements.txt ]] ||
-  usage_error "--source '$source_dir' has no requirements.txt: point it at the function's folder"
+[[ -f $source_dir/main.py && -f $source_dir/requirements.txt ]] ||
+  usage_error "--source '$source_dir' needs main.py and requirements.txt: point it at the function's folder"
 source_dir=$(cd "$source_dir" && pwd)
 
 # --seed-from: check the file before anything talks to Google. The check reads the file in a
@@ -516,7 +519,9 @@ ensure_role() {
     run iam roles create "$role_id" "${common[@]}" --quiet --stage=GA \
       --title="Momento key rotator" \
       --description="Read, add and disable versions of the Momento key secrets, and hold their rotation lease (deploy.sh)" \
-      --permissions="$want"
+      --permissions="$want" ||
+      die "could not create role $role_name (above). A custom role ID stays reserved for" \
+        "about 37 days after deletion: pass --role-id with a new ID"
     return 0
   fi
   IFS='|' read -r deleted permissions <<<"$found"
@@ -691,6 +696,10 @@ deploy() {
   read_function_endpoint
   allow_scheduler_only
   ensure_job
+  if [[ $dry_run == true ]]; then
+    step "End of plan (dry run: nothing was run)"
+    return 0
+  fi
   step "Done"
   say "  Function: $function_url (private; invoked by $scheduler_sa)"
   say "  Rotate now: gcloud scheduler jobs run $job_name --location=$region --project=$project"
@@ -747,7 +756,7 @@ teardown() {
       say "  $account: not found"
     fi
   done
-  step "Done"
+  step "$([[ $dry_run == true ]] && echo "End of plan (dry run: nothing was run)" || echo Done)"
   say "  Left in place: the secrets (${secrets[*]}) and their versions, and the enabled APIs."
 }
 

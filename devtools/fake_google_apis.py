@@ -28,7 +28,7 @@ import re
 import sys
 import threading
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["API_OVERRIDES", "FakeGoogleApis", "RecordedRequest", "gcloud_env"]
+__all__ = ["API_OVERRIDES", "JSON", "FakeGoogleApis", "RecordedRequest", "gcloud_env"]
 
 JSON = dict[str, Any]
 
@@ -62,6 +62,7 @@ API_OVERRIDES = (
 
 FUNCTIONS_OPERATION_TYPE = "type.googleapis.com/google.cloud.functions.v2.OperationMetadata"
 FUNCTION_TYPE = "type.googleapis.com/google.cloud.functions.v2.Function"
+BATCH_ENABLE_TYPE = "type.googleapis.com/google.api.serviceusage.v1.BatchEnableServicesResponse"
 READ_ONLY_SUFFIXES = (":getIamPolicy", ":testIamPermissions", ":generateUploadUrl")
 
 
@@ -123,21 +124,22 @@ class RecordedRequest:
         return json.dumps(self.as_json(), sort_keys=True)
 
 
+_STATUS_NAMES = {
+    400: "INVALID_ARGUMENT",
+    404: "NOT_FOUND",
+    409: "ALREADY_EXISTS",
+    412: "FAILED_PRECONDITION",
+}
+
+
 class ApiError(Exception):
     """Answered as a Google-style JSON error."""
-
-    STATUS_NAMES = {
-        400: "INVALID_ARGUMENT",
-        404: "NOT_FOUND",
-        409: "ALREADY_EXISTS",
-        412: "FAILED_PRECONDITION",
-    }
 
     def __init__(self, code: int, message: str, status: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
-        self.status = status or self.STATUS_NAMES.get(code, "UNKNOWN")
+        self.status = status or _STATUS_NAMES.get(code, "UNKNOWN")
 
     def as_json(self) -> JSON:
         return {"error": {"code": self.code, "message": self.message, "status": self.status}}
@@ -213,7 +215,6 @@ class _Call:
     params: dict[str, str]
     query: dict[str, list[str]]
     body: Any
-    raw: bytes
     base_url: str
 
     def q(self, name: str, default: str = "") -> str:
@@ -302,7 +303,8 @@ class FakeGoogleApis:
                 "run_policies": {k: v.as_json() for k, v in self.run_policies.items()},
                 "jobs": self.jobs,
             }
-            return _without_times(copy.deepcopy(state))
+            snapshot: JSON = _without_times(copy.deepcopy(state))
+            return snapshot
 
     def mark(self) -> int:
         """A position in the request log, for :meth:`since`."""
@@ -396,10 +398,7 @@ class FakeGoogleApis:
             services = [self._service(p, s, "ENABLED") for s in ids]
             return self._done_operation(
                 f"operations/acf.{next(self._ids)}",
-                {
-                    "@type": "type.googleapis.com/google.api.serviceusage.v1.BatchEnableServicesResponse",
-                    "services": services,
-                },
+                {"@type": BATCH_ENABLE_TYPE, "services": services},
             )
 
         @route("GET", "serviceusage", "/v1/{name*}")
@@ -491,7 +490,9 @@ class FakeGoogleApis:
         @route("POST", "secretmanager", "/v1/projects/{project}/secrets/{secret}:addVersion")
         def add_version(c: _Call) -> JSON:
             payload = c.body.get("payload", {})
-            version = self._add_version(c.params["project"], c.params["secret"], payload.get("data", ""))
+            version = self._add_version(
+                c.params["project"], c.params["secret"], payload.get("data", "")
+            )
             if "dataCrc32c" in payload:  # gcloud checks this echo to detect corruption in transit
                 version["clientSpecifiedPayloadChecksum"] = True
             return version
@@ -602,7 +603,7 @@ class FakeGoogleApis:
 
         @route("POST", "cloudscheduler", "/v1" + loc + "/jobs")
         def create_job(c: _Call) -> JSON:
-            job = copy.deepcopy(c.body)
+            job: JSON = copy.deepcopy(c.body)
             name = job.get("name", "")
             if name in self.jobs:
                 raise ApiError(409, f"Job {name} already exists")
@@ -718,18 +719,23 @@ class FakeGoogleApis:
         p, r = params["project"], params["location"]
         service_id = function["name"].rsplit("/", 1)[-1].lower().replace("_", "-")
         service = function.setdefault("serviceConfig", {})
-        service.setdefault("serviceAccountEmail", f"{PROJECT_NUMBER}-compute@developer.gserviceaccount.com")
+        service.setdefault(
+            "serviceAccountEmail", f"{PROJECT_NUMBER}-compute@developer.gserviceaccount.com"
+        )
         service["service"] = f"projects/{p}/locations/{r}/services/{service_id}"
         service["uri"] = f"https://{service_id}-fakehash-uc.a.run.app"
         service.setdefault("ingressSettings", "ALLOW_ALL")
         service["revision"] = f"{service_id}-{next(self._ids):05d}-fak"
-        function["url"] = f"https://{r}-{p}.cloudfunctions.net/{function['name'].rsplit('/', 1)[-1]}"
+        function["url"] = (
+            f"https://{r}-{p}.cloudfunctions.net/{function['name'].rsplit('/', 1)[-1]}"
+        )
         function.update(state="ACTIVE", environment="GEN_2", updateTime=_now())
         self.run_policies.setdefault(service_id, _IamPolicy())
         return function
 
     def _function_operation(self, params: dict[str, str], target: str, verb: str) -> JSON:
-        name = f"projects/{params['project']}/locations/{params['location']}/operations/op-{next(self._ids)}"
+        location = f"projects/{params['project']}/locations/{params['location']}"
+        name = f"{location}/operations/op-{next(self._ids)}"
         stages = [
             {"name": stage, "state": "COMPLETE", "message": ""}
             for stage in ("BUILD", "SERVICE", "TRIGGER")
@@ -795,7 +801,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     api: FakeGoogleApis
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the request log is the record, not stderr."""
 
     def do_GET(self) -> None:
@@ -827,7 +833,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             body: Any = {"zip_entries": self.api.uploads.get(rest.strip("/"), []), "size": len(raw)}
         else:
             body = _parse_body(raw, self.headers.get("Content-Type", ""))
-            call = _Call(params={}, query=query, body=body, raw=raw, base_url=self.api.base_url)
+            call = _Call(params={}, query=query, body=body, base_url=self.api.base_url)
             status, answer = self.api.dispatch(self.command, api, rest, call)
 
         self.api.record(
@@ -864,14 +870,6 @@ def _parse_body(raw: bytes, content_type: str) -> Any:
     if "x-www-form-urlencoded" in content_type:
         return {k: v[0] for k, v in parse_qs(text).items()}
     return text
-
-
-def iter_records(path: Path) -> Iterator[JSON]:
-    """Read back a JSONL request log written with ``--record``."""
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            if line.strip():
-                yield json.loads(line)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,9 +44,9 @@ class SecretResult:
     disabled_versions: list[str] = field(default_factory=list)
     error: dict[str, str] | None = None
 
-    def fail(self, error: RotationError, *, reason: str | None = None) -> SecretResult:
+    def fail(self, error: RotationError) -> SecretResult:
         self.action = FAILED
-        self.reason = reason or error.message
+        self.reason = error.message
         self.error = {"code": error.code, "message": redact.scrub(error.message)}
         return self
 
@@ -93,6 +93,15 @@ class Rotator:
             self._rotate(secret, result, force=force, dry_run=dry_run)
         except RotationError as error:
             result.fail(error)
+        except Exception as error:  # noqa: BLE001 - a bug must fail this secret, not the others
+            # Only the type: an unexpected exception's text may carry whatever it was handed.
+            result.fail(
+                RotationError(
+                    f"unexpected internal error ({type(error).__name__}); the secret may be "
+                    "partly rotated: check its versions, and report this with the function's logs",
+                    code="internal_error",
+                )
+            )
         _log_summary(result)
         return result
 
@@ -194,8 +203,9 @@ class Rotator:
             refreshed = self._refresher().refresh(
                 current.document.key, current.document.refresh_token
             )
-        except RotationError as error:
-            error.message += _history_note(outcome, current)
+        except MomentoError as error:
+            if error.code == "authentication":
+                error.message += _history_note(outcome, current)
             raise
         redact.register((refreshed.jwt, refreshed.refresh_token))
         payload = render_refreshed(current.document, refreshed)

@@ -415,6 +415,7 @@ def test_seed_file_inside_the_source_folder_is_refused(tmp_path):
     source = tmp_path / "src"
     source.mkdir()
     (source / "requirements.txt").write_text("")
+    (source / "main.py").write_text("")
     seed = source / "key.json"
     seed.write_text(json.dumps({"apiKey": "k", "refreshToken": "r"}))
     done = _run_deploy(
