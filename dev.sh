@@ -28,6 +28,8 @@ setup() {
 
 run_tests() {
   local bin="$VENV/bin"
+  # Tests run tools the venv installs (shellcheck, functions-framework) by name.
+  export PATH="$PWD/$VENV/bin:$PATH"
   echo "== ruff"
   "$bin/ruff" check .
   "$bin/ruff" format --check .

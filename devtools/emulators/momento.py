@@ -28,21 +28,25 @@ import hashlib
 import hmac
 import json
 import os
-import re
 import secrets
-import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent import futures
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from types import FrameType, TracebackType
 from typing import Final
 
 import grpc
 from momento_wire_types import auth_pb2, auth_pb2_grpc, controlclient_pb2, controlclient_pb2_grpc
+
+from devtools.emulators._server import (
+    EmulatorServer,
+    StatusError,
+    argument_parser,
+    serve_until_signalled,
+)
+from rotation.durations import parse_duration
 
 DEFAULT_ENDPOINT: Final = "momento.emulator.local"
 FORMS: Final = ("v1", "legacy", "v2")
@@ -153,23 +157,6 @@ class _Lineage:
     refresh_token: str  # the only token that will be accepted next
 
 
-@dataclass
-class _Fault:
-    code: grpc.StatusCode
-    remaining: int  # -1: until cleared
-    delay: float
-    message: str
-
-
-class _StatusError(Exception):
-    """A gRPC status for the servicer to return; raised by the RPC logic."""
-
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
 def _claim_int(claims: Mapping[str, object], name: str) -> int | None:
     value = claims.get(name)
     return value if isinstance(value, int) else None
@@ -185,83 +172,32 @@ def _authorization(context: grpc.ServicerContext) -> str | None:
 # --- The emulator ------------------------------------------------------------------------------
 
 
-class MomentoEmulator:
+class MomentoEmulator(EmulatorServer):
     """In-process Momento auth/control emulator; see the module docstring."""
 
     def __init__(
         self, *, endpoint: str = DEFAULT_ENDPOINT, clock: Callable[[], float] = time.time
     ) -> None:
+        super().__init__(FAULTABLE_METHODS, max_workers=16)
         self.endpoint = endpoint
         self._clock = clock
         self._secret = secrets.token_bytes(32)
         self._lock = threading.Lock()
         self._lineage_of: dict[str, _Lineage] = {}  # JWT "sub" -> lineage
-        self._faults: dict[str, list[_Fault]] = {}
-        # Wakes handlers sleeping in an injected delay, so stop() is not held up by them.
-        self._stopping = threading.Event()
-        self._server: grpc.Server | None = None
-        self._address: str | None = None
-        self._refresh_attempts = 0
         self._refreshes = 0
-        self._list_caches_calls = 0
 
-    # lifecycle
-
-    @property
-    def address(self) -> str:
-        """``host:port`` to dial, once started."""
-        if self._address is None:
-            raise RuntimeError("MomentoEmulator is not started; call start() first")
-        return self._address
-
-    def start(self, port: int = 0, host: str = "127.0.0.1") -> str:
-        """Serve on ``host:port`` (0 picks a free port) and return the address."""
-        if self._server is not None:
-            raise RuntimeError("MomentoEmulator is already started")
-        server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+    def _add_handlers(self, server: grpc.Server) -> None:
         # The generated grpc modules carry no annotations (the package still ships py.typed).
-        auth_pb2_grpc.add_AuthServicer_to_server(_AuthServicer(self), server)  # type: ignore[no-untyped-call]
-        controlclient_pb2_grpc.add_ScsControlServicer_to_server(  # type: ignore[no-untyped-call]
-            _ScsControlServicer(self), server
-        )
-        bound = server.add_insecure_port(f"{host}:{port}")
-        if not bound:
-            raise RuntimeError(f"could not bind the Momento emulator to {host}:{port}")
-        self._stopping.clear()
-        server.start()
-        self._server = server
-        self._address = f"{host}:{bound}"
-        return self._address
+        servicer = _Servicer(self)
+        auth_pb2_grpc.add_AuthServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
+        controlclient_pb2_grpc.add_ScsControlServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
 
-    def stop(self) -> None:
-        """Stop serving, cancelling in-flight calls. Safe to call twice."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._stopping.set()
-        server.stop(grace=None).wait(5)
-
-    def __enter__(self) -> MomentoEmulator:
-        """Start on a free localhost port unless already started."""
-        if self._server is None:
-            self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    # counters (read under the lock so a test sees a consistent value)
+    # counters (read under a lock so a test sees a consistent value)
 
     @property
     def refresh_attempts(self) -> int:
         """RefreshApiToken calls received, including refused and faulted ones."""
-        with self._lock:
-            return self._refresh_attempts
+        return self._faults.count("RefreshApiToken")
 
     @property
     def refreshes(self) -> int:
@@ -272,8 +208,7 @@ class MomentoEmulator:
     @property
     def list_caches_calls(self) -> int:
         """ListCaches calls received, including refused and faulted ones."""
-        with self._lock:
-            return self._list_caches_calls
+        return self._faults.count("ListCaches")
 
     # test hooks
 
@@ -312,48 +247,21 @@ class MomentoEmulator:
             claims = self._known_claims_locked(jwt)
             return claims is not None and not self._expired(claims)
 
-    def inject_fault(
-        self,
-        method: str,
-        code: grpc.StatusCode,
-        *,
-        times: int = 1,
-        delay: float = 0.0,
-        message: str = "injected fault",
-    ) -> None:
-        """Make the next ``times`` calls of ``method`` fail with ``code`` (-1: until cleared).
-
-        The fault fires before any state change, so a faulted refresh spends nothing. ``delay``
-        sleeps first, to outlast a client deadline. ``code=OK`` only delays, then serves
-        normally. Faults queue per method, in the order injected.
-        """
-        if method not in FAULTABLE_METHODS:
-            raise ValueError(f"method must be one of {sorted(FAULTABLE_METHODS)}, not {method!r}")
-        if times == 0 or times < -1:
-            raise ValueError("times must be positive, or -1 for until cleared")
-        with self._lock:
-            self._faults.setdefault(method, []).append(_Fault(code, times, delay, message))
-
-    def clear_faults(self) -> None:
-        """Remove every injected fault."""
-        with self._lock:
-            self._faults.clear()
-
     # RPC logic, independent of gRPC plumbing
 
     def _refresh(self, api_key: str, refresh_token: str) -> auth_pb2._RefreshApiTokenResponse:
-        """Apply RefreshApiToken; raises _StatusError with the status to return."""
+        """Apply RefreshApiToken; raises StatusError with the status to return."""
         if not api_key or not refresh_token:
-            raise _StatusError(grpc.StatusCode.INVALID_ARGUMENT, MSG_EMPTY)
+            raise StatusError(grpc.StatusCode.INVALID_ARGUMENT, MSG_EMPTY)
         with self._lock:  # one lock around check-and-spend: concurrent reuse gets one winner
             now = int(self._clock())
             claims, lineage = self._require_known_locked(api_key, MSG_INVALID)
             if lineage.form not in REFRESHABLE_FORMS:
-                raise _StatusError(grpc.StatusCode.INVALID_ARGUMENT, MSG_V2)
+                raise StatusError(grpc.StatusCode.INVALID_ARGUMENT, MSG_V2)
             if self._expired(claims, now):
-                raise _StatusError(grpc.StatusCode.UNAUTHENTICATED, MSG_EXPIRED)
+                raise StatusError(grpc.StatusCode.UNAUTHENTICATED, MSG_EXPIRED)
             if not hmac.compare_digest(refresh_token.encode(), lineage.refresh_token.encode()):
-                raise _StatusError(grpc.StatusCode.UNAUTHENTICATED, MSG_INVALID)
+                raise StatusError(grpc.StatusCode.UNAUTHENTICATED, MSG_INVALID)
             iat, exp = _claim_int(claims, "iat"), _claim_int(claims, "exp")
             lifetime = None if exp is None or iat is None else exp - iat
             lineage.refresh_token = secrets.token_urlsafe(32)  # spends the presented one
@@ -367,47 +275,16 @@ class MomentoEmulator:
             )
 
     def _list_caches(self, authorization: str | None) -> controlclient_pb2._ListCachesResponse:
-        """Apply ListCaches; raises _StatusError with the status to return."""
+        """Apply ListCaches; raises StatusError with the status to return."""
         with self._lock:
             claims, lineage = self._require_known_locked(authorization or "", MSG_UNAUTHORIZED)
             if self._expired(claims):
-                raise _StatusError(grpc.StatusCode.UNAUTHENTICATED, MSG_UNAUTHORIZED)
+                raise StatusError(grpc.StatusCode.UNAUTHENTICATED, MSG_UNAUTHORIZED)
             if lineage.fine_grained:
-                raise _StatusError(grpc.StatusCode.PERMISSION_DENIED, MSG_FINE_GRAINED)
+                raise StatusError(grpc.StatusCode.PERMISSION_DENIED, MSG_FINE_GRAINED)
         return controlclient_pb2._ListCachesResponse()
 
-    def _serve_call(
-        self, method: str, context: grpc.ServicerContext, handler: Callable[[], object]
-    ) -> object:
-        """Count the call, apply any injected fault, then run ``handler``; abort on status."""
-        fault = self._take_fault(method)
-        if fault is not None:
-            self._stopping.wait(fault.delay)
-            if fault.code != grpc.StatusCode.OK:
-                context.abort(fault.code, fault.message)
-        try:
-            return handler()
-        except _StatusError as status:
-            context.abort(status.code, status.message)
-            raise  # unreachable: abort raises; keeps the type checker honest
-
     # internals; *_locked methods expect self._lock to be held
-
-    def _take_fault(self, method: str) -> _Fault | None:
-        with self._lock:
-            if method == "RefreshApiToken":
-                self._refresh_attempts += 1
-            else:
-                self._list_caches_calls += 1
-            queue = self._faults.get(method, [])
-            if not queue:
-                return None
-            fault = queue[0]
-            if fault.remaining > 0:
-                fault.remaining -= 1
-                if fault.remaining == 0:
-                    queue.pop(0)
-            return fault
 
     def _mint_locked(
         self, lineage: _Lineage, iat: int, lifetime: int | None
@@ -436,7 +313,7 @@ class MomentoEmulator:
     def _require_known_locked(self, jwt: str, message: str) -> tuple[dict[str, object], _Lineage]:
         claims = self._known_claims_locked(jwt)
         if claims is None:
-            raise _StatusError(grpc.StatusCode.UNAUTHENTICATED, message)
+            raise StatusError(grpc.StatusCode.UNAUTHENTICATED, message)
         return claims, self._lineage_of[str(claims["sub"])]
 
     def _expired(self, claims: Mapping[str, object], now: int | None = None) -> bool:
@@ -445,10 +322,12 @@ class MomentoEmulator:
         return exp is not None and current >= exp
 
 
-# --- gRPC servicers: thin adapters onto MomentoEmulator -----------------------------------------
+# --- gRPC servicer: a thin adapter onto MomentoEmulator -------------------------------------------
 
 
-class _AuthServicer(auth_pb2_grpc.AuthServicer):
+class _Servicer(auth_pb2_grpc.AuthServicer, controlclient_pb2_grpc.ScsControlServicer):
+    """Both services in one adapter; each registration only looks up its own methods."""
+
     def __init__(self, emulator: MomentoEmulator) -> None:
         self._emulator = emulator
 
@@ -462,11 +341,6 @@ class _AuthServicer(auth_pb2_grpc.AuthServicer):
             lambda: self._emulator._refresh(request.api_key, request.refresh_token),
         )
 
-
-class _ScsControlServicer(controlclient_pb2_grpc.ScsControlServicer):
-    def __init__(self, emulator: MomentoEmulator) -> None:
-        self._emulator = emulator
-
     def ListCaches(  # noqa: N802 - name fixed by the generated servicer
         self, request: controlclient_pb2._ListCachesRequest, context: grpc.ServicerContext
     ) -> object:
@@ -477,18 +351,13 @@ class _ScsControlServicer(controlclient_pb2_grpc.ScsControlServicer):
 
 # --- CLI -----------------------------------------------------------------------------------------
 
-_DURATION = re.compile(r"(\d+)([smhd])")
-_UNIT_SECONDS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
-
-def parse_duration(text: str) -> timedelta:
-    """Parse ``90m``, ``72h``, ``3d`` or ``3600s``."""
-    match = _DURATION.fullmatch(text.strip())
-    if match is None:
-        raise argparse.ArgumentTypeError(
-            f"expected a duration like 90m, 72h, 3d or 3600s: {text!r}"
-        )
-    return timedelta(seconds=int(match[1]) * _UNIT_SECONDS[match[2]])
+def _duration_arg(text: str) -> timedelta:
+    # argparse would report a bare ValueError as "invalid parse_duration value"; say the form.
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}: {text!r}") from None
 
 
 def write_private_json(path: Path, document: Mapping[str, object]) -> None:
@@ -507,20 +376,19 @@ def write_private_json(path: Path, document: Mapping[str, object]) -> None:
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m devtools.emulators.momento",
-        description="Serve a local Momento RefreshApiToken/ListCaches emulator (plaintext gRPC).",
+    parser = argument_parser(
+        "devtools.emulators.momento",
+        "Serve a local Momento RefreshApiToken/ListCaches emulator (plaintext gRPC).",
+        default_port=0,
     )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help="the E in control.E")
     parser.add_argument(
         "--seed-key-file", type=Path, help="write a fresh v1 key's console JSON here (0600)"
     )
-    parser.add_argument("--seed-lifetime", type=parse_duration, default=timedelta(days=30))
+    parser.add_argument("--seed-lifetime", type=_duration_arg, default=timedelta(days=30))
     parser.add_argument(
         "--seed-expires-in",
-        type=parse_duration,
+        type=_duration_arg,
         help="how soon the seed key expires (default: its full lifetime)",
     )
     args = parser.parse_args(argv)
@@ -534,28 +402,22 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve until SIGINT/SIGTERM."""
     args = _parse_args(argv)
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
     emulator = MomentoEmulator(endpoint=args.endpoint)
-    address = emulator.start(port=args.port, host=args.host)
-    try:
-        if args.seed_key_file is not None:
-            # Issued "(lifetime - expires_in) ago", so it has the full lifetime but expires soon.
-            age = (args.seed_lifetime - args.seed_expires_in).total_seconds()
-            key = emulator.issue_key(lifetime=args.seed_lifetime, issued_at=time.time() - age)
-            write_private_json(args.seed_key_file, key.console_json())
-        # Written after the seed file, so a reader that waits for this line can read the file.
-        print(f"momento emulator listening on {address}", flush=True)
-        while not stop.wait(0.5):
-            pass
-    finally:
-        emulator.stop()
-    return 0
+
+    def seed() -> None:
+        # Issued "(lifetime - expires_in) ago", so it has the full lifetime but expires soon.
+        age = (args.seed_lifetime - args.seed_expires_in).total_seconds()
+        key = emulator.issue_key(lifetime=args.seed_lifetime, issued_at=time.time() - age)
+        write_private_json(args.seed_key_file, key.console_json())
+
+    # The banner follows the seed file, so a reader that waits for it can read the file.
+    return serve_until_signalled(
+        emulator,
+        "momento emulator",
+        host=args.host,
+        port=args.port,
+        before_banner=seed if args.seed_key_file is not None else None,
+    )
 
 
 if __name__ == "__main__":

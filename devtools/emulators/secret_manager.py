@@ -59,21 +59,24 @@ import itertools
 import operator
 import re
 import secrets
-import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent import futures
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import FrameType, TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 import google_crc32c
 import grpc
 from google.cloud import secretmanager_v1
 from google.protobuf import empty_pb2, field_mask_pb2
+
+from devtools.emulators._server import (
+    EmulatorServer,
+    StatusError,
+    argument_parser,
+    serve_until_signalled,
+)
 
 __all__ = ["EmulatorError", "FilterError", "SecretManagerEmulator", "main", "project_number"]
 
@@ -119,13 +122,11 @@ _State = str  # one of STATES; kept as text because the test hooks speak text
 T = TypeVar("T")
 
 
-class EmulatorError(Exception):
+class EmulatorError(StatusError):
     """A failure with a gRPC status; RPCs turn it into that status, test hooks raise it."""
 
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(f"{code.name}: {message}")
-        self.code = code
-        self.message = message
+    def __str__(self) -> str:
+        return f"{self.code.name}: {self.message}"
 
 
 def _invalid(message: str) -> EmulatorError:
@@ -469,19 +470,11 @@ def _check_etag(requested: str, current: str, resource: str) -> None:
         )
 
 
-@dataclass
-class _Fault:
-    code: grpc.StatusCode
-    remaining: int  # -1: until cleared
-    message: str
-    delay: float
-
-
 # ---------------------------------------------------------------------------------------------
 # The emulator.
 
 
-class SecretManagerEmulator:
+class SecretManagerEmulator(EmulatorServer):
     """In-memory Secret Manager served over plaintext gRPC, plus thread-safe test hooks.
 
     One lock guards all state and every RPC holds it for its whole read-modify-write, which is
@@ -494,68 +487,16 @@ class SecretManagerEmulator:
         project_numbers: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
+        super().__init__(RPC_NAMES, max_workers=64)
         self._project_numbers = dict(project_numbers or {})
         self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
         self._secrets: dict[tuple[str, str], _SecretRecord] = {}
-        self._faults: dict[str, collections.deque[_Fault]] = collections.defaultdict(
-            collections.deque
-        )
         # A per-instance salt keeps etags from one emulator from matching another's.
         self._etag_salt = secrets.token_hex(4)
         self._etag_counter = itertools.count(1)
-        self._server: grpc.Server | None = None
-        self._address = ""
-        self.calls: collections.Counter[str] = collections.Counter()
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    @property
-    def address(self) -> str:
-        """``host:port`` to dial; set by :meth:`start`."""
-        if not self._address:
-            raise RuntimeError("the emulator is not started")
-        return self._address
-
-    def start(self, port: int = 0, host: str = "127.0.0.1") -> str:
-        """Serve on ``host:port`` (0 picks a free port) and return the address."""
-        if self._server is not None:
-            raise RuntimeError("the emulator is already started")
-        # Enough workers that concurrency tests really run in parallel (and delayed faults do
-        # not starve other calls); so_reuseport off so a taken port fails instead of sharing.
-        server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="secret-manager"),
-            options=[("grpc.so_reuseport", 0)],
-        )
-        server.add_generic_rpc_handlers((self._generic_handler(),))
-        bind_host = f"[{host}]" if ":" in host else host
-        try:
-            bound = server.add_insecure_port(f"{bind_host}:{port}")
-        except RuntimeError as exc:  # grpc's way of saying the bind failed
-            raise OSError(f"cannot listen on {bind_host}:{port}: {exc}") from exc
-        server.start()
-        self._server = server
-        self._address = f"{bind_host}:{bound}"
-        return self._address
-
-    def stop(self) -> None:
-        """Stop serving; in-flight RPCs are cancelled. Safe to call twice."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.stop(grace=None).wait()
-
-    def __enter__(self) -> Self:
-        if self._server is None:
-            self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+        # Every RPC received, by method name, including refused and faulted ones.
+        self.calls: collections.Counter[str] = self._faults.calls
 
     # -- test hooks --------------------------------------------------------------------------
 
@@ -602,33 +543,6 @@ class SecretManagerEmulator:
     def annotations(self, secret: str) -> dict[str, str]:
         with self._lock:
             return dict(self._secret(secret).meta.annotations)
-
-    def inject_fault(
-        self,
-        method: str,
-        code: grpc.StatusCode,
-        *,
-        times: int = 1,
-        message: str = "injected fault",
-        delay: float = 0.0,
-    ) -> None:
-        """Make the next ``times`` calls to RPC ``method`` fail with ``code`` (-1: until
-        :meth:`clear_faults`), after sleeping ``delay`` seconds. Faults fire before the RPC
-        touches any state. Faults for one method queue up in order.
-
-        ``code=grpc.StatusCode.OK`` only delays, then serves the call normally: the client
-        may give up on its deadline while the change still happens, as with a real timeout.
-        """
-        if method not in RPC_NAMES:
-            raise ValueError(f"unknown RPC {method!r}; expected one of {RPC_NAMES}")
-        if times == 0 or times < -1:
-            raise ValueError("times must be positive, or -1 for 'until cleared'")
-        with self._lock:
-            self._faults[method].append(_Fault(code, times, message, delay))
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
 
     # -- names -------------------------------------------------------------------------------
 
@@ -873,7 +787,7 @@ class SecretManagerEmulator:
 
     # -- gRPC plumbing -----------------------------------------------------------------------
 
-    def _generic_handler(self) -> grpc.GenericRpcHandler:
+    def _add_handlers(self, server: grpc.Server) -> None:
         sm = secretmanager_v1
         serialize_empty = empty_pb2.Empty.SerializeToString
         table: dict[str, tuple[Callable[[Any], Any], Any, Callable[[Any], bytes]]] = {
@@ -923,7 +837,7 @@ class SecretManagerEmulator:
             ),
         }
         # Methods missing from the table (IAM, RotateSecret, ...) get UNIMPLEMENTED from gRPC.
-        return grpc.method_handlers_generic_handler(
+        handler = grpc.method_handlers_generic_handler(
             SERVICE,
             {
                 method: grpc.unary_unary_rpc_method_handler(
@@ -934,36 +848,15 @@ class SecretManagerEmulator:
                 for method, (fn, request_type, serialize) in table.items()
             },
         )
+        server.add_generic_rpc_handlers((handler,))
 
     def _rpc(
         self, method: str, handler: Callable[[Any], Any]
     ) -> Callable[[Any, grpc.ServicerContext], Any]:
         def serve(request: Any, context: grpc.ServicerContext) -> Any:
-            fault = self._take_fault(method)
-            if fault is not None:
-                time.sleep(fault.delay)  # outside the lock: other calls go on meanwhile
-                if fault.code is not grpc.StatusCode.OK:
-                    return context.abort(fault.code, fault.message)
-            try:
-                return handler(request)
-            except EmulatorError as exc:
-                return context.abort(exc.code, exc.message)
+            return self._serve_call(method, context, lambda: handler(request))
 
         return serve
-
-    def _take_fault(self, method: str) -> _Fault | None:
-        """Count the call and consume the next armed fault for ``method``, if any."""
-        with self._lock:
-            self.calls[method] += 1
-            queue = self._faults.get(method)
-            if not queue:
-                return None
-            fault = queue[0]
-            if fault.remaining > 0:
-                fault.remaining -= 1
-                if fault.remaining == 0:
-                    queue.popleft()
-            return fault
 
 
 # ---------------------------------------------------------------------------------------------
@@ -971,12 +864,11 @@ class SecretManagerEmulator:
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m devtools.emulators.secret_manager",
-        description="Serve an in-memory Secret Manager over plaintext gRPC until SIGINT/SIGTERM.",
+    parser = argument_parser(
+        "devtools.emulators.secret_manager",
+        "Serve an in-memory Secret Manager over plaintext gRPC until SIGINT/SIGTERM.",
+        default_port=8085,
     )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8085, help="0 picks a free port")
     parser.add_argument(
         "--project-number",
         action="append",
@@ -998,27 +890,9 @@ def _project_numbers(pairs: Sequence[str]) -> Iterator[tuple[str, str]]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
     emulator = SecretManagerEmulator(project_numbers=dict(_project_numbers(args.project_number)))
-    stopping = threading.Event()
-
-    def request_stop(_signum: int, _frame: FrameType | None) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
-    try:
-        address = emulator.start(port=args.port, host=args.host)
-    except OSError as exc:
-        print(f"secret-manager emulator: {exc}", file=sys.stderr)
-        return 1
-    try:
-        # Scripts wait for exactly this line, so it is printed once and flushed at once.
-        print(f"secret-manager emulator listening on {address}", flush=True)
-        # A timeout keeps the main thread waking up, so signals are handled promptly.
-        while not stopping.wait(0.5):
-            pass
-    finally:
-        emulator.stop()
-    return 0
+    return serve_until_signalled(
+        emulator, "secret-manager emulator", host=args.host, port=args.port
+    )
 
 
 if __name__ == "__main__":

@@ -400,6 +400,16 @@ def test_inject_fault_rejects_unknown_method(emulator):
         emulator.inject_fault("Login", grpc.StatusCode.INTERNAL)
 
 
+# --- lifecycle -----------------------------------------------------------------------------------
+
+
+def test_a_port_in_use_is_refused_rather_than_shared(emulator):
+    """Two emulators on one port would split requests between them (SO_REUSEPORT)."""
+    port = int(emulator.address.rsplit(":", 1)[1])
+    with pytest.raises(OSError, match="cannot listen"):
+        MomentoEmulator().start(port=port)
+
+
 # --- command line --------------------------------------------------------------------------------
 
 
