@@ -89,15 +89,16 @@ class Bench:
         return _run_json([sys.executable, "-c", _BARE], dict(os.environ))
 
     def warm_rate(self, *, refresh: bool, requests: int) -> float:
-        """Requests per second through one instance; every refresh-path request refreshes."""
+        """Requests per second through one instance, each for its own secret.
+
+        One secret per request: a burst of runs on one secret refreshes it once, by design.
+        """
         import functions_framework  # noqa: PLC0415 - only the warm phase needs it in-process
 
-        secret = self.secret_with_key(timedelta(days=20))
+        expires_in = timedelta(days=1 if refresh else 20)
+        secrets = [self.secret_with_key(expires_in) for _ in range(requests + 1)]
         saved = dict(os.environ)
-        os.environ.update(self.env(secret))
-        # A window longer than the key's 30-day life makes every request due, without force
-        # (a burst of forced runs refreshes once, by design).
-        os.environ["REFRESH_BEFORE"] = "60d" if refresh else "3d"
+        os.environ.update(self.env(",".join(secrets)))
         try:
             app = functions_framework.create_app(  # type: ignore[no-untyped-call]
                 target="rotate", source=str(ROOT / "main.py")
@@ -105,10 +106,10 @@ class Bench:
             client = app.test_client()
             expected = "refreshed" if refresh else "skipped"
             with contextlib.redirect_stdout(io.StringIO()):  # the function's own log lines
-                client.post("/")  # build the clients before timing
+                client.post("/", json={"secrets": secrets[:1]})  # build the clients first
                 started = time.perf_counter()
-                for _ in range(requests):
-                    body = client.post("/").get_json()
+                for secret in secrets[1:]:
+                    body = client.post("/", json={"secrets": [secret]}).get_json()
                     if body["results"][0]["action"] != expected:
                         raise RuntimeError(f"a benchmark request was not {expected}")
                 return requests / (time.perf_counter() - started)

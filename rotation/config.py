@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from rotation.durations import DURATION_FORM, parse_duration
+from rotation.durations import DURATION_FORM, format_duration, parse_duration
 from rotation.errors import ConfigError
 
 _SECRET_ID = r"[A-Za-z0-9_-]{1,255}"
-_PROJECT = r"[a-z0-9][a-z0-9:.-]{0,98}[a-z0-9]|[0-9]+"
+_PROJECT = r"[a-z0-9](?:[a-z0-9:.-]{0,98}[a-z0-9])?"
 _FULL_NAME = re.compile(rf"^projects/({_PROJECT})/secrets/({_SECRET_ID})$")
 _SHORT_NAME = re.compile(rf"^{_SECRET_ID}$")
 _HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$")
@@ -67,7 +67,7 @@ def _describe(text: str) -> str:
 def load_config(env: Mapping[str, str]) -> Config:
     """Parse the environment; raise ConfigError naming the first bad variable."""
     project = env.get("GOOGLE_CLOUD_PROJECT") or env.get("GCP_PROJECT") or None
-    return Config(
+    config = Config(
         secrets=_secrets(env.get("ROTATION_SECRETS", ""), project),
         project=project,
         refresh_before=_duration(env, "REFRESH_BEFORE", Config.refresh_before),
@@ -83,6 +83,16 @@ def load_config(env: Mapping[str, str]) -> Config:
         store_deadline=_duration(env, "STORE_DEADLINE", Config.store_deadline),
         lease_duration=_duration(env, "LEASE_DURATION", Config.lease_duration),
     )
+    # A lease that expired while its holder still worked would let a second run refresh too.
+    # The holder reads, refreshes and writes under it: two store deadlines and one Momento call.
+    longest_hold = 2 * config.store_deadline + config.momento_timeout
+    if config.lease_duration <= longest_hold:
+        raise ConfigError(
+            f"LEASE_DURATION must be longer than 2 x STORE_DEADLINE + MOMENTO_TIMEOUT "
+            f"({format_duration(longest_hold)}), the longest a run can hold the lease; "
+            f"use for example {format_duration(longest_hold + timedelta(minutes=1))}"
+        )
+    return config
 
 
 def _secrets(raw: str, project: str | None) -> tuple[str, ...]:

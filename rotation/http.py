@@ -22,31 +22,51 @@ _JSON = {"Content-Type": "application/json"}
 def handle(runtime: Runtime, method: str, body: bytes, content_type: str | None) -> Response:
     """Rotate the requested secrets; never raises."""
     with redact.request_scope():
-        if method != "POST":
-            return _error(
-                RequestError(
-                    f"method {method} is not allowed; send POST",
-                    status=405,
-                    code="method_not_allowed",
-                ),
-                extra_headers={"Allow": "POST"},
-            )
         try:
-            request = parse_request(body, content_type, runtime.config)
-        except RequestError as error:
-            return _error(error)
-        rotator = runtime.rotator()
-        results = [
-            rotator.rotate(secret, force=request.force, dry_run=request.dry_run)
-            for secret in request.secrets
-        ]
-        ok = all(result.action != FAILED for result in results)
-        body_json = {
-            "ok": ok,
-            "dry_run": request.dry_run,
-            "results": [result.to_json() for result in results],
-        }
-        return body_json, 200 if ok else 500, dict(_JSON)
+            return _handle(runtime, method, body, content_type)
+        except Exception as error:  # noqa: BLE001 - a JSON 500, never Flask's page and traceback
+            logs.error(
+                f"unexpected internal error ({type(error).__name__}); report this",
+                event="rotation.internal_error",
+            )
+            body_json = {
+                "ok": False,
+                "error": {
+                    "code": "internal_error",
+                    "message": f"unexpected internal error ({type(error).__name__}); see the "
+                    "function's logs and report this",
+                },
+                "results": [],
+            }
+            return body_json, 500, dict(_JSON)
+
+
+def _handle(runtime: Runtime, method: str, body: bytes, content_type: str | None) -> Response:
+    if method != "POST":
+        return _error(
+            RequestError(
+                f"method {method} is not allowed; send POST",
+                status=405,
+                code="method_not_allowed",
+            ),
+            extra_headers={"Allow": "POST"},
+        )
+    try:
+        request = parse_request(body, content_type, runtime.config)
+    except RequestError as error:
+        return _error(error)
+    rotator = runtime.rotator()
+    results = [
+        rotator.rotate(secret, force=request.force, dry_run=request.dry_run)
+        for secret in request.secrets
+    ]
+    ok = all(result.action != FAILED for result in results)
+    body_json = {
+        "ok": ok,
+        "dry_run": request.dry_run,
+        "results": [result.to_json() for result in results],
+    }
+    return body_json, 200 if ok else 500, dict(_JSON)
 
 
 def _error(error: RequestError, extra_headers: dict[str, str] | None = None) -> Response:

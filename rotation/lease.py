@@ -72,8 +72,11 @@ def try_acquire(
     mine = Lease(uuid.uuid4().hex, now + duration, base_version, now)
     annotations = {**metadata.annotations, LEASE_ANNOTATION: _render_lease(mine)}
     if not store.replace_annotations(secret, annotations, metadata.etag):
-        # Someone else wrote first with the same etag: they hold it now.
-        return LeaseOutcome(acquired=None, held_by=current)
+        # Someone else wrote first with the same etag, or our own write landed and its retry
+        # then failed on the etag it had just changed: look at who holds the lease now.
+        now_held = parse_lease(store.get_metadata(secret).annotations.get(LEASE_ANNOTATION))
+        if now_held is None or now_held.holder != mine.holder:
+            return LeaseOutcome(acquired=None, held_by=now_held)
     last_attempt = parse_last_attempt(metadata.annotations.get(LAST_ATTEMPT_ANNOTATION))
     return LeaseOutcome(acquired=mine, abandoned=current, last_attempt=last_attempt)
 

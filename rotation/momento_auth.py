@@ -76,12 +76,14 @@ class MomentoAuthClient:
             )
         except grpc.RpcError as error:
             raise _momento_error("refresh the key", error) from None
-        if not response.api_key or not response.refresh_token:
+        if not response.api_key:
             raise MomentoError(
-                "Momento answered the refresh without a key or refresh token; the stored key "
-                "is unchanged, run again later",
+                "Momento answered the refresh without a new key; the stored key is unchanged. "
+                "Run again later, and if Momento then refuses the refresh token, create a new "
+                "key in the Momento console",
                 code="invalid_response",
             )
+        # An empty refresh_token is passed on, not refused: the new key must still be stored.
         return RefreshedKey(
             jwt=response.api_key,
             refresh_token=response.refresh_token,

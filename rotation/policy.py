@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from rotation.durations import format_duration
 from rotation.errors import NotRefreshableError
-from rotation.token import KeyForm, TokenDocument
+from rotation.token import MAX_EPOCH_SECONDS, TokenDocument
 
 
 @dataclass(frozen=True)
@@ -21,15 +21,9 @@ def decide(
 ) -> Decision:
     """Refresh when the key expires within ``refresh_before`` (or when forced).
 
-    Raises NotRefreshableError for keys Momento will refuse to refresh, with what to do instead.
+    Raises NotRefreshableError for an expired key, which Momento refuses to refresh. (v2 keys,
+    which Momento cannot refresh at all, never get this far: parse_document refuses them.)
     """
-    if document.key.form is KeyForm.V2:
-        raise NotRefreshableError(
-            "the key is a v2 Momento API key, and Momento cannot refresh v2 keys; create a new "
-            "key in the Momento console before this one expires and add it as a new version, "
-            "or stop rotating this secret",
-            code="v2_key_not_refreshable",
-        )
     if document.valid_until is None:
         return Decision(refresh=False, reason="the key never expires")
     expires_at = datetime.fromtimestamp(document.valid_until, UTC)
@@ -60,4 +54,7 @@ def rfc3339(moment: datetime) -> str:
 
 
 def epoch_to_rfc3339(seconds: int | None) -> str | None:
-    return None if seconds is None else rfc3339(datetime.fromtimestamp(seconds, UTC))
+    """For display: None when there is no expiry or it is beyond what a datetime can show."""
+    if seconds is None or not 0 <= seconds <= MAX_EPOCH_SECONDS:
+        return None
+    return rfc3339(datetime.fromtimestamp(seconds, UTC))

@@ -65,7 +65,7 @@ def _fields(body: bytes, content_type: str | None) -> dict[str, Any]:
         )
     try:
         fields = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise RequestError(
             "the request body is not JSON; send an object such as "
             '{"secrets": ["my-secret"], "force": false, "dry_run": false} or no body',

@@ -27,7 +27,14 @@ from rotation.errors import KeyNotStoredError, MomentoError, RotationError, Secr
 from rotation.policy import decide, epoch_to_rfc3339, rfc3339
 from rotation.ports import KeyRefresher, SecretStore, StoredVersion, Verification, version_number
 from rotation.retention import plan_disable
-from rotation.token import TokenDocument, check_rewritable, parse_document, render_refreshed
+from rotation.token import (
+    RefreshedKey,
+    TokenDocument,
+    check_rewritable,
+    encode_v1_key,
+    parse_document,
+    render_refreshed,
+)
 
 REFRESHED, SKIPPED, FAILED = "refreshed", "skipped", "failed"
 
@@ -129,97 +136,135 @@ class Rotator:
             duration=self._config.lease_duration,
         )
         if outcome.acquired is None:
-            held = outcome.held_by
-            since = f" since {rfc3339(held.taken_at)}" if held else ""
-            result.reason = f"another invocation holds the rotation lease{since} and is refreshing"
+            result.reason = _lease_held_reason(outcome.held_by)
             return
-        attempt: lease.LastAttempt | None = None
-        try:
-            self._refresh_under_lease(secret, current, result, outcome, force=force)
-        except MomentoError as error:
-            if error.code == "timeout" and result.version:
-                # Momento may have refreshed and spent the token without us hearing back.
-                attempt = lease.LastAttempt(
-                    version_number(result.version), self._clock(), lease.Outcome.TIMED_OUT
-                )
-                error.message += (
-                    ". Momento may have completed the refresh without answering, which spends "
-                    "the refresh token: if the next run is refused, create a new key in the "
-                    "Momento console"
-                )
-            raise
-        finally:
-            # Recorded once the new version is stored, even if verification or sweep then fail.
-            if result.action == REFRESHED and result.version:
-                attempt = lease.LastAttempt(
-                    version_number(result.version), self._clock(), lease.Outcome.REFRESHED
-                )
-            self._release(secret, outcome.acquired, attempt)
+        latest, refreshed = self._under_lease(
+            secret, current, result, outcome, outcome.acquired, force=force
+        )
+        # Verification and the sweep run after the lease is released: they change nothing that
+        # a concurrent run could duplicate, and the lease should outlive only the refresh.
+        if refreshed:
+            self._verify_then_sweep(secret, latest, result)
+        else:
+            self._sweep(secret, latest, result, dry_run=False)
 
-    def _refresh_under_lease(
+    def _under_lease(
         self,
         secret: str,
         read_before_lease: Healthy,
         result: SecretResult,
         outcome: lease.LeaseOutcome,
+        held: lease.Lease,
         *,
         force: bool,
-    ) -> None:
-        """Steps 4 to 7, holding the lease."""
-        # Another run may have refreshed between our read and our lease: decide again on what is
-        # there now, so a burst of invocations produces exactly one refresh.
-        current = self._read(secret, result)
-        now = self._clock()
+    ) -> tuple[Healthy, bool]:
+        """Steps 4 and 5, holding the lease: the latest version, and whether we refreshed it."""
+        attempt: lease.LastAttempt | None = None
+        try:
+            # Another run may have refreshed between our read and our lease: look again, so
+            # that a burst of invocations produces exactly one refresh.
+            current = self._read(secret, result)
+            now = self._clock()
+            done_by_another = self._done_by_another(current, read_before_lease, outcome, now)
+            if done_by_another:
+                result.reason = done_by_another
+                return current, False
+            decision = decide(
+                current.document, now=now, refresh_before=self._config.refresh_before, force=force
+            )
+            check_rewritable(current.document)
+            try:
+                refreshed = self._refresher().refresh(
+                    current.document.key, current.document.refresh_token
+                )
+            except MomentoError as error:
+                if error.code == "authentication":
+                    error.message += _history_note(outcome, current)
+                elif error.code == "timeout":
+                    # Momento may have refreshed, spending the token, without us hearing back.
+                    attempt = lease.LastAttempt(
+                        current.version.number, now, lease.Outcome.TIMED_OUT
+                    )
+                    error.message += (
+                        ". Momento may have completed the refresh without answering, which "
+                        "spends the refresh token: if the next run is refused, create a new key "
+                        "in the Momento console"
+                    )
+                raise
+            stored = self._store_refreshed(secret, current, refreshed, decision.reason, result)
+            attempt = lease.LastAttempt(stored.version.number, now, lease.Outcome.REFRESHED)
+            return stored, True
+        finally:
+            self._release(secret, held, attempt)
+
+    def _done_by_another(
+        self,
+        current: Healthy,
+        read_before_lease: Healthy,
+        outcome: lease.LeaseOutcome,
+        now: datetime,
+    ) -> str | None:
+        """Why this run should not refresh after all, if another run just did."""
+        # decide() also refuses an expired or unusable latest version before anything is swept.
         due = decide(
             current.document, now=now, refresh_before=self._config.refresh_before, force=False
         )
-        if not due.refresh:
-            if current.version.number != read_before_lease.version.number:
-                result.reason = f"refreshed meanwhile by another invocation; {due.reason}"
-                self._sweep(secret, current, result, dry_run=False)
-                return
-            last = outcome.last_attempt
-            if (
-                last is not None
-                and last.outcome is lease.Outcome.REFRESHED
-                and last.version == current.version.number
-                and now - last.at < self._config.lease_duration
-            ):
-                result.reason = (
-                    f"forced, but another invocation refreshed this key at {rfc3339(last.at)}; "
-                    "a burst of forced runs refreshes once"
-                )
-                self._sweep(secret, current, result, dry_run=False)
-                return
-        decision = (
-            due
-            if due.refresh
-            else decide(
-                current.document, now=now, refresh_before=self._config.refresh_before, force=force
+        if current.version.number != read_before_lease.version.number:
+            return f"refreshed meanwhile by another invocation; {due.reason}"
+        last = outcome.last_attempt
+        if (
+            last is not None
+            and last.outcome is lease.Outcome.REFRESHED
+            and last.version == current.version.number
+            and now - last.at < self._config.lease_duration
+        ):
+            # Also for keys due again at once (a lifetime shorter than REFRESH_BEFORE) and for
+            # forced runs: one burst, one refresh.
+            return (
+                f"another invocation refreshed this key at {rfc3339(last.at)}; a burst of runs "
+                "refreshes once"
+            )
+        return None
+
+    def _store_refreshed(
+        self,
+        secret: str,
+        current: Healthy,
+        refreshed: RefreshedKey,
+        reason: str,
+        result: SecretResult,
+    ) -> Healthy:
+        """Step 5: persist first; only then check what was written and report it."""
+        redact.register(
+            (
+                refreshed.jwt,
+                refreshed.refresh_token,
+                encode_v1_key(refreshed.endpoint, refreshed.jwt),
             )
         )
-        check_rewritable(current.document)
-        try:
-            refreshed = self._refresher().refresh(
-                current.document.key, current.document.refresh_token
-            )
-        except MomentoError as error:
-            if error.code == "authentication":
-                error.message += _history_note(outcome, current)
-            raise
-        redact.register((refreshed.jwt, refreshed.refresh_token))
         payload = render_refreshed(current.document, refreshed)
         redact.register((payload.decode("utf-8"),))
         new_version = self._persist(secret, payload, result)
-        new_document = parse_document(payload)
-        stored = Healthy(
-            StoredVersion(new_version, version_number(new_version), payload), new_document
-        )
-        result.action = REFRESHED
-        result.reason = decision.reason
-        result.version = new_version
-        result.valid_until = epoch_to_rfc3339(new_document.valid_until)
-        self._verify_then_sweep(secret, stored, result)
+        # The new key is safe from here on: whatever fails next must say where it is.
+        result.action, result.version, result.reason = REFRESHED, new_version, reason
+        result.valid_until = epoch_to_rfc3339(refreshed.valid_until)
+        if not refreshed.refresh_token:
+            raise RotationError(
+                "Momento returned the new key without a refresh token. The key is stored as "
+                f"{new_version} and works until its expiry{_until(result.valid_until)}, but it "
+                "cannot be refreshed again: before then, create a new key in the Momento console "
+                "and add it as a new version",
+                code="refresh_token_missing",
+            )
+        try:
+            document = parse_document(payload)
+        except RotationError as error:
+            raise RotationError(
+                f"the refreshed key is stored as {new_version}, but that document cannot be "
+                f"read back ({error.message}); check the version, and report this",
+                code="stored_document_unreadable",
+            ) from None
+        return Healthy(StoredVersion(new_version, version_number(new_version), payload), document)
 
     def _read(self, secret: str, result: SecretResult) -> Healthy:
         """Step 1: the latest version, parsed. Any failure here also means: do not sweep."""
@@ -263,8 +308,9 @@ class Rotator:
         if verification is Verification.REJECTED:
             raise RotationError(
                 f"the refreshed key stored as {stored.version.name} was rejected by Momento; "
-                "older versions were left enabled. Enable the previous version as 'latest' by "
-                "disabling this one, and create a new key in the Momento console",
+                "older versions were left enabled, but consumers reading 'latest' get the "
+                "rejected key. Add the previous version's payload again as a new version (it "
+                "becomes 'latest'), and create a new key in the Momento console",
                 code="new_key_rejected",
             )
         if verification is Verification.UNKNOWN:
@@ -295,6 +341,9 @@ class Rotator:
             try:
                 self._store.disable(version)
             except SecretStoreError as error:
+                if error.code == "conflict":
+                    # Changed since we listed it: a concurrent sweep got there first.
+                    continue
                 # Keep going: the next run retries what is left; the rest need not wait.
                 failures.append(error)
                 continue
@@ -336,6 +385,16 @@ def _history_note(outcome: lease.LeaseOutcome, current: Healthy) -> str:
             "token"
         )
     return ""
+
+
+def _lease_held_reason(held: lease.Lease | None) -> str:
+    if held is None:
+        return "another invocation took the rotation lease just now and is refreshing"
+    return (
+        f"another invocation holds the rotation lease (taken {rfc3339(held.taken_at)}) and is "
+        f"refreshing; if that run died, the first run after {rfc3339(held.expires_at)} takes "
+        "over and reports what happened"
+    )
 
 
 def _until(valid_until: str | None) -> str:

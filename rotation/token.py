@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from rotation.errors import TokenDocumentError
+from rotation.errors import NotRefreshableError, TokenDocumentError
 
 # Field names seen in the wild for the key, in order of preference when several are present.
 KEY_FIELDS = ("apiKey", "authToken", "apiToken")
@@ -27,6 +27,12 @@ REFRESH_TOKEN_FIELD = "refreshToken"
 VALID_UNTIL_FIELD = "validUntil"
 ENDPOINT_FIELD = "endpoint"
 MAX_PAYLOAD_BYTES = 64 * 1024  # Secret Manager's own limit on a version's payload
+MAX_EPOCH_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z, the last moment datetime can show
+V2_MESSAGE = (
+    "the key is a v2 Momento API key, and Momento cannot refresh v2 keys; create a new key in "
+    "the Momento console before this one expires and add it as a new version, or stop "
+    "rotating this secret"
+)
 _REWRITE_HEADROOM = 512  # a refreshed key or token may be somewhat longer than the old one
 
 
@@ -101,6 +107,11 @@ def parse_document(payload: bytes) -> TokenDocument:
         ) from None
     try:
         document = json.loads(text)
+    except RecursionError:
+        raise TokenDocumentError(
+            "the payload is JSON nested too deeply to be a token document; add a version "
+            "holding the JSON Momento's console downloads"
+        ) from None
     except json.JSONDecodeError as error:
         # Only the position: JSONDecodeError's .doc would carry the payload itself.
         raise TokenDocumentError(
@@ -114,6 +125,10 @@ def parse_document(payload: bytes) -> TokenDocument:
         )
     key_field, key_text = _key_field(document)
     key = parse_api_key(key_text, field=key_field)
+    if key.form is KeyForm.V2:
+        # Checked before the refresh token: v2 keys come without one, and "add the refresh
+        # token" would be the wrong advice.
+        raise NotRefreshableError(V2_MESSAGE, code="v2_key_not_refreshable")
     refresh_token = _required_string(document, REFRESH_TOKEN_FIELD)
     return TokenDocument(
         fields=document,
@@ -231,6 +246,8 @@ def _b64url_decode(segment: str) -> bytes:
 def _exp(claims: Mapping[str, Any]) -> int | None:
     exp = claims.get("exp")
     if isinstance(exp, int | float) and not isinstance(exp, bool) and math.isfinite(exp):
+        if not 0 <= exp <= MAX_EPOCH_SECONDS:
+            raise TokenDocumentError("the key's exp claim is not a plausible time (year 1970-9999)")
         return int(exp)
     return None
 
@@ -279,6 +296,10 @@ def _valid_until(document: Mapping[str, Any], key: ApiKey) -> int | None:
         )
     if value < 0:
         raise TokenDocumentError(f"{VALID_UNTIL_FIELD} is negative, expected epoch seconds")
+    if value > MAX_EPOCH_SECONDS:
+        raise TokenDocumentError(
+            f"{VALID_UNTIL_FIELD} is beyond the year 9999, expected epoch seconds"
+        )
     # Momento writes 0 for a key that never expires.
     return int(value) or None
 

@@ -200,7 +200,7 @@ class World:
                 values.add(text)
                 try:
                     document = json.loads(text)
-                except ValueError:
+                except (ValueError, RecursionError):
                     continue
                 if isinstance(document, dict):
                     values |= {v for v in document.values() if isinstance(v, str) and len(v) > 16}

@@ -57,12 +57,19 @@ def burst(urls: list[str], body: dict[str, object]) -> list[tuple[int, dict[str,
 
 
 @pytest.mark.reliability
-@pytest.mark.parametrize("force", [False, True], ids=["due", "forced"])
+@pytest.mark.parametrize(
+    "case",
+    [(False, 30 * DAY, DAY), (True, 30 * DAY, 20 * DAY), (False, DAY, DAY / 2)],
+    ids=["due", "forced", "due-again-at-once"],
+)
 def test_a_burst_from_two_deployments_refreshes_exactly_once(
-    world: World, tmp_path: Path, force: bool, record_property
+    world: World, tmp_path: Path, case, record_property
 ) -> None:
+    """Each case is (force, key lifetime, expires in); the last key's lifetime is shorter than
+    REFRESH_BEFORE, so the refreshed key is due again at once."""
+    force, lifetime, expires_in = case
     secret = world.new_secret()
-    world.seed_key(secret, expires_in=DAY if not force else 20 * DAY)
+    world.seed_key(secret, expires_in=expires_in, lifetime=lifetime)
     urls, processes = start_two(world, tmp_path)
     try:
         before = world.momento.refreshes
@@ -81,3 +88,21 @@ def test_a_burst_from_two_deployments_refreshes_exactly_once(
     assert actions == {"refreshed": 1, "skipped": BURST - 1}
     assert world.states(secret) == {1: "ENABLED", 2: "ENABLED"}
     assert LEASE_ANNOTATION not in world.secret_manager.annotations(secret)
+
+
+@pytest.mark.reliability
+def test_concurrent_sweeps_all_succeed(world: World, tmp_path: Path) -> None:
+    """Runs that race to disable the same superseded version are not failures."""
+    secret = world.new_secret()
+    for age in (40, 30, 20):
+        world.seed(secret, world.issue(expires_in=20 * DAY).console_json(), age=age * DAY)
+    urls, processes = start_two(world, tmp_path)
+    try:
+        responses = burst(urls, {})
+    finally:
+        for process in processes:
+            stop(process)
+        for log in tmp_path.glob("function-*.log"):
+            print(log.read_text(), end="")
+    assert {status for status, _ in responses} == {200}
+    assert world.states(secret) == {1: "DISABLED", 2: "DISABLED", 3: "ENABLED"}

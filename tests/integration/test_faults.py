@@ -163,7 +163,10 @@ def test_process_killed_between_refresh_and_add(world: World, tmp_path: Path) ->
     """
     secret = world.new_secret()
     world.seed_key(secret, expires_in=DAY)
-    world.configure(LEASE_DURATION="1s", ROTATION_SECRETS=secret)
+    # The shortest lease the configuration allows: 2 x STORE_DEADLINE + MOMENTO_TIMEOUT < 4s.
+    world.configure(
+        LEASE_DURATION="4s", STORE_DEADLINE="1s", MOMENTO_TIMEOUT="1s", ROTATION_SECRETS=secret
+    )
     world.secret_manager.inject_fault("AddSecretVersion", grpc.StatusCode.OK, delay=30.0)
     refreshes = world.momento.refreshes
     with (tmp_path / "function.log").open("w") as log:
@@ -181,7 +184,7 @@ def test_process_killed_between_refresh_and_add(world: World, tmp_path: Path) ->
         stop(process)
         world.secret_manager.clear_faults()
         print((tmp_path / "function.log").read_text(), end="")
-    time.sleep(1.5)  # let the dead run's lease expire
+    time.sleep(4.5)  # let the dead run's lease expire
 
     error = world.call().only()["error"]
 

@@ -56,6 +56,11 @@ def payloads(world: World) -> dict[str, tuple[bytes, str]]:
             "invalid_token_document",
         ),
         "v2-key": (json.dumps(v2.console_json()).encode(), "v2_key_not_refreshable"),
+        "v2-key-without-refresh-token": (
+            json.dumps({"apiKey": v2.api_key, "validUntil": v2.valid_until}).encode(),
+            "v2_key_not_refreshable",
+        ),
+        "deeply-nested": (b"[" * 20_000 + b"]" * 20_000, "invalid_token_document"),
         "not-utf8": (b"\xff\xfe" + CANARY_TOKEN.encode("utf-16-le"), "invalid_token_document"),
         "too-large-to-rewrite": (
             json.dumps({**doc, "padding": "p" * (64 * 1024 - 2048)}).encode(),
@@ -77,6 +82,8 @@ CASES = [
     "valid-until-wrong-type",
     "key-not-momento",
     "v2-key",
+    "v2-key-without-refresh-token",
+    "deeply-nested",
     "not-utf8",
     "too-large-to-rewrite",
 ]
@@ -164,6 +171,7 @@ def test_latest_version_disabled_or_destroyed(world: World, state: str) -> None:
         (b'{"secrets": ["%2e%2e%2fsecret"]}', "application/json", 400, "invalid_field"),
         (b"\xff\xfe\xfd", "application/json", 400, "invalid_json"),
         (b"null", "application/json", 400, "invalid_json"),
+        (b"[" * 5000 + b"]" * 5000, "application/json", 400, "invalid_json"),
     ],
     ids=[
         "too-large",
@@ -177,6 +185,7 @@ def test_latest_version_disabled_or_destroyed(world: World, state: str) -> None:
         "percent-encoded",
         "not-utf8",
         "null",
+        "deeply-nested",
     ],
 )
 def test_hostile_requests_are_refused_and_touch_nothing(

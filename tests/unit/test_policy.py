@@ -48,11 +48,3 @@ def test_expired_key_must_be_replaced_by_hand(force: bool) -> None:
             document_expiring_in(-timedelta(seconds=1)), now=NOW, refresh_before=WINDOW, force=force
         )
     assert caught.value.code == "key_expired"
-
-
-@pytest.mark.parametrize("force", [False, True])
-def test_v2_key_cannot_be_refreshed(force: bool) -> None:
-    document = document_expiring_in(timedelta(hours=1), key=keys.v2_key())
-    with pytest.raises(NotRefreshableError, match="Momento cannot refresh v2 keys") as caught:
-        decide(document, now=NOW, refresh_before=WINDOW, force=force)
-    assert caught.value.code == "v2_key_not_refreshable"

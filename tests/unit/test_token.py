@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from rotation.errors import TokenDocumentError
+from rotation.errors import NotRefreshableError, TokenDocumentError
 from rotation.token import (
     KeyForm,
     RefreshedKey,
@@ -101,6 +101,32 @@ def test_byte_order_mark_is_accepted() -> None:
     ids=lambda value: value if isinstance(value, str) and len(value) < 40 else None,
 )
 def test_malformed_documents_are_explained(payload: bytes, message: str) -> None:
+    with pytest.raises(TokenDocumentError, match=message):
+        parse_document(payload)
+
+
+@pytest.mark.parametrize("with_refresh_token", [True, False])
+def test_v2_key_is_refused_as_not_refreshable(with_refresh_token: bool) -> None:
+    """v2 keys come without a refresh token; the message must say v2, not "add the token"."""
+    payload = keys.document(
+        apiKey=keys.v2_key(exp=1_900_000_000),
+        refreshToken="rt-00000000001" if with_refresh_token else None,
+    )
+    with pytest.raises(NotRefreshableError, match="Momento cannot refresh v2 keys") as caught:
+        parse_document(payload)
+    assert caught.value.code == "v2_key_not_refreshable"
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (keys.document(validUntil=10**12), "validUntil is beyond the year 9999"),
+        (keys.document(apiKey=keys.v1_key(exp=10**13), validUntil=None), "exp claim is not"),
+        (b"[" * 30_000 + b"]" * 30_000, "nested too deeply"),
+    ],
+    ids=["valid-until-far-future", "exp-far-future", "deeply-nested"],
+)
+def test_implausible_documents_are_refused(payload: bytes, message: str) -> None:
     with pytest.raises(TokenDocumentError, match=message):
         parse_document(payload)
 

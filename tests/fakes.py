@@ -1,0 +1,93 @@
+"""In-memory stand-ins for the ports, for unit tests of the orchestration.
+
+They hold state and answer like the services do; tests assert on that final state, never on
+which calls were made. The emulators cover the real wire protocols elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from rotation.errors import SecretStoreError
+from rotation.ports import SecretMetadata, StoredVersion, Verification
+from rotation.retention import VersionInfo
+from rotation.token import ApiKey, RefreshedKey
+
+
+@dataclass
+class FakeVersion:
+    data: bytes
+    create_time: datetime
+    state: str = "ENABLED"
+
+
+@dataclass
+class FakeStore:
+    """One secret's versions and annotations, kept in memory."""
+
+    secret: str
+    versions: list[FakeVersion] = field(default_factory=list)
+    annotations: dict[str, str] = field(default_factory=dict)
+    etag: int = 1
+    # Hooks that let a test make a call fail the way a service might.
+    on_add: Callable[[bytes], None] | None = None
+    on_replace: Callable[[FakeStore], bool] | None = None
+
+    def name(self, number: int) -> str:
+        return f"{self.secret}/versions/{number}"
+
+    def read_latest(self, secret: str) -> StoredVersion:
+        number = len(self.versions)
+        version = self.versions[-1]
+        if version.state != "ENABLED":
+            raise SecretStoreError("not enabled", code="failed_precondition")
+        return StoredVersion(self.name(number), number, version.data)
+
+    def add_version(self, secret: str, data: bytes) -> str:
+        if self.on_add is not None:
+            self.on_add(data)
+        self.versions.append(FakeVersion(data, datetime.now(UTC)))
+        return self.name(len(self.versions))
+
+    def list_enabled(self, secret: str) -> list[VersionInfo]:
+        return [
+            VersionInfo(self.name(number), number, version.create_time)
+            for number, version in enumerate(self.versions, start=1)
+            if version.state == "ENABLED"
+        ]
+
+    def disable(self, version: VersionInfo) -> None:
+        self.versions[version.number - 1].state = "DISABLED"
+
+    def get_metadata(self, secret: str) -> SecretMetadata:
+        return SecretMetadata(dict(self.annotations), str(self.etag))
+
+    def replace_annotations(self, secret: str, annotations: Mapping[str, str], etag: str) -> bool:
+        if etag != str(self.etag):
+            return False
+        self.annotations = dict(annotations)
+        self.etag += 1
+        if self.on_replace is not None:
+            return self.on_replace(self)
+        return True
+
+    def states(self) -> list[str]:
+        return [version.state for version in self.versions]
+
+
+@dataclass
+class FakeRefresher:
+    """Answers every refresh with ``answer``; counts the refreshes Momento would have made."""
+
+    answer: RefreshedKey
+    verification: Verification = Verification.AUTHENTICATES
+    refreshes: int = 0
+
+    def refresh(self, key: ApiKey, refresh_token: str) -> RefreshedKey:
+        self.refreshes += 1
+        return self.answer
+
+    def verify(self, key: ApiKey) -> Verification:
+        return self.verification
