@@ -6,7 +6,6 @@ import base64
 import json
 from datetime import UTC, datetime, timedelta
 
-import grpc
 import pytest
 
 from tests.integration.conftest import PROJECT, World
@@ -290,54 +289,6 @@ def test_momento_refusal_leaves_the_secret_untouched(world: World) -> None:
     assert error["code"] == "authentication"
     assert "did not accept the key or refresh token" in error["message"]
     assert world.states(secret) == {1: "ENABLED"}
-
-
-@pytest.mark.parametrize(
-    ("code", "delay", "expected"),
-    [
-        (grpc.StatusCode.UNAVAILABLE, 0.0, "unavailable"),
-        (grpc.StatusCode.DEADLINE_EXCEEDED, 0.0, "timeout"),
-        (grpc.StatusCode.INVALID_ARGUMENT, 0.0, "invalid_argument"),
-        (grpc.StatusCode.UNAUTHENTICATED, 0.0, "authentication"),
-    ],
-    ids=["unavailable", "timeout", "invalid-argument", "unauthenticated"],
-)
-def test_momento_errors_map_to_short_codes(
-    world: World, code: grpc.StatusCode, delay: float, expected: str
-) -> None:
-    secret = world.new_secret()
-    world.seed_key(secret, expires_in=DAY)
-    world.momento.inject_fault("RefreshApiToken", code, delay=delay)
-    call = world.call()
-    assert call.status == 500
-    assert call.only()["error"]["code"] == expected
-    assert world.states(secret) == {1: "ENABLED"}
-
-
-def test_store_that_keeps_failing_after_refresh_is_reported_as_critical(
-    world: World, log_lines
-) -> None:
-    secret = world.new_secret()
-    world.seed_key(secret, expires_in=DAY)
-    world.secret_manager.inject_fault("AddSecretVersion", grpc.StatusCode.UNAVAILABLE, times=-1)
-
-    call = world.call()
-
-    assert call.status == 500
-    error = call.only()["error"]
-    assert error["code"] == "refreshed_not_stored"
-    assert "refreshed the key, but Secret Manager did not store it" in error["message"]
-    assert world.states(secret) == {1: "ENABLED"}
-    severities = {line["severity"] for line in log_lines() if line.get("secret") == secret}
-    assert "CRITICAL" in severities
-
-
-def test_transient_add_failures_are_retried_until_the_key_is_stored(world: World) -> None:
-    secret = world.new_secret()
-    world.seed_key(secret, expires_in=DAY)
-    world.secret_manager.inject_fault("AddSecretVersion", grpc.StatusCode.UNAVAILABLE, times=2)
-    assert world.call().only()["action"] == "refreshed"
-    assert world.states(secret) == {1: "ENABLED", 2: "ENABLED"}
 
 
 def test_logs_are_one_json_object_per_line_with_one_summary_per_secret(
