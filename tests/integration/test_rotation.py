@@ -188,6 +188,7 @@ def test_v2_key_fails_with_a_clear_message(world: World) -> None:
     assert world.states(secret) == {1: "ENABLED"}
 
 
+@pytest.mark.reliability
 def test_expired_key_fails_and_says_it_must_be_replaced_by_hand(world: World) -> None:
     secret = world.new_secret()
     world.seed_key(secret, expires_in=-timedelta(minutes=5))
