@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -139,6 +141,22 @@ class World:
         text = response.get_data(as_text=True)
         self.responses.append(text)
         return Call(response.status_code, json.loads(text) if text else {})
+
+    def run_python(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        """Run ``python ARGS`` from the repository in a fresh interpreter, configured like
+        :meth:`call` (``env`` overrides). Its output joins what the leak check searches."""
+        variables = {"ROTATION_SECRETS": ",".join(self.secrets), **self.env, **env}
+        done = subprocess.run(
+            [sys.executable, *args],
+            cwd=ROOT,
+            env=variables,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        print(done.stdout, done.stderr)
+        return done
 
     def document(self, secret: str, version: int | str = "latest") -> dict[str, Any]:
         payload = self.secret_manager.payload(secret, version)

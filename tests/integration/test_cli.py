@@ -4,27 +4,16 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from datetime import timedelta
 
-from tests.integration.conftest import ROOT, World
+from tests.integration.conftest import World
 
 DAY = timedelta(days=1)
 
 
 def run_cli(world: World, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {key: value for key, value in world.env.items() if key != "ROTATION_SECRETS"}
-    done = subprocess.run(
-        [sys.executable, "-m", "rotation", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    print(done.stdout, done.stderr)  # into the captured output the leak check reads
-    return done
+    # No ROTATION_SECRETS from the environment: the flags under test must supply it.
+    return world.run_python("-m", "rotation", *args, ROTATION_SECRETS="")
 
 
 def result_of(done: subprocess.CompletedProcess[str]) -> dict[str, object]:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 from datetime import timedelta
 
 from rotation.config import load_config
 from rotation.runtime import Runtime
-from tests.integration.conftest import ROOT, World
+from tests.integration.conftest import World
 
 DAY = timedelta(days=1)
 
@@ -32,16 +30,8 @@ _RUN_ONCE = textwrap.dedent(
 
 
 def run_in_fresh_interpreter(world: World) -> dict[str, object]:
-    env = {**world.env, "ROTATION_SECRETS": ",".join(world.secrets), "PATH": ""}
-    done = subprocess.run(
-        [sys.executable, "-c", _RUN_ONCE],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    done = world.run_python("-c", _RUN_ONCE, PATH="")
+    assert done.returncode == 0, done.stderr
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
