@@ -4,7 +4,9 @@ The package is laid out by concern:
 
 - pure domain, no I/O: :mod:`durations`, :mod:`config`, :mod:`token`, :mod:`policy`,
   :mod:`retention`, :mod:`request`, :mod:`redact`;
-- adapters over the services: :mod:`secret_store` (Secret Manager), :mod:`momento_auth` (Momento);
-- orchestration of one secret's rotation: :mod:`rotate`;
-- wiring and formatting for the entry points: :mod:`runtime`, :mod:`logs`, :mod:`http`.
+- what the steps need from the services: :mod:`ports`; the adapters implementing it over the
+  real clients: :mod:`secret_store` (Secret Manager), :mod:`momento_auth` (Momento);
+- orchestration of one secret's rotation: :mod:`rotate`, with :mod:`lease` for concurrent runs;
+- wiring and formatting for the entry points: :mod:`runtime`, :mod:`logs`, :mod:`http`,
+  :mod:`cli` (``python -m rotation``).
 """
