@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from devtools.emulators.momento import MomentoEmulator
@@ -63,10 +63,7 @@ class Bench:
         self.counter += 1
         name = f"projects/{PROJECT}/secrets/bench-{self.counter}"
         self.secret_manager.create_secret(name)
-        key = self.momento.issue_key(
-            lifetime=timedelta(days=30),
-            issued_at=(datetime.now(UTC) + expires_in - timedelta(days=30)).timestamp(),
-        )
+        key = self.momento.issue_key(lifetime=timedelta(days=30), expires_in=expires_in)
         self.secret_manager.add_version(name, json.dumps(key.console_json()).encode())
         return name
 

@@ -28,9 +28,11 @@ class GoogleSecretStore:
     """SecretStore over the real ``google-cloud-secret-manager`` client."""
 
     def __init__(self, *, emulator_host: str | None, deadline: timedelta) -> None:
-        from google.api_core import exceptions, retry  # noqa: PLC0415  (cold start: import lazily)
+        import google_crc32c  # noqa: PLC0415  (cold start: import lazily)
+        from google.api_core import exceptions, retry  # noqa: PLC0415
         from google.cloud import secretmanager  # noqa: PLC0415
 
+        self._crc32c = google_crc32c.value
         self._exceptions = exceptions
         self._client = _make_client(secretmanager, emulator_host)
         # Transient errors are retried for every call. That includes add: a retried add whose
@@ -50,8 +52,6 @@ class GoogleSecretStore:
         )
 
     def read_latest(self, secret: str) -> StoredVersion:
-        import google_crc32c  # noqa: PLC0415
-
         response = self._call(
             f"read the latest version of {secret}",
             lambda: self._client.access_secret_version(
@@ -62,7 +62,7 @@ class GoogleSecretStore:
         )
         data = bytes(response.payload.data)
         checksum = response.payload.data_crc32c
-        if checksum is not None and checksum != google_crc32c.value(data):
+        if checksum is not None and checksum != self._crc32c(data):
             raise SecretStoreError(
                 f"{response.name} failed its CRC32C check (corrupted in transit or at rest); "
                 "run again, and if it persists add a new version with the token document",
@@ -71,9 +71,7 @@ class GoogleSecretStore:
         return StoredVersion(response.name, version_number(response.name), data)
 
     def add_version(self, secret: str, data: bytes) -> str:
-        import google_crc32c  # noqa: PLC0415
-
-        payload = {"data": data, "data_crc32c": google_crc32c.value(data)}
+        payload = {"data": data, "data_crc32c": self._crc32c(data)}
         response = self._call(
             f"add a version to {secret}",
             lambda: self._client.add_secret_version(

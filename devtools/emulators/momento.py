@@ -217,11 +217,18 @@ class MomentoEmulator(EmulatorServer):
         *,
         lifetime: timedelta = timedelta(days=30),
         issued_at: float | None = None,
+        expires_in: timedelta | None = None,
         form: str = "v1",
         never_expires: bool = False,
         fine_grained: bool = False,
     ) -> IssuedKey:
-        """Mint a key as the console would. ``issued_at`` in the past makes it expire sooner."""
+        """Mint a key as the console would. ``issued_at`` in the past makes it expire sooner;
+        ``expires_in`` instead sets it to ``lifetime - expires_in`` ago (a key with its full
+        lifetime that expires when a test wants)."""
+        if issued_at is not None and expires_in is not None:
+            raise ValueError("pass issued_at or expires_in, not both")
+        if expires_in is not None:
+            issued_at = self._clock() + (expires_in - lifetime).total_seconds()
         if form not in FORMS:
             raise ValueError(f"form must be one of {', '.join(FORMS)}, not {form!r}")
         seconds = int(lifetime.total_seconds())
@@ -405,9 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     emulator = MomentoEmulator(endpoint=args.endpoint)
 
     def seed() -> None:
-        # Issued "(lifetime - expires_in) ago", so it has the full lifetime but expires soon.
-        age = (args.seed_lifetime - args.seed_expires_in).total_seconds()
-        key = emulator.issue_key(lifetime=args.seed_lifetime, issued_at=time.time() - age)
+        key = emulator.issue_key(lifetime=args.seed_lifetime, expires_in=args.seed_expires_in)
         write_private_json(args.seed_key_file, key.console_json())
 
     # The banner follows the seed file, so a reader that waits for it can read the file.

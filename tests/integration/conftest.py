@@ -94,12 +94,7 @@ class World:
     def issue(
         self, *, expires_in: timedelta, lifetime: timedelta = timedelta(days=30), **options: Any
     ) -> IssuedKey:
-        now = datetime.now(UTC).timestamp()
-        issued = self.momento.issue_key(
-            lifetime=lifetime,
-            issued_at=now + expires_in.total_seconds() - lifetime.total_seconds(),
-            **options,
-        )
+        issued = self.momento.issue_key(lifetime=lifetime, expires_in=expires_in, **options)
         self.issued.append(issued)
         return issued
 
