@@ -1,19 +1,74 @@
-"""The errors the rotation reports.
+"""The errors the rotation reports, and the one list of their codes.
 
-Every error carries a short machine-readable ``code`` and a message that names the resource and
-says what to do. No message ever contains a key, a refresh token or a payload: callers build
+Every error carries a machine-readable :class:`ErrorCode` and a message that names the resource
+and says what to do. No message ever contains a key, a refresh token or a payload: callers build
 messages from what they know, and :mod:`rotation.redact` scrubs anything a library echoed.
+
+Code branches on *kinds* of error with ``isinstance`` (:class:`ConflictError`,
+:class:`MomentoAuthenticationError`, ...), never by comparing code strings. Errors are never
+edited after they are raised: a caller that knows more raises a new error ``from None``.
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """Every code a response, log line or exit can carry. Alerts match on these; keep them."""
+
+    # configuration and requests
+    INVALID_CONFIG = "invalid_config"
+    INVALID_REQUEST = "invalid_request"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    BODY_TOO_LARGE = "body_too_large"
+    UNSUPPORTED_CONTENT_TYPE = "unsupported_content_type"
+    INVALID_JSON = "invalid_json"
+    UNKNOWN_FIELD = "unknown_field"
+    INVALID_FIELD = "invalid_field"
+    SECRET_NOT_CONFIGURED = "secret_not_configured"
+    # the stored token document
+    INVALID_TOKEN_DOCUMENT = "invalid_token_document"
+    DOCUMENT_TOO_LARGE = "document_too_large"
+    NOT_REFRESHABLE = "not_refreshable"
+    V2_KEY_NOT_REFRESHABLE = "v2_key_not_refreshable"
+    KEY_EXPIRED = "key_expired"
+    LATEST_VERSION_NOT_ENABLED = "latest_version_not_enabled"
+    # Secret Manager
+    SECRET_MANAGER_ERROR = "secret_manager_error"
+    NOT_FOUND = "not_found"
+    PERMISSION_DENIED = "permission_denied"
+    FAILED_PRECONDITION = "failed_precondition"
+    CONFLICT = "conflict"
+    SECRET_MANAGER_UNAVAILABLE = "secret_manager_unavailable"
+    SECRET_MANAGER_TIMEOUT = "secret_manager_timeout"
+    SECRET_MANAGER_QUOTA = "secret_manager_quota"
+    INVALID_ARGUMENT = "invalid_argument"
+    UNAUTHENTICATED = "unauthenticated"
+    CHECKSUM_MISMATCH = "checksum_mismatch"
+    SWEEP_INCOMPLETE = "sweep_incomplete"
+    # Momento
+    MOMENTO_ERROR = "momento_error"
+    AUTHENTICATION = "authentication"
+    TIMEOUT = "timeout"
+    UNAVAILABLE = "unavailable"
+    LIMIT_EXCEEDED = "limit_exceeded"
+    INVALID_RESPONSE = "invalid_response"
+    # after a refresh
+    REFRESHED_NOT_STORED = "refreshed_not_stored"
+    REFRESH_TOKEN_MISSING = "refresh_token_missing"
+    STORED_DOCUMENT_UNREADABLE = "stored_document_unreadable"
+    NEW_KEY_REJECTED = "new_key_rejected"
+    # a bug
+    INTERNAL_ERROR = "internal_error"
 
 
 class RotationError(Exception):
     """Base of every error this package raises on purpose."""
 
-    code = "rotation_error"
+    code: ErrorCode = ErrorCode.INTERNAL_ERROR
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(self, message: str, *, code: ErrorCode | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
@@ -21,17 +76,17 @@ class RotationError(Exception):
 
 
 class ConfigError(RotationError):
-    """An environment variable has a value we cannot use."""
+    """An environment variable (or the CLI flag standing for it) has a value we cannot use."""
 
-    code = "invalid_config"
+    code = ErrorCode.INVALID_CONFIG
 
 
 class RequestError(RotationError):
     """The HTTP request is malformed; ``status`` is the HTTP status to answer with."""
 
-    code = "invalid_request"
+    code = ErrorCode.INVALID_REQUEST
 
-    def __init__(self, message: str, *, status: int = 400, code: str | None = None) -> None:
+    def __init__(self, message: str, *, status: int = 400, code: ErrorCode | None = None) -> None:
         super().__init__(message, code=code)
         self.status = status
 
@@ -39,25 +94,47 @@ class RequestError(RotationError):
 class TokenDocumentError(RotationError):
     """The stored payload is not a usable Momento token document."""
 
-    code = "invalid_token_document"
+    code = ErrorCode.INVALID_TOKEN_DOCUMENT
 
 
 class NotRefreshableError(RotationError):
     """The key is well formed, but Momento cannot refresh it (v2 key, expired key)."""
 
-    code = "not_refreshable"
+    code = ErrorCode.NOT_REFRESHABLE
 
 
 class SecretStoreError(RotationError):
     """Secret Manager refused or failed a call."""
 
-    code = "secret_manager_error"
+    code = ErrorCode.SECRET_MANAGER_ERROR
+
+
+class ConflictError(SecretStoreError):
+    """A compare-and-swap lost: the resource's etag changed since it was read.
+
+    Recognised by status code (FAILED_PRECONDITION or ABORTED on a call that sent an etag) and
+    confirmed by re-reading the resource, never by the wording of the service's message.
+    """
+
+    code = ErrorCode.CONFLICT
 
 
 class MomentoError(RotationError):
     """Momento's auth service refused or failed a call."""
 
-    code = "momento_error"
+    code = ErrorCode.MOMENTO_ERROR
+
+
+class MomentoAuthenticationError(MomentoError):
+    """Momento did not accept the key or the refresh token."""
+
+    code = ErrorCode.AUTHENTICATION
+
+
+class MomentoTimeoutError(MomentoError):
+    """Momento did not answer in time; it may still have completed the call."""
+
+    code = ErrorCode.TIMEOUT
 
 
 class KeyNotStoredError(RotationError):
@@ -67,4 +144,4 @@ class KeyNotStoredError(RotationError):
     only in this process. The message says so plainly, and what to do.
     """
 
-    code = "refreshed_not_stored"
+    code = ErrorCode.REFRESHED_NOT_STORED

@@ -10,9 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from rotation import logs, redact
-from rotation.errors import RequestError
+from rotation.errors import ErrorCode, RequestError
 from rotation.request import parse_request
-from rotation.rotate import FAILED
 from rotation.runtime import Runtime
 
 Response = tuple[dict[str, Any], int, dict[str, str]]
@@ -32,7 +31,7 @@ def handle(runtime: Runtime, method: str, body: bytes, content_type: str | None)
             body_json = {
                 "ok": False,
                 "error": {
-                    "code": "internal_error",
+                    "code": str(ErrorCode.INTERNAL_ERROR),
                     "message": f"unexpected internal error ({type(error).__name__}); see the "
                     "function's logs and report this",
                 },
@@ -47,7 +46,7 @@ def _handle(runtime: Runtime, method: str, body: bytes, content_type: str | None
             RequestError(
                 f"method {method} is not allowed; send POST",
                 status=405,
-                code="method_not_allowed",
+                code=ErrorCode.METHOD_NOT_ALLOWED,
             ),
             extra_headers={"Allow": "POST"},
         )
@@ -60,7 +59,7 @@ def _handle(runtime: Runtime, method: str, body: bytes, content_type: str | None
         rotator.rotate(secret, force=request.force, dry_run=request.dry_run)
         for secret in request.secrets
     ]
-    ok = all(result.action != FAILED for result in results)
+    ok = not any(result.failed for result in results)
     body_json = {
         "ok": ok,
         "dry_run": request.dry_run,
@@ -71,7 +70,13 @@ def _handle(runtime: Runtime, method: str, body: bytes, content_type: str | None
 
 def _error(error: RequestError, extra_headers: dict[str, str] | None = None) -> Response:
     logs.warning(
-        f"rejected request: {error.message}", event="rotation.request_rejected", code=error.code
+        f"rejected request: {error.message}",
+        event="rotation.request_rejected",
+        code=str(error.code),
     )
-    body = {"ok": False, "error": {"code": error.code, "message": error.message}, "results": []}
+    body = {
+        "ok": False,
+        "error": {"code": str(error.code), "message": error.message},
+        "results": [],
+    }
     return body, error.status, {**_JSON, **(extra_headers or {})}

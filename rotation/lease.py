@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -22,8 +23,17 @@ from typing import Any
 
 from rotation.ports import SecretStore
 
-LEASE_ANNOTATION = "momento-key-rotation/lease"
-LAST_ATTEMPT_ANNOTATION = "momento-key-rotation/last-attempt"
+# Annotation keys must be 1-63 characters, start and end with an alphanumeric, with only
+# alphanumerics, "-", "_" and "." between (the Secret.annotations field docstring in
+# google/cloud/secretmanager_v1/types/resources.py). So no "/", unlike Kubernetes annotations.
+LEASE_ANNOTATION = "momento-key-rotation.lease"
+LAST_ATTEMPT_ANNOTATION = "momento-key-rotation.last-attempt"
+# What releases before 2026-12 tried to write. The service refuses such keys, but a secret
+# seeded by other tooling may carry them: they are read as a fallback and never written back.
+LEGACY_ANNOTATIONS = {
+    LEASE_ANNOTATION: "momento-key-rotation/lease",
+    LAST_ATTEMPT_ANNOTATION: "momento-key-rotation/last-attempt",
+}
 
 
 @dataclass(frozen=True)
@@ -66,18 +76,18 @@ def try_acquire(
 ) -> LeaseOutcome:
     """Take the lease on ``secret`` unless another run holds a live one."""
     metadata = store.get_metadata(secret)
-    current = parse_lease(metadata.annotations.get(LEASE_ANNOTATION))
+    current = parse_lease(_read(metadata.annotations, LEASE_ANNOTATION))
     if current is not None and current.expires_at > now:
         return LeaseOutcome(acquired=None, held_by=current)
     mine = Lease(uuid.uuid4().hex, now + duration, base_version, now)
-    annotations = {**metadata.annotations, LEASE_ANNOTATION: _render_lease(mine)}
+    annotations = {**_without_legacy(metadata.annotations), LEASE_ANNOTATION: _render_lease(mine)}
     if not store.replace_annotations(secret, annotations, metadata.etag):
         # Someone else wrote first with the same etag, or our own write landed and its retry
         # then failed on the etag it had just changed: look at who holds the lease now.
-        now_held = parse_lease(store.get_metadata(secret).annotations.get(LEASE_ANNOTATION))
+        now_held = parse_lease(_read(store.get_metadata(secret).annotations, LEASE_ANNOTATION))
         if now_held is None or now_held.holder != mine.holder:
             return LeaseOutcome(acquired=None, held_by=now_held)
-    last_attempt = parse_last_attempt(metadata.annotations.get(LAST_ATTEMPT_ANNOTATION))
+    last_attempt = parse_last_attempt(_read(metadata.annotations, LAST_ATTEMPT_ANNOTATION))
     return LeaseOutcome(acquired=mine, abandoned=current, last_attempt=last_attempt)
 
 
@@ -87,10 +97,14 @@ def release(store: SecretStore, secret: str, lease: Lease, attempt: LastAttempt 
     If the lease is no longer ours (it expired and was taken over), leave it alone.
     """
     metadata = store.get_metadata(secret)
-    current = parse_lease(metadata.annotations.get(LEASE_ANNOTATION))
+    current = parse_lease(_read(metadata.annotations, LEASE_ANNOTATION))
     if current is None or current.holder != lease.holder:
         return
-    annotations = {k: v for k, v in metadata.annotations.items() if k != LEASE_ANNOTATION}
+    annotations = {
+        key: value
+        for key, value in _without_legacy(metadata.annotations).items()
+        if key != LEASE_ANNOTATION
+    }
     if attempt is not None:
         annotations[LAST_ATTEMPT_ANNOTATION] = json.dumps(
             {
@@ -102,6 +116,17 @@ def release(store: SecretStore, secret: str, lease: Lease, attempt: LastAttempt 
         )
     # A lost race here only means the lease lives until it expires.
     store.replace_annotations(secret, annotations, metadata.etag)
+
+
+def _read(annotations: Mapping[str, str], key: str) -> str | None:
+    value = annotations.get(key)
+    return value if value is not None else annotations.get(LEGACY_ANNOTATIONS[key])
+
+
+def _without_legacy(annotations: Mapping[str, str]) -> dict[str, str]:
+    """Every annotation but our legacy keys, which the service would refuse in a write."""
+    legacy = set(LEGACY_ANNOTATIONS.values())
+    return {key: value for key, value in annotations.items() if key not in legacy}
 
 
 def parse_lease(raw: str | None) -> Lease | None:

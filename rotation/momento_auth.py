@@ -2,7 +2,7 @@
 
 Momento's Python SDK has no refresh method (client-sdk-python#444), so this calls the RPC with
 the generated stubs from ``momento-wire-types``, on the control endpoint over TLS as the other
-SDKs do. ``momento`` itself parses the key's endpoints and names the error codes.
+SDKs do. ``momento`` names the error codes; the key's endpoint comes from :mod:`rotation.token`.
 
 This module imports Momento's packages at import time on purpose: :mod:`rotation.runtime`
 imports it only when a key actually needs refreshing, so a run with nothing to do never pays for
@@ -12,18 +12,22 @@ them.
 from __future__ import annotations
 
 import threading
-import warnings
 from datetime import timedelta
 from typing import Any
 
 import grpc
-from momento import CredentialProvider
-from momento.errors import MomentoErrorCode, SdkException
+from momento.errors import MomentoErrorCode
 from momento.errors.error_converter import convert_error
 from momento.internal.services import Service
 from momento_wire_types import auth_pb2, auth_pb2_grpc, controlclient_pb2, controlclient_pb2_grpc
 
-from rotation.errors import MomentoError, TokenDocumentError
+from rotation.errors import (
+    ErrorCode,
+    MomentoAuthenticationError,
+    MomentoError,
+    MomentoTimeoutError,
+    TokenDocumentError,
+)
 from rotation.ports import Verification
 from rotation.redact import scrub
 from rotation.token import ApiKey, RefreshedKey
@@ -31,27 +35,33 @@ from rotation.token import ApiKey, RefreshedKey
 _TLS_PORT = 443
 
 
-# Momento's error code -> (our short code, what it means for the operator).
-_MEANING: dict[MomentoErrorCode, tuple[str, str]] = {
+# Momento's error code -> (our code, what it means for the operator).
+_MEANING: dict[MomentoErrorCode, tuple[ErrorCode, str]] = {
     MomentoErrorCode.AUTHENTICATION_ERROR: (
-        "authentication",
+        ErrorCode.AUTHENTICATION,
         "Momento did not accept the key or refresh token (the refresh token may already have "
         "been used, or belong to another key); if no newer version holds a working key, create "
         "a new key in the Momento console and add it as a new version",
     ),
     MomentoErrorCode.INVALID_ARGUMENT_ERROR: (
-        "invalid_argument",
+        ErrorCode.INVALID_ARGUMENT,
         "Momento rejected the refresh request; check that the secret holds a refreshable "
         "(v1) Momento key and its refresh token",
     ),
     MomentoErrorCode.PERMISSION_ERROR: (
-        "permission_denied",
+        ErrorCode.PERMISSION_DENIED,
         "the key is not allowed to refresh itself; create a new key in the Momento console",
     ),
-    MomentoErrorCode.SERVER_UNAVAILABLE: ("unavailable", "Momento is unavailable; run again later"),
-    MomentoErrorCode.TIMEOUT_ERROR: ("timeout", "Momento did not answer in time; run again later"),
+    MomentoErrorCode.SERVER_UNAVAILABLE: (
+        ErrorCode.UNAVAILABLE,
+        "Momento is unavailable; run again later",
+    ),
+    MomentoErrorCode.TIMEOUT_ERROR: (
+        ErrorCode.TIMEOUT,
+        "Momento did not answer in time; run again later",
+    ),
     MomentoErrorCode.LIMIT_EXCEEDED_ERROR: (
-        "limit_exceeded",
+        ErrorCode.LIMIT_EXCEEDED,
         "Momento rate-limited the call; run again later",
     ),
 }
@@ -81,7 +91,7 @@ class MomentoAuthClient:
                 "Momento answered the refresh without a new key; the stored key is unchanged. "
                 "Run again later, and if Momento then refuses the refresh token, create a new "
                 "key in the Momento console",
-                code="invalid_response",
+                code=ErrorCode.INVALID_RESPONSE,
             )
         # An empty refresh_token is passed on, not refused: the new key must still be stored.
         return RefreshedKey(
@@ -124,25 +134,27 @@ class MomentoAuthClient:
 
 
 def _control_host(key: ApiKey) -> str:
-    # momento's own parser derives control.<endpoint> exactly as the SDKs will when they use it.
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            provider = CredentialProvider.from_string(key.text)
-    except (SdkException, ValueError, KeyError, TypeError):
-        # momento can let raw errors escape, whose text may quote the key: report ours only.
+    # The SDKs derive control.<E> from the key's endpoint E; the key is already parsed
+    # (rotation.token), so momento's deprecated from_string is not needed.
+    if not key.endpoint:
         raise TokenDocumentError(
-            "Momento's SDK cannot parse the stored key to find its control endpoint; check that "
-            "the secret holds a v1 Momento API key, or set MOMENTO_CONTROL_ENDPOINT"
-        ) from None
-    return str(provider.control_endpoint)
+            "the stored key names no endpoint, so Momento's control endpoint is unknown; check "
+            "that the secret holds a v1 Momento API key, or set MOMENTO_CONTROL_ENDPOINT"
+        )
+    return f"control.{key.endpoint}"
+
+
+# Kinds that the rotation branches on get their own class.
+_KINDS: dict[ErrorCode, type[MomentoError]] = {
+    ErrorCode.AUTHENTICATION: MomentoAuthenticationError,
+    ErrorCode.TIMEOUT: MomentoTimeoutError,
+}
 
 
 def _momento_error(action: str, error: grpc.RpcError) -> MomentoError:
     converted: Any = convert_error(error, Service.AUTH)
     error_code = getattr(converted, "error_code", MomentoErrorCode.UNKNOWN_ERROR)
-    code, meaning = _MEANING.get(
-        error_code, (str(error_code.name).lower().removesuffix("_error"), "run again later")
-    )
+    code, meaning = _MEANING.get(error_code, (ErrorCode.MOMENTO_ERROR, "run again later"))
     detail = scrub(str(error.details() or "no detail"))
-    return MomentoError(f"could not {action}: Momento said {detail!r}; {meaning}", code=code)
+    kind = _KINDS.get(code, MomentoError)
+    return kind(f"could not {action}: Momento said {detail!r}; {meaning}", code=code)

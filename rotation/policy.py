@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from rotation.durations import format_duration
-from rotation.errors import NotRefreshableError
+from rotation.errors import ErrorCode, NotRefreshableError
 from rotation.token import MAX_EPOCH_SECONDS, TokenDocument
 
 
@@ -21,18 +21,21 @@ def decide(
 ) -> Decision:
     """Refresh when the key expires within ``refresh_before`` (or when forced).
 
+    The expiry is the key's own ``exp`` when it has one (:attr:`TokenDocument.expires_at`), not
+    the document's ``validUntil``, which is only a copy.
+
     Raises NotRefreshableError for an expired key, which Momento refuses to refresh. (v2 keys,
     which Momento cannot refresh at all, never get this far: parse_document refuses them.)
     """
-    if document.valid_until is None:
+    if document.expires_at is None:
         return Decision(refresh=False, reason="the key never expires")
-    expires_at = datetime.fromtimestamp(document.valid_until, UTC)
+    expires_at = datetime.fromtimestamp(document.expires_at, UTC)
     if expires_at <= now:
         raise NotRefreshableError(
             f"the key expired at {rfc3339(expires_at)}, and Momento refuses to refresh an expired "
             "key; create a new key in the Momento console and add it as a new version "
             "(deploy.sh --seed-from FILE)",
-            code="key_expired",
+            code=ErrorCode.KEY_EXPIRED,
         )
     remaining = expires_at - now
     window = format_duration(refresh_before)

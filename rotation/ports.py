@@ -8,7 +8,8 @@ from the adapters also keeps the adapters' heavy imports off the start-up path.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import Enum
 from typing import Protocol
 
@@ -32,6 +33,8 @@ class StoredVersion:
 class SecretMetadata:
     annotations: Mapping[str, str]
     etag: str
+    # alias -> version number: consumers may read a version by alias, so it must stay enabled
+    version_aliases: Mapping[str, int] = field(default_factory=dict)
 
 
 class SecretStore(Protocol):
@@ -43,12 +46,21 @@ class SecretStore(Protocol):
 
     def list_enabled(self, secret: str) -> list[VersionInfo]: ...
 
-    def disable(self, version: VersionInfo) -> None: ...
+    def disable(self, version: VersionInfo, *, deadline: timedelta) -> None:
+        """Disable ``version`` if unchanged since it was listed, retrying until ``deadline``.
+
+        Raises ConflictError when the version changed meanwhile (a concurrent sweep).
+        """
+        ...
 
     def get_metadata(self, secret: str) -> SecretMetadata: ...
 
     def replace_annotations(self, secret: str, annotations: Mapping[str, str], etag: str) -> bool:
-        """Compare-and-swap the secret's annotations; False when ``etag`` is stale."""
+        """Compare-and-swap the secret's annotations; False when ``etag`` is stale.
+
+        Staleness is told by status code and confirmed by re-reading the secret's etag, never by
+        the wording of an error message.
+        """
         ...
 
 

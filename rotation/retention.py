@@ -8,8 +8,8 @@ good version before it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
 
@@ -24,6 +24,14 @@ class VersionInfo:
     etag: str = ""
 
 
+@dataclass(frozen=True)
+class SweepPlan:
+    """What the sweep disables, oldest first, and what it keeps only because of an alias."""
+
+    disable: list[VersionInfo] = field(default_factory=list)
+    kept_for_aliases: list[tuple[VersionInfo, tuple[str, ...]]] = field(default_factory=list)
+
+
 def plan_disable(
     enabled: Sequence[VersionInfo],
     *,
@@ -31,25 +39,36 @@ def plan_disable(
     now: datetime,
     retention: timedelta,
     min_enabled: int,
-) -> list[VersionInfo]:
+    aliases: Mapping[str, int] | None = None,
+) -> SweepPlan:
     """The enabled versions to disable, oldest first.
 
     ``enabled`` is every ENABLED version, in any order. ``latest_number`` is the version the
     rotation just read or wrote and checked is healthy: it, and anything newer that appeared
-    meanwhile, are never disabled. At least ``min_enabled`` versions (and never fewer than one)
-    stay enabled.
+    meanwhile, are never disabled. Nor is a version any alias in ``aliases`` (alias -> version
+    number, the secret's ``version_aliases``) points to: a consumer reads it by that name. At
+    least ``min_enabled`` versions (and never fewer than one) stay enabled.
     """
+    aliases_of: dict[int, tuple[str, ...]] = {}
+    for alias, number in sorted((aliases or {}).items()):
+        aliases_of[number] = (*aliases_of.get(number, ()), alias)
     newest_first = sorted(enabled, key=lambda version: version.number, reverse=True)
     may_disable = len(newest_first) - max(min_enabled, 1)
     if may_disable <= 0:
-        return []
+        return SweepPlan()
     expired: list[VersionInfo] = []
+    kept: list[tuple[VersionInfo, tuple[str, ...]]] = []
     for newer, older in pairwise(newest_first):
         if older.number >= latest_number:
             continue
         superseded_for = now - newer.create_time
-        if superseded_for > retention:
+        if superseded_for <= retention:
+            continue
+        if older.number in aliases_of:
+            kept.append((older, aliases_of[older.number]))
+        else:
             expired.append(older)
     expired.sort(key=lambda version: version.number)
+    kept.sort(key=lambda pair: pair[0].number)
     # Disable the oldest first; the versions kept are the newest, which consumers most likely use.
-    return expired[:may_disable]
+    return SweepPlan(expired[:may_disable], kept)

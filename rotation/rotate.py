@@ -1,32 +1,49 @@
 """The rotation of one secret, as explicit steps.
 
 1. **read**    the latest version and parse it as a token document;
-2. **decide**  whether the key needs refreshing (pure, :mod:`rotation.policy`);
+2. **decide**  whether the key needs refreshing, on the key's own expiry (pure,
+               :mod:`rotation.policy`);
 3. **lease**   the secret, so that concurrent runs refresh it once (:mod:`rotation.lease`);
 4. **refresh** the key through Momento;
 5. **persist** the new document as a new version, at once: the refresh token is single-use,
                so until this lands the only copy of a working key is in this process;
 6. **verify**  the stored key authenticates, before anything older is touched;
-7. **sweep**   versions superseded for longer than the retention window.
+7. **sweep**   versions superseded for longer than the retention window, except any a version
+               alias names, within a time budget.
 
-Each step looks at the state first, so running again after any failure is safe. Nothing here
-catches an error to pretend success: a failure becomes a ``failed`` result, and the HTTP layer
-turns any failed result into a 500 so that Cloud Scheduler retries.
+Each step returns what it found; :func:`_result` turns that into the one :class:`SecretResult`
+and its log line. Each step also looks at the state first, so running again after any failure
+is safe. Nothing here catches an error to pretend success: a failure becomes a ``failed``
+result, and the HTTP layer turns any failed result into a 500 so that Cloud Scheduler retries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from rotation import lease, logs, redact
 from rotation.config import Config
-from rotation.errors import KeyNotStoredError, MomentoError, RotationError, SecretStoreError
-from rotation.policy import decide, epoch_to_rfc3339, rfc3339
+from rotation.durations import format_duration
+from rotation.errors import (
+    ConflictError,
+    ErrorCode,
+    KeyNotStoredError,
+    MomentoAuthenticationError,
+    MomentoError,
+    MomentoTimeoutError,
+    RotationError,
+    SecretStoreError,
+)
+from rotation.policy import Decision, decide, epoch_to_rfc3339, rfc3339
 from rotation.ports import KeyRefresher, SecretStore, StoredVersion, Verification, version_number
-from rotation.retention import plan_disable
+from rotation.retention import SweepPlan, VersionInfo, plan_disable
 from rotation.token import (
     RefreshedKey,
     TokenDocument,
@@ -36,36 +53,62 @@ from rotation.token import (
     render_refreshed,
 )
 
-REFRESHED, SKIPPED, FAILED = "refreshed", "skipped", "failed"
+# How long one secret's sweep may take, retries included. The sweep is housekeeping: a sick
+# secret must not hold the run while a later secret is due (the next run finishes the sweep).
+SWEEP_BUDGET = timedelta(seconds=10)
 
 
-@dataclass
+class Action(StrEnum):
+    REFRESHED = "refreshed"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class KeptVersion:
+    """A version the sweep would have disabled, kept because a version alias names it."""
+
+    version: str
+    aliases: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class SecretResult:
     """One secret's outcome, as the response and the summary log line report it."""
 
     secret: str
-    action: str = SKIPPED
+    action: Action
     reason: str = ""
     version: str | None = None
-    valid_until: str | None = None
-    disabled_versions: list[str] = field(default_factory=list)
-    error: dict[str, str] | None = None
+    valid_until: str | None = None  # when the latest key really expires (its exp)
+    disabled_versions: tuple[str, ...] = ()
+    kept_versions: tuple[KeptVersion, ...] = ()
+    error_code: ErrorCode | None = None
+    error_message: str | None = None
 
-    def fail(self, error: RotationError) -> SecretResult:
-        self.action = FAILED
-        self.reason = error.message
-        self.error = {"code": error.code, "message": redact.scrub(error.message)}
-        return self
+    @property
+    def failed(self) -> bool:
+        return self.action is Action.FAILED
 
     def to_json(self) -> dict[str, Any]:
+        error = None
+        if self.error_code is not None:
+            error = {
+                "code": str(self.error_code),
+                "message": redact.scrub(self.error_message or ""),
+            }
         return {
             "secret": self.secret,
-            "action": self.action,
+            "action": str(self.action),
             "reason": redact.scrub(self.reason),
             "version": self.version,
             "valid_until": self.valid_until,
             "disabled_versions": list(self.disabled_versions),
-            "error": self.error,
+            "kept_versions": [
+                {"version": kept.version, "aliases": list(kept.aliases)}
+                for kept in self.kept_versions
+            ],
+            "error": error,
         }
 
 
@@ -77,6 +120,32 @@ class Healthy:
     document: TokenDocument
 
 
+@dataclass(frozen=True)
+class Sweep:
+    """What step 7 did (or, in a dry run, would do)."""
+
+    disabled: tuple[str, ...] = ()
+    kept: tuple[KeptVersion, ...] = ()
+    note: str = ""
+    error: SecretStoreError | None = None
+
+
+@dataclass(frozen=True)
+class UnderLease:
+    """What steps 4 and 5 produced while holding the lease.
+
+    ``latest`` is the healthy latest version afterwards (ours when we stored one and could read
+    it back); ``stored`` names the version our refresh wrote, if any, even when a later check
+    failed (``error``), so that the result always says where the new key is.
+    """
+
+    reason: str
+    latest: Healthy | None = None
+    stored: str | None = None
+    stored_expiry: int | None = None
+    error: RotationError | None = None
+
+
 class Rotator:
     """Rotates secrets with the given adapters; one instance serves many requests."""
 
@@ -86,6 +155,8 @@ class Rotator:
         store: SecretStore,
         refresher: Callable[[], KeyRefresher],
         clock: Callable[[], datetime],
+        *,
+        sweep_budget: timedelta = SWEEP_BUDGET,
     ) -> None:
         self._config = config
         self._store = store
@@ -93,107 +164,116 @@ class Rotator:
         # which only the runs that actually refresh should pay for.
         self._refresher = refresher
         self._clock = clock
+        self._sweep_budget = sweep_budget
 
     def rotate(self, secret: str, *, force: bool, dry_run: bool) -> SecretResult:
-        result = SecretResult(secret)
         try:
-            self._rotate(secret, result, force=force, dry_run=dry_run)
-        except RotationError as error:
-            result.fail(error)
+            result = self._rotate(secret, force=force, dry_run=dry_run)
         except Exception as error:  # noqa: BLE001 - a bug must fail this secret, not the others
-            # Only the type: an unexpected exception's text may carry whatever it was handed.
-            result.fail(
-                RotationError(
-                    f"unexpected internal error ({type(error).__name__}); the secret may be "
-                    "partly rotated: check its versions, and report this with the function's logs",
-                    code="internal_error",
-                )
+            _log_internal_error(secret, error)
+            result = SecretResult(
+                secret,
+                Action.FAILED,
+                error_code=ErrorCode.INTERNAL_ERROR,
+                # Only the type: an unexpected exception's text may carry whatever it was handed.
+                error_message=f"unexpected internal error ({type(error).__name__}); the secret "
+                "may be partly rotated: check its versions, and report this with the function's "
+                "logs (event rotation.internal_error)",
             )
         _log_summary(result)
         return result
 
-    def _rotate(self, secret: str, result: SecretResult, *, force: bool, dry_run: bool) -> None:
-        current = self._read(secret, result)
-        document = current.document
-        decision = decide(
-            document, now=self._clock(), refresh_before=self._config.refresh_before, force=force
-        )
-        if not decision.refresh:
-            result.reason = decision.reason
-            self._sweep(secret, current, result, dry_run=dry_run)
-            return
-        if dry_run:
-            check_rewritable(document)
-            result.reason = f"dry run: would refresh, {decision.reason}"
-            self._sweep(secret, current, result, dry_run=True)
-            return
+    def _rotate(self, secret: str, *, force: bool, dry_run: bool) -> SecretResult:
+        try:
+            current = self._read(secret)
+            decision = self._decide(current.document, force=force)
+            if decision.refresh and dry_run:
+                check_rewritable(current.document)
+        except RotationError as error:
+            # A latest version that can't be read or refreshed is no reason to sweep older ones.
+            return _result(secret, error=error)
+        reason = _with_expiry_note(decision.reason, current.document)
+        if decision.refresh and not dry_run:
+            return self._refresh(secret, current, force=force)
+        if decision.refresh:
+            reason = f"dry run: would refresh, {reason}"
+        sweep = self._sweep(secret, current, dry_run=dry_run)
+        return _result(secret, reason=reason, latest=current, sweep=sweep)
 
-        outcome = lease.try_acquire(
-            self._store,
-            secret,
-            base_version=current.version.number,
-            now=self._clock(),
-            duration=self._config.lease_duration,
-        )
+    def _refresh(self, secret: str, current: Healthy, *, force: bool) -> SecretResult:
+        """Steps 3 to 7, for a key that is due (or forced)."""
+        try:
+            outcome = lease.try_acquire(
+                self._store,
+                secret,
+                base_version=current.version.number,
+                now=self._clock(),
+                duration=self._config.lease_duration,
+            )
+        except RotationError as error:
+            return _result(secret, latest=current, error=error)
         if outcome.acquired is None:
-            result.reason = _lease_held_reason(outcome.held_by)
-            return
-        latest, refreshed = self._under_lease(
-            secret, current, result, outcome, outcome.acquired, force=force
-        )
+            return _result(secret, reason=_lease_held_reason(outcome.held_by), latest=current)
+        under = self._under_lease(secret, current, outcome, outcome.acquired, force=force)
         # Verification and the sweep run after the lease is released: they change nothing that
         # a concurrent run could duplicate, and the lease should outlive only the refresh.
-        if refreshed:
-            self._verify_then_sweep(secret, latest, result)
-        else:
-            self._sweep(secret, latest, result, dry_run=False)
+        if under.error is not None or under.latest is None:
+            return _result(secret, reason=under.reason, under=under, latest=current)
+        if under.stored is None:
+            sweep = self._sweep(secret, under.latest, dry_run=False)
+            return _result(secret, reason=under.reason, latest=under.latest, sweep=sweep)
+        try:
+            sweep = self._verify_then_sweep(secret, under.latest)
+        except RotationError as error:
+            return _result(secret, reason=under.reason, under=under, error=error)
+        return _result(secret, reason=under.reason, under=under, sweep=sweep)
+
+    def _decide(self, document: TokenDocument, *, force: bool) -> Decision:
+        return decide(
+            document, now=self._clock(), refresh_before=self._config.refresh_before, force=force
+        )
 
     def _under_lease(
         self,
         secret: str,
         read_before_lease: Healthy,
-        result: SecretResult,
         outcome: lease.LeaseOutcome,
         held: lease.Lease,
         *,
         force: bool,
-    ) -> tuple[Healthy, bool]:
-        """Steps 4 and 5, holding the lease: the latest version, and whether we refreshed it."""
+    ) -> UnderLease:
+        """Steps 4 and 5, holding the lease; the lease is released whatever happens."""
         attempt: lease.LastAttempt | None = None
         try:
             # Another run may have refreshed between our read and our lease: look again, so
             # that a burst of invocations produces exactly one refresh.
-            current = self._read(secret, result)
+            current = self._read(secret)
             now = self._clock()
             done_by_another = self._done_by_another(current, read_before_lease, outcome, now)
             if done_by_another:
-                result.reason = done_by_another
-                return current, False
-            decision = decide(
-                current.document, now=now, refresh_before=self._config.refresh_before, force=force
-            )
+                return UnderLease(done_by_another, latest=current)
+            decision = self._decide(current.document, force=force)
             check_rewritable(current.document)
             try:
                 refreshed = self._refresher().refresh(
                     current.document.key, current.document.refresh_token
                 )
-            except MomentoError as error:
-                if error.code == "authentication":
-                    error.message += _history_note(outcome, current)
-                elif error.code == "timeout":
-                    # Momento may have refreshed, spending the token, without us hearing back.
-                    attempt = lease.LastAttempt(
-                        current.version.number, now, lease.Outcome.TIMED_OUT
-                    )
-                    error.message += (
-                        ". Momento may have completed the refresh without answering, which "
-                        "spends the refresh token: if the next run is refused, create a new key "
-                        "in the Momento console"
-                    )
+            except MomentoTimeoutError:
+                # Momento may have refreshed, spending the token, without us hearing back.
+                attempt = lease.LastAttempt(current.version.number, now, lease.Outcome.TIMED_OUT)
                 raise
-            stored = self._store_refreshed(secret, current, refreshed, decision.reason, result)
-            attempt = lease.LastAttempt(stored.version.number, now, lease.Outcome.REFRESHED)
-            return stored, True
+            reason = _with_expiry_note(decision.reason, current.document)
+            stored = self._store_refreshed(secret, current, refreshed, reason)
+            if stored.stored is not None:
+                attempt = lease.LastAttempt(
+                    version_number(stored.stored), now, lease.Outcome.REFRESHED
+                )
+        except MomentoError as error:
+            return UnderLease("", error=_explain_momento_error(error, outcome, read_before_lease))
+        except RotationError as error:
+            return UnderLease("", error=error)
+        else:
+            return stored
         finally:
             self._release(secret, held, attempt)
 
@@ -206,9 +286,7 @@ class Rotator:
     ) -> str | None:
         """Why this run should not refresh after all, if another run just did."""
         # decide() also refuses an expired or unusable latest version before anything is swept.
-        due = decide(
-            current.document, now=now, refresh_before=self._config.refresh_before, force=False
-        )
+        due = self._decide(current.document, force=False)
         if current.version.number != read_before_lease.version.number:
             return f"refreshed meanwhile by another invocation; {due.reason}"
         last = outcome.last_attempt
@@ -227,14 +305,9 @@ class Rotator:
         return None
 
     def _store_refreshed(
-        self,
-        secret: str,
-        current: Healthy,
-        refreshed: RefreshedKey,
-        reason: str,
-        result: SecretResult,
-    ) -> Healthy:
-        """Step 5: persist first; only then check what was written and report it."""
+        self, secret: str, current: Healthy, refreshed: RefreshedKey, reason: str
+    ) -> UnderLease:
+        """Step 5: persist first; only then check what was written."""
         redact.register(
             (
                 refreshed.jwt,
@@ -244,52 +317,44 @@ class Rotator:
         )
         payload = render_refreshed(current.document, refreshed)
         redact.register((payload.decode("utf-8"),))
-        new_version = self._persist(secret, payload, result)
+        new_version = self._persist(secret, payload, current)
         # The new key is safe from here on: whatever fails next must say where it is.
-        result.action, result.version, result.reason = REFRESHED, new_version, reason
-        result.valid_until = epoch_to_rfc3339(refreshed.valid_until)
+        stored = UnderLease(reason, stored=new_version, stored_expiry=refreshed.expires_at)
         if not refreshed.refresh_token:
-            raise RotationError(
+            missing = RotationError(
                 "Momento returned the new key without a refresh token. The key is stored as "
-                f"{new_version} and works until its expiry{_until(result.valid_until)}, but it "
-                "cannot be refreshed again: before then, create a new key in the Momento console "
-                "and add it as a new version",
-                code="refresh_token_missing",
+                f"{new_version} and works until its expiry{_until(refreshed.expires_at)}, but "
+                "it cannot be refreshed again: before then, create a new key in the Momento "
+                "console and add it as a new version",
+                code=ErrorCode.REFRESH_TOKEN_MISSING,
             )
+            return replace(stored, error=missing)
         try:
             document = parse_document(payload)
         except RotationError as error:
-            raise RotationError(
+            unreadable = RotationError(
                 f"the refreshed key is stored as {new_version}, but that document cannot be "
                 f"read back ({error.message}); check the version, and report this",
-                code="stored_document_unreadable",
-            ) from None
-        return Healthy(StoredVersion(new_version, version_number(new_version), payload), document)
+                code=ErrorCode.STORED_DOCUMENT_UNREADABLE,
+            )
+            return replace(stored, error=unreadable)
+        latest = Healthy(StoredVersion(new_version, version_number(new_version), payload), document)
+        return replace(stored, latest=latest)
 
-    def _read(self, secret: str, result: SecretResult) -> Healthy:
+    def _read(self, secret: str) -> Healthy:
         """Step 1: the latest version, parsed. Any failure here also means: do not sweep."""
-        try:
-            version = self._store.read_latest(secret)
-        except SecretStoreError as error:
-            if error.code == "failed_precondition":
-                error.message = (
-                    f"the latest version of {secret} is disabled or destroyed, so consumers "
-                    "reading 'latest' get nothing; enable the version with the working key, or "
-                    "add a new version with the token document"
-                )
-                error.code = "latest_version_not_enabled"
-            raise
-        result.version = version.name
+        version = self._store.read_latest(secret)
         try:
             document = parse_document(version.data)
         except RotationError as error:
-            error.message = f"{version.name} is not a usable token document: {error.message}"
-            raise
+            raise type(error)(
+                f"{version.name} is not a usable token document: {error.message}",
+                code=error.code,
+            ) from None
         redact.register((*document.secret_values, version.data.decode("utf-8", "replace")))
-        result.valid_until = epoch_to_rfc3339(document.valid_until)
         return Healthy(version, document)
 
-    def _persist(self, secret: str, payload: bytes, result: SecretResult) -> str:
+    def _persist(self, secret: str, payload: bytes, current: Healthy) -> str:
         """Step 5: store the refreshed document, retrying transient errors up to the deadline."""
         try:
             return self._store.add_version(secret, payload)
@@ -298,11 +363,12 @@ class Rotator:
                 "Momento refreshed the key, but Secret Manager did not store it "
                 f"({error.code}: {error.message}). The previous refresh token is now spent and "
                 "the new key was not saved. The previous key keeps working until its own expiry"
-                f"{_until(result.valid_until)}: before then, create a new key in the Momento "
-                "console and add it as a new version of this secret (deploy.sh --seed-from FILE)"
+                f"{_until(current.document.expires_at)}: before then, create a new key in the "
+                "Momento console and add it as a new version of this secret (deploy.sh "
+                "--seed-from FILE)"
             ) from None
 
-    def _verify_then_sweep(self, secret: str, stored: Healthy, result: SecretResult) -> None:
+    def _verify_then_sweep(self, secret: str, stored: Healthy) -> Sweep:
         """Step 6: prove the new key authenticates before any older version is disabled."""
         verification = self._refresher().verify(stored.document.key)
         if verification is Verification.REJECTED:
@@ -311,49 +377,71 @@ class Rotator:
                 "older versions were left enabled, but consumers reading 'latest' get the "
                 "rejected key. Add the previous version's payload again as a new version (it "
                 "becomes 'latest'), and create a new key in the Momento console",
-                code="new_key_rejected",
+                code=ErrorCode.NEW_KEY_REJECTED,
             )
         if verification is Verification.UNKNOWN:
-            result.reason += (
-                "; the new key could not be verified (Momento unavailable), so the retention "
+            return Sweep(
+                note="the new key could not be verified (Momento unavailable), so the retention "
                 "sweep is postponed to the next run"
             )
-            return
-        self._sweep(secret, stored, result, dry_run=False)
+        return self._sweep(secret, stored, dry_run=False)
 
-    def _sweep(self, secret: str, latest: Healthy, result: SecretResult, *, dry_run: bool) -> None:
-        """Step 7: disable versions superseded for longer than the retention window."""
-        enabled = self._store.list_enabled(secret)
-        doomed = plan_disable(
+    def _sweep(self, secret: str, latest: Healthy, *, dry_run: bool) -> Sweep:
+        """Step 7: disable versions superseded for longer than the retention window.
+
+        Stops at the first persistent failure, and when the sweep budget is spent: what is
+        left waits for the next run, while later secrets in this run get their turn.
+        """
+        started = time.monotonic()
+        try:
+            enabled = self._store.list_enabled(secret)
+            plan = self._plan(enabled, latest)
+            if plan.disable:
+                # Only now is the alias map worth a read: aliased versions are never disabled.
+                aliases = self._store.get_metadata(secret).version_aliases
+                plan = self._plan(enabled, latest, aliases)
+        except SecretStoreError as error:
+            return Sweep(error=_sweep_stopped(0, None, error))
+        kept = tuple(KeptVersion(version.name, names) for version, names in plan.kept_for_aliases)
+        doomed = plan.disable
+        if dry_run:
+            note = f"dry run: would disable {len(doomed)} superseded version(s)" if doomed else ""
+            return Sweep(tuple(version.name for version in doomed), kept, note)
+        disabled: list[str] = []
+        for version in doomed:
+            remaining = self._sweep_budget.total_seconds() - (time.monotonic() - started)
+            if remaining <= 0:
+                spent = SecretStoreError(
+                    f"its budget of {format_duration(self._sweep_budget)} is spent",
+                    code=ErrorCode.SWEEP_INCOMPLETE,
+                )
+                return Sweep(
+                    tuple(disabled), kept, error=_sweep_stopped(len(disabled), len(doomed), spent)
+                )
+            try:
+                self._store.disable(version, deadline=timedelta(seconds=remaining))
+            except ConflictError:
+                continue  # changed since we listed it: a concurrent sweep got there first
+            except SecretStoreError as error:
+                failure = _sweep_stopped(len(disabled), len(doomed), error)
+                return Sweep(tuple(disabled), kept, error=failure)
+            disabled.append(version.name)
+        return Sweep(tuple(disabled), kept)
+
+    def _plan(
+        self,
+        enabled: Sequence[VersionInfo],
+        latest: Healthy,
+        aliases: Mapping[str, int] | None = None,
+    ) -> SweepPlan:
+        return plan_disable(
             enabled,
             latest_number=latest.version.number,
             now=self._clock(),
             retention=self._config.retention,
             min_enabled=self._config.min_enabled_versions,
+            aliases=aliases,
         )
-        if dry_run:
-            result.disabled_versions = [version.name for version in doomed]
-            if doomed:
-                result.reason += f"; dry run: would disable {len(doomed)} superseded version(s)"
-            return
-        failures: list[SecretStoreError] = []
-        for version in doomed:
-            try:
-                self._store.disable(version)
-            except SecretStoreError as error:
-                if error.code == "conflict":
-                    # Changed since we listed it: a concurrent sweep got there first.
-                    continue
-                # Keep going: the next run retries what is left; the rest need not wait.
-                failures.append(error)
-                continue
-            result.disabled_versions.append(version.name)
-        if failures:
-            raise SecretStoreError(
-                f"the retention sweep disabled {len(result.disabled_versions)} of {len(doomed)} "
-                f"versions; {failures[0].message}. The next run finishes the sweep",
-                code=failures[0].code,
-            )
 
     def _release(self, secret: str, held: lease.Lease, attempt: lease.LastAttempt | None) -> None:
         try:
@@ -362,9 +450,72 @@ class Rotator:
             logs.warning(
                 "could not release the rotation lease; it expires by itself",
                 secret=secret,
-                error_code=error.code,
+                error_code=str(error.code),
                 lease_expires_at=rfc3339(held.expires_at),
             )
+
+
+def _result(
+    secret: str,
+    *,
+    reason: str = "",
+    latest: Healthy | None = None,
+    under: UnderLease | None = None,
+    sweep: Sweep | None = None,
+    error: RotationError | None = None,
+) -> SecretResult:
+    """The one place a SecretResult is built, from what the steps returned."""
+    sweep = sweep or Sweep()
+    error = error or (under.error if under else None) or sweep.error
+    version, expiry = None, None
+    if latest is not None:
+        version, expiry = latest.version.name, latest.document.expires_at
+    if under is not None and under.stored is not None:
+        version, expiry = under.stored, under.stored_expiry
+    refreshed = under is not None and under.stored is not None
+    action = Action.FAILED if error else Action.REFRESHED if refreshed else Action.SKIPPED
+    reason = "; ".join(part for part in (reason, sweep.note) if part)
+    return SecretResult(
+        secret=secret,
+        action=action,
+        reason=reason,
+        version=version,
+        valid_until=epoch_to_rfc3339(expiry),
+        disabled_versions=sweep.disabled,
+        kept_versions=sweep.kept,
+        error_code=error.code if error else None,
+        error_message=redact.scrub(error.message) if error else None,
+    )
+
+
+def _with_expiry_note(reason: str, document: TokenDocument) -> str:
+    disagreement = document.expiry_disagreement
+    return f"{reason}; {disagreement}" if disagreement else reason
+
+
+def _sweep_stopped(done: int, of: int | None, error: SecretStoreError) -> SecretStoreError:
+    progress = f"after disabling {done} of {of} versions" if of is not None else "before it began"
+    return SecretStoreError(
+        f"the retention sweep stopped {progress}: {error.message}. The new key is in place; the "
+        "next run finishes the sweep",
+        code=error.code,
+    )
+
+
+def _explain_momento_error(
+    error: MomentoError, outcome: lease.LeaseOutcome, current: Healthy
+) -> MomentoError:
+    """``error`` with what earlier runs left behind that explains it, as a new error."""
+    if isinstance(error, MomentoAuthenticationError):
+        note = _history_note(outcome, current)
+        return MomentoAuthenticationError(error.message + note) if note else error
+    if isinstance(error, MomentoTimeoutError):
+        return MomentoTimeoutError(
+            f"{error.message}. Momento may have completed the refresh without answering, which "
+            "spends the refresh token: if the next run is refused, create a new key in the "
+            "Momento console"
+        )
+    return error
 
 
 def _history_note(outcome: lease.LeaseOutcome, current: Healthy) -> str:
@@ -397,26 +548,42 @@ def _lease_held_reason(held: lease.Lease | None) -> str:
     )
 
 
-def _until(valid_until: str | None) -> str:
-    return f" ({valid_until})" if valid_until else ""
+def _until(expires_at: int | None) -> str:
+    shown = epoch_to_rfc3339(expires_at)
+    return f" ({shown})" if shown else ""
+
+
+def _log_internal_error(secret: str, error: Exception) -> None:
+    """Where a bug happened, without its message (which may carry whatever it was handed)."""
+    frames = [
+        f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}"
+        for frame in traceback.extract_tb(error.__traceback__)
+    ]
+    logs.error(
+        f"{secret}: unexpected internal error ({type(error).__name__})",
+        event="rotation.internal_error",
+        secret=secret,
+        error_type=f"{type(error).__module__}.{type(error).__qualname__}",
+        frames=frames[-8:],
+    )
 
 
 def _log_summary(result: SecretResult) -> None:
     severity = "INFO"
-    if result.action == FAILED:
-        severity = (
-            "CRITICAL"
-            if result.error and result.error["code"] == KeyNotStoredError.code
-            else "ERROR"
-        )
+    if result.failed:
+        severity = "CRITICAL" if result.error_code is KeyNotStoredError.code else "ERROR"
+    summary = result.reason
+    if result.failed:
+        summary = "; ".join(part for part in (result.error_message, result.reason) if part)
     logs.log(
         severity,
-        f"{result.secret}: {result.action}: {result.reason}",
+        f"{result.secret}: {result.action}: {summary}",
         event="rotation.result",
         secret=result.secret,
-        action=result.action,
+        action=str(result.action),
         version=result.version,
         valid_until=result.valid_until,
-        disabled_versions=result.disabled_versions,
-        error_code=result.error["code"] if result.error else None,
+        disabled_versions=list(result.disabled_versions),
+        kept_versions=[kept.version for kept in result.kept_versions],
+        error_code=str(result.error_code) if result.error_code else None,
     )

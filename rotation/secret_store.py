@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from rotation.errors import SecretStoreError
+from rotation.errors import ConflictError, ErrorCode, SecretStoreError
 from rotation.ports import SecretMetadata, StoredVersion, version_number
 from rotation.redact import scrub
 from rotation.retention import VersionInfo
@@ -52,21 +52,30 @@ class GoogleSecretStore:
         )
 
     def read_latest(self, secret: str) -> StoredVersion:
-        response = self._call(
-            f"read the latest version of {secret}",
-            lambda: self._client.access_secret_version(
-                name=f"{secret}/versions/latest",
-                retry=self._retry,
-                timeout=_ATTEMPT_TIMEOUT_SECONDS,
-            ),
-        )
+        try:
+            response = self._call(
+                f"read the latest version of {secret}",
+                lambda: self._client.access_secret_version(
+                    name=f"{secret}/versions/latest",
+                    retry=self._retry,
+                    timeout=_ATTEMPT_TIMEOUT_SECONDS,
+                ),
+            )
+        except _PreconditionFailedError:
+            # Documented: accessing a version that is not ENABLED is FAILED_PRECONDITION.
+            raise SecretStoreError(
+                f"the latest version of {secret} is disabled or destroyed, so consumers reading "
+                "'latest' get nothing; enable the version with the working key, or add a new "
+                "version with the token document",
+                code=ErrorCode.LATEST_VERSION_NOT_ENABLED,
+            ) from None
         data = bytes(response.payload.data)
         checksum = response.payload.data_crc32c
         if checksum is not None and checksum != self._crc32c(data):
             raise SecretStoreError(
                 f"{response.name} failed its CRC32C check (corrupted in transit or at rest); "
                 "run again, and if it persists add a new version with the token document",
-                code="checksum_mismatch",
+                code=ErrorCode.CHECKSUM_MISMATCH,
             )
         return StoredVersion(response.name, version_number(response.name), data)
 
@@ -93,25 +102,33 @@ class GoogleSecretStore:
 
         return self._call(f"list the enabled versions of {secret}", list_all)
 
-    def disable(self, version: VersionInfo) -> None:
+    def disable(self, version: VersionInfo, *, deadline: timedelta) -> None:
+        seconds = max(deadline.total_seconds(), 0.001)
         # The etag from the listing makes this a no-op if someone changed the version since.
-        self._call(
-            f"disable {version.name}",
-            lambda: self._client.disable_secret_version(
-                request={"name": version.name, "etag": version.etag},
-                retry=self._retry,
-                timeout=_ATTEMPT_TIMEOUT_SECONDS,
-            ),
-        )
+        try:
+            self._call(
+                f"disable {version.name}",
+                lambda: self._client.disable_secret_version(
+                    request={"name": version.name, "etag": version.etag},
+                    retry=self._retry.with_timeout(seconds),
+                    timeout=min(_ATTEMPT_TIMEOUT_SECONDS, seconds),
+                ),
+            )
+        except _PreconditionFailedError as error:
+            self._confirm_conflict(error, version.etag, lambda: self._version_etag(version.name))
+            raise ConflictError(
+                f"could not disable {version.name}: it changed since it was listed"
+            ) from None
 
     def get_metadata(self, secret: str) -> SecretMetadata:
-        response = self._call(
-            f"read {secret}",
-            lambda: self._client.get_secret(
-                name=secret, retry=self._retry, timeout=_ATTEMPT_TIMEOUT_SECONDS
-            ),
+        response = self._get_secret(secret)
+        return SecretMetadata(
+            annotations=dict(response.annotations),
+            etag=str(response.etag),
+            version_aliases={
+                str(alias): int(number) for alias, number in response.version_aliases.items()
+            },
         )
-        return SecretMetadata(dict(response.annotations), str(response.etag))
 
     def replace_annotations(self, secret: str, annotations: Mapping[str, str], etag: str) -> bool:
         request = {
@@ -125,11 +142,44 @@ class GoogleSecretStore:
                     request=request, retry=self._retry, timeout=_ATTEMPT_TIMEOUT_SECONDS
                 ),
             )
-        except SecretStoreError as error:
-            if error.code == "conflict":
-                return False
-            raise
+        except _PreconditionFailedError as error:
+            self._confirm_conflict(error, etag, lambda: str(self._get_secret(secret).etag))
+            return False
         return True
+
+    def _get_secret(self, secret: str) -> Any:
+        return self._call(
+            f"read {secret}",
+            lambda: self._client.get_secret(
+                name=secret, retry=self._retry, timeout=_ATTEMPT_TIMEOUT_SECONDS
+            ),
+        )
+
+    def _version_etag(self, name: str) -> str:
+        response = self._call(
+            f"read {name}",
+            lambda: self._client.get_secret_version(
+                name=name, retry=self._retry, timeout=_ATTEMPT_TIMEOUT_SECONDS
+            ),
+        )
+        return str(response.etag)
+
+    @staticmethod
+    def _confirm_conflict(
+        error: _PreconditionFailedError, sent_etag: str, etag_now: Callable[[], str]
+    ) -> None:
+        """Return if the resource's etag moved on since ``sent_etag``; else re-raise ``error``.
+
+        FAILED_PRECONDITION (or ABORTED) is all the etag contract documents; the message wording
+        is not part of it. So a lost compare-and-swap is told by re-reading the resource: if its
+        etag is still the one we sent, the precondition that failed was something else.
+        """
+        try:
+            moved_on = etag_now() != sent_etag
+        except SecretStoreError:
+            raise error from None
+        if not moved_on:
+            raise error
 
     def _call(self, action: str, call: Callable[[], _T]) -> _T:
         try:
@@ -140,14 +190,21 @@ class GoogleSecretStore:
             # The deadline passed while transient errors kept coming: report the last one.
             cause = error.cause
             if isinstance(cause, self._exceptions.GoogleAPICallError):
-                mapped = _map_error(action, cause, self._exceptions)
-                mapped.message = f"{mapped.message} (still failing when the deadline passed)"
-                raise mapped from None
+                raise _map_error(
+                    action,
+                    cause,
+                    self._exceptions,
+                    note=" (still failing when the deadline passed)",
+                ) from None
             raise SecretStoreError(
                 f"could not {action}: Secret Manager kept failing until the deadline; "
                 "run again later",
-                code="secret_manager_unavailable",
+                code=ErrorCode.SECRET_MANAGER_UNAVAILABLE,
             ) from None
+
+
+class _PreconditionFailedError(SecretStoreError):
+    """FAILED_PRECONDITION or ABORTED: a stale etag, or a state that forbids the call."""
 
 
 def _make_client(secretmanager: Any, emulator_host: str | None) -> Any:
@@ -176,38 +233,43 @@ def _version_info(version: Any) -> VersionInfo:
 
 
 # gRPC status name -> (our code, what to do). Codes stay short so alerts can match on them.
-_ADVICE: dict[str, tuple[str, str]] = {
-    "NotFound": ("not_found", "check the secret name in ROTATION_SECRETS and that it exists"),
+_ADVICE: dict[str, tuple[ErrorCode, str]] = {
+    "NotFound": (
+        ErrorCode.NOT_FOUND,
+        "check the secret name in ROTATION_SECRETS and that it exists",
+    ),
     "PermissionDenied": (
-        "permission_denied",
+        ErrorCode.PERMISSION_DENIED,
         "grant the function's service account the rotation role on this secret (deploy.sh does)",
     ),
     "FailedPrecondition": (
-        "failed_precondition",
-        "the version is not in a state that allows this; check its state in Secret Manager",
+        ErrorCode.FAILED_PRECONDITION,
+        "the resource is not in a state that allows this; check it in Secret Manager",
     ),
-    "ServiceUnavailable": ("secret_manager_unavailable", "run again later"),
-    "DeadlineExceeded": ("secret_manager_timeout", "run again later"),
+    "Aborted": (ErrorCode.FAILED_PRECONDITION, "it changed concurrently; run again"),
+    "ServiceUnavailable": (ErrorCode.SECRET_MANAGER_UNAVAILABLE, "run again later"),
+    "DeadlineExceeded": (ErrorCode.SECRET_MANAGER_TIMEOUT, "run again later"),
     "ResourceExhausted": (
-        "secret_manager_quota",
+        ErrorCode.SECRET_MANAGER_QUOTA,
         "Secret Manager's quota is exhausted; run again later or spread the schedule",
     ),
-    "InvalidArgument": ("invalid_argument", "check the secret name and payload"),
+    "InvalidArgument": (ErrorCode.INVALID_ARGUMENT, "check the secret name and payload"),
     "Unauthenticated": (
-        "unauthenticated",
+        ErrorCode.UNAUTHENTICATED,
         "the function's credentials were refused; check its service account",
     ),
 }
 
 
-def _map_error(action: str, error: GoogleAPICallError, exceptions: Any) -> SecretStoreError:
-    if (
-        isinstance(error, exceptions.Aborted | exceptions.FailedPrecondition)
-        and "etag" in str(error.message).lower()
-    ):
-        return SecretStoreError(
-            f"could not {action}: it changed meanwhile (etag mismatch)", code="conflict"
-        )
-    code, advice = _ADVICE.get(type(error).__name__, ("secret_manager_error", "run again later"))
-    detail = scrub(str(error.message or type(error).__name__))
-    return SecretStoreError(f"could not {action}: {detail}; {advice}", code=code)
+def _map_error(
+    action: str, error: GoogleAPICallError, exceptions: Any, *, note: str = ""
+) -> SecretStoreError:
+    code, advice = _ADVICE.get(
+        type(error).__name__, (ErrorCode.SECRET_MANAGER_ERROR, "run again later")
+    )
+    # The service's own words, scrubbed, for the operator; no branch ever depends on them.
+    detail = scrub(str(error.message or type(error).__name__)).rstrip(". ")
+    message = f"could not {action}: {detail}{note}; {advice}"
+    if isinstance(error, exceptions.FailedPrecondition | exceptions.Aborted):
+        return _PreconditionFailedError(message, code=code)
+    return SecretStoreError(message, code=code)

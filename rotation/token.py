@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from rotation.errors import NotRefreshableError, TokenDocumentError
+from rotation.errors import ErrorCode, NotRefreshableError, TokenDocumentError
 
 # Field names seen in the wild for the key, in order of preference when several are present.
 KEY_FIELDS = ("apiKey", "authToken", "apiToken")
@@ -63,13 +63,44 @@ class TokenDocument:
     """A parsed token document, keeping the original object for a faithful rewrite."""
 
     fields: Mapping[str, Any]
-    key_field: str
+    key_fields: tuple[str, ...]  # every field holding the key, most preferred first
     key: ApiKey
     refresh_token: str
-    valid_until: int | None  # epoch seconds; None means the key never expires
+    # The document's validUntil, epoch seconds: None when absent, 0 or a fraction of a second
+    # (Momento writes 0 for "never expires"). A copy of the truth, which can lie: see expires_at.
+    valid_until: int | None
 
     def __repr__(self) -> str:
-        return f"TokenDocument(key_field={self.key_field!r}, key={self.key!r}, redacted)"
+        return f"TokenDocument(key_fields={self.key_fields!r}, key={self.key!r}, redacted)"
+
+    @property
+    def key_field(self) -> str:
+        return self.key_fields[0]
+
+    @property
+    def expires_at(self) -> int | None:
+        """When the key stops working, epoch seconds; None when it never does.
+
+        Momento enforces the JWT's ``exp``, so that is the truth whenever the key carries one;
+        ``validUntil`` only speaks for keys without it.
+        """
+        if self.key.expires_at is not None:
+            return self.key.expires_at
+        return self.valid_until
+
+    @property
+    def expiry_disagreement(self) -> str | None:
+        """Why ``validUntil`` is wrong about the key, when the document has one that is."""
+        if VALID_UNTIL_FIELD not in self.fields or self.key.expires_at is None:
+            return None
+        if self.valid_until == self.key.expires_at:
+            return None
+        stored = "never expires" if self.valid_until is None else f"{self.valid_until}"
+        return (
+            f"the document's {VALID_UNTIL_FIELD} ({stored}) disagrees with the key's own expiry "
+            f"(exp {self.key.expires_at}); the key's exp is what Momento enforces and is used, "
+            "and the next refresh stores it"
+        )
 
     @property
     def secret_values(self) -> tuple[str, ...]:
@@ -84,10 +115,16 @@ class RefreshedKey:
     jwt: str
     refresh_token: str
     endpoint: str
-    valid_until: int | None  # None when Momento says 0: the key never expires
+    valid_until: int | None  # what Momento said; None when it said 0
 
     def __repr__(self) -> str:
         return f"RefreshedKey(endpoint={self.endpoint!r}, valid_until={self.valid_until}, redacted)"
+
+    @property
+    def expires_at(self) -> int | None:
+        """The new key's own exp when it carries one (Momento's valid_until can be 0 or stale)."""
+        exp = jwt_expiry(self.jwt)
+        return exp if exp is not None else self.valid_until
 
 
 def parse_document(payload: bytes) -> TokenDocument:
@@ -118,34 +155,42 @@ def parse_document(payload: bytes) -> TokenDocument:
             f"the payload is not JSON (line {error.lineno}, column {error.colno}: {error.msg}); "
             "add a version holding the JSON Momento's console downloads"
         ) from None
+    except ValueError:
+        # Python refuses to convert integers of more than 4300 digits (CVE-2020-10735).
+        raise TokenDocumentError(
+            "the payload holds a number with thousands of digits, which no token document has; "
+            "add a version holding the JSON Momento's console downloads"
+        ) from None
     if not isinstance(document, dict):
         raise TokenDocumentError(
             f"the payload is JSON {_json_type(document)}, not an object with apiKey and "
             "refreshToken; add a version holding the JSON Momento's console downloads"
         )
-    key_field, key_text = _key_field(document)
-    key = parse_api_key(key_text, field=key_field)
+    _refuse_lone_surrogates(document)
+    key_fields, key = _key(document)
     if key.form is KeyForm.V2:
         # Checked before the refresh token: v2 keys come without one, and "add the refresh
         # token" would be the wrong advice.
-        raise NotRefreshableError(V2_MESSAGE, code="v2_key_not_refreshable")
+        raise NotRefreshableError(V2_MESSAGE, code=ErrorCode.V2_KEY_NOT_REFRESHABLE)
     refresh_token = _required_string(document, REFRESH_TOKEN_FIELD)
     return TokenDocument(
         fields=document,
-        key_field=key_field,
+        key_fields=key_fields,
         key=key,
         refresh_token=refresh_token,
-        valid_until=_valid_until(document, key),
+        valid_until=_valid_until(document),
     )
 
 
 def render_refreshed(document: TokenDocument, refreshed: RefreshedKey) -> bytes:
     """The document with the refreshed key, in the stored document's own field names and types."""
     fields = dict(document.fields)
-    fields[document.key_field] = encode_v1_key(refreshed.endpoint, refreshed.jwt)
+    new_key = encode_v1_key(refreshed.endpoint, refreshed.jwt)
+    for key_field in document.key_fields:  # a consumer may read any of them
+        fields[key_field] = new_key
     fields[REFRESH_TOKEN_FIELD] = refreshed.refresh_token
     stored_valid_until = document.fields.get(VALID_UNTIL_FIELD)
-    new_valid_until = refreshed.valid_until or 0
+    new_valid_until = refreshed.expires_at or 0
     # A consumer that parses validUntil as a string must keep getting a string, and vice versa.
     fields[VALID_UNTIL_FIELD] = (
         str(new_valid_until) if isinstance(stored_valid_until, str) else new_valid_until
@@ -173,7 +218,7 @@ def check_rewritable(document: TokenDocument) -> None:
             f"the refreshed document would be about {size} bytes, more than Secret Manager's "
             f"{MAX_PAYLOAD_BYTES}-byte limit, so the new key could not be stored; remove "
             "unneeded fields from the stored document (add a trimmed version) and run again",
-            code="document_too_large",
+            code=ErrorCode.DOCUMENT_TOO_LARGE,
         )
 
 
@@ -252,14 +297,52 @@ def _exp(claims: Mapping[str, Any]) -> int | None:
     return None
 
 
-def _key_field(document: Mapping[str, Any]) -> tuple[str, str]:
-    for field in KEY_FIELDS:
-        if field in document:
-            return field, _required_string(document, field)
-    raise TokenDocumentError(
-        f"the document has no key: expected one of {', '.join(KEY_FIELDS)}; add a version "
-        "holding the JSON Momento's console downloads"
-    )
+def _key(document: Mapping[str, Any]) -> tuple[tuple[str, ...], ApiKey]:
+    """Every field holding the key, and the key. Several fields must hold the same key."""
+    present = tuple(field for field in KEY_FIELDS if field in document)
+    if not present:
+        raise TokenDocumentError(
+            f"the document has no key: expected one of {', '.join(KEY_FIELDS)}; add a version "
+            "holding the JSON Momento's console downloads"
+        )
+    keys = [parse_api_key(_required_string(document, field), field=field) for field in present]
+    primary = keys[0]
+    for field, other in zip(present[1:], keys[1:], strict=True):
+        if other.jwt != primary.jwt:
+            # Rewriting both with one refreshed key would silently replace a different key.
+            raise TokenDocumentError(
+                f"the document holds different keys under {present[0]} and {field}; a refresh "
+                "can only rewrite one key: add a version that keeps one of them"
+            )
+    return present, primary
+
+
+def jwt_expiry(token: str) -> int | None:
+    """A JWT's exp claim, or None when it has none or cannot be read as a JWT."""
+    try:
+        return _exp(decode_jwt_claims(token))
+    except TokenDocumentError:
+        return None
+
+
+def _refuse_lone_surrogates(document: Mapping[str, Any]) -> None:
+    """JSON escapes can spell lone surrogates, which are not text and cannot be stored back."""
+    pending: list[Any] = [document]
+    while pending:  # iterative: a deep document must not exhaust the stack here
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise TokenDocumentError(
+                    "the payload holds a lone surrogate escape (like \\ud800), which is not "
+                    "text; add a version holding the JSON Momento's console downloads"
+                ) from None
 
 
 def _required_string(document: Mapping[str, Any], field: str) -> str:
@@ -276,9 +359,9 @@ def _required_string(document: Mapping[str, Any], field: str) -> str:
     return value
 
 
-def _valid_until(document: Mapping[str, Any], key: ApiKey) -> int | None:
+def _valid_until(document: Mapping[str, Any]) -> int | None:
     if VALID_UNTIL_FIELD not in document:
-        return key.expires_at
+        return None
     value = document[VALID_UNTIL_FIELD]
     if isinstance(value, str):
         try:

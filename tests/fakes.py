@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from rotation.errors import SecretStoreError
+from rotation.errors import ErrorCode, SecretStoreError
 from rotation.ports import SecretMetadata, StoredVersion, Verification
 from rotation.retention import VersionInfo
 from rotation.token import ApiKey, RefreshedKey
@@ -30,6 +30,7 @@ class FakeStore:
     secret: str
     versions: list[FakeVersion] = field(default_factory=list)
     annotations: dict[str, str] = field(default_factory=dict)
+    version_aliases: dict[str, int] = field(default_factory=dict)
     etag: int = 1
     # Hooks that let a test make a call fail the way a service might.
     on_add: Callable[[bytes], None] | None = None
@@ -42,7 +43,7 @@ class FakeStore:
         number = len(self.versions)
         version = self.versions[-1]
         if version.state != "ENABLED":
-            raise SecretStoreError("not enabled", code="failed_precondition")
+            raise SecretStoreError("not enabled", code=ErrorCode.LATEST_VERSION_NOT_ENABLED)
         return StoredVersion(self.name(number), number, version.data)
 
     def add_version(self, secret: str, data: bytes) -> str:
@@ -58,11 +59,11 @@ class FakeStore:
             if version.state == "ENABLED"
         ]
 
-    def disable(self, version: VersionInfo) -> None:
+    def disable(self, version: VersionInfo, *, deadline: timedelta) -> None:
         self.versions[version.number - 1].state = "DISABLED"
 
     def get_metadata(self, secret: str) -> SecretMetadata:
-        return SecretMetadata(dict(self.annotations), str(self.etag))
+        return SecretMetadata(dict(self.annotations), str(self.etag), dict(self.version_aliases))
 
     def replace_annotations(self, secret: str, annotations: Mapping[str, str], etag: str) -> bool:
         if etag != str(self.etag):

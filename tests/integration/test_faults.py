@@ -194,7 +194,8 @@ def test_process_killed_between_refresh_and_add(world: World, tmp_path: Path) ->
     assert world.states(secret) == {1: "ENABLED"}
 
 
-def test_disable_failing_halfway_lets_the_sweep_and_other_secrets_go_on(world: World) -> None:
+def test_a_failing_disable_stops_that_sweep_and_other_secrets_go_on(world: World) -> None:
+    """The sweep stops at its first persistent failure; the next run finishes it."""
     first, second = world.new_secret(), world.new_secret()
     for secret in (first, second):
         for age in (40, 30, 20):
@@ -206,14 +207,39 @@ def test_disable_failing_halfway_lets_the_sweep_and_other_secrets_go_on(world: W
     assert call.status == 500
     failed, succeeded = call.results
     assert failed["error"]["code"] == "permission_denied"
-    assert "disabled 1 of 2 versions" in failed["error"]["message"]
-    assert "The next run finishes the sweep" in failed["error"]["message"]
-    assert world.states(first) == {1: "ENABLED", 2: "DISABLED", 3: "ENABLED"}
+    assert "stopped after disabling 0 of 2 versions" in failed["error"]["message"]
+    assert "the next run finishes the sweep" in failed["error"]["message"]
+    assert world.states(first) == {1: "ENABLED", 2: "ENABLED", 3: "ENABLED"}
     assert succeeded["action"] == "skipped"
     assert world.states(second) == {1: "DISABLED", 2: "DISABLED", 3: "ENABLED"}
 
     assert world.call().status == 200
     assert world.states(first) == {1: "DISABLED", 2: "DISABLED", 3: "ENABLED"}
+
+
+def test_a_sick_secret_does_not_starve_a_due_one(world: World) -> None:
+    """Disables that keep failing cost one sweep budget, not a retry deadline per version.
+
+    Before the budget, each of the sick secret's versions took a full 60 s retry deadline, so a
+    due secret after it waited minutes (past a Scheduler attempt deadline). Now the run ends in
+    about SWEEP_BUDGET (10 s); the bound below leaves room for a slow machine.
+    """
+    sick, due = world.new_secret(), world.new_secret()
+    for age in (60, 50, 40, 30, 20):
+        world.seed(sick, world.issue(expires_in=20 * DAY).console_json(), age=age * DAY)
+    world.seed_key(due, expires_in=DAY)
+    world.secret_manager.inject_fault("DisableSecretVersion", grpc.StatusCode.UNAVAILABLE, times=-1)
+
+    started = time.monotonic()
+    call = world.call()
+    elapsed = time.monotonic() - started
+
+    stopped, refreshed = call.results
+    assert stopped["error"]["code"] == "secret_manager_unavailable"
+    assert "stopped after disabling 0 of 4 versions" in stopped["error"]["message"]
+    assert refreshed["action"] == "refreshed"
+    assert world.states(due) == {1: "ENABLED", 2: "ENABLED"}
+    assert elapsed < 40, f"the due secret waited {elapsed:.0f}s behind the sick one"
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,10 @@ def document_expiring_in(delta: timedelta | None, key: str | None = None):
     return parse_document(keys.document(apiKey=key or keys.v1_key(), validUntil=valid_until or 0))
 
 
+def at(delta: timedelta) -> int:
+    return int((NOW + delta).timestamp())
+
+
 @pytest.mark.parametrize(
     ("expires_in", "force", "refresh", "reason"),
     [
@@ -48,3 +52,36 @@ def test_expired_key_must_be_replaced_by_hand(force: bool) -> None:
             document_expiring_in(-timedelta(seconds=1)), now=NOW, refresh_before=WINDOW, force=force
         )
     assert caught.value.code == "key_expired"
+
+
+@pytest.mark.parametrize(
+    ("key_expires_in", "valid_until", "refresh", "reason"),
+    [
+        # validUntil says far away, the key itself expires soon: refresh.
+        (timedelta(hours=5), at(timedelta(days=30)), True, "within 3d"),
+        # validUntil says never (0, or a fraction), the key expires tomorrow: refresh.
+        (timedelta(days=1), 0, True, "within 3d"),
+        (timedelta(days=1), 0.25, True, "within 3d"),
+        # validUntil in the past, the key is valid for weeks: skip, not "expired".
+        (timedelta(days=20), at(-timedelta(days=1)), False, "more than 3d"),
+    ],
+    ids=["valid-until-later", "valid-until-zero", "valid-until-fraction", "valid-until-past"],
+)
+def test_the_decision_follows_the_keys_own_exp(
+    key_expires_in: timedelta, valid_until: object, refresh: bool, reason: str
+) -> None:
+    document = parse_document(
+        keys.document(apiKey=keys.v1_key(exp=at(key_expires_in)), validUntil=valid_until)
+    )
+    decision = decide(document, now=NOW, refresh_before=WINDOW, force=False)
+    assert (decision.refresh, reason in decision.reason) == (refresh, True)
+
+
+def test_an_expired_key_is_refused_even_when_valid_until_says_otherwise() -> None:
+    document = parse_document(
+        keys.document(
+            apiKey=keys.v1_key(exp=at(-timedelta(hours=1))), validUntil=at(timedelta(days=30))
+        )
+    )
+    with pytest.raises(NotRefreshableError, match="expired"):
+        decide(document, now=NOW, refresh_before=WINDOW, force=False)

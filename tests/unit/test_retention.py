@@ -25,7 +25,7 @@ def plan(enabled, *, latest=None, retention=7 * DAY, min_enabled=1) -> list[int]
     doomed = plan_disable(
         enabled, latest_number=latest_number, now=NOW, retention=retention, min_enabled=min_enabled
     )
-    return [version.number for version in doomed]
+    return [version.number for version in doomed.disable]
 
 
 @pytest.mark.parametrize(

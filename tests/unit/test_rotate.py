@@ -9,7 +9,8 @@ import pytest
 
 from rotation import redact
 from rotation.config import load_config
-from rotation.errors import ConfigError, SecretStoreError
+from rotation.errors import ConfigError, ConflictError, ErrorCode, SecretStoreError
+from rotation.lease import LEASE_ANNOTATION
 from rotation.rotate import Rotator
 from rotation.token import RefreshedKey
 from tests import keys
@@ -59,7 +60,7 @@ def test_a_new_key_without_a_refresh_token_is_still_stored_and_reported() -> Non
 
 def test_a_stored_document_that_cannot_be_read_back_names_its_version() -> None:
     store = store_with_due_key()
-    result = rotate(store, FakeRefresher(refreshed(valid_until=10**13)))
+    result = rotate(store, FakeRefresher(refreshed(jwt="not-a-jwt")))
     assert result["error"]["code"] == "stored_document_unreadable"
     assert f"{SECRET}/versions/2" in result["error"]["message"]
     assert len(store.versions) == 2
@@ -70,7 +71,7 @@ def test_an_error_that_echoes_the_new_payload_is_scrubbed() -> None:
     answer = refreshed()
 
     def refuse(data: bytes) -> None:
-        raise SecretStoreError(f"rejected payload {data.decode()}", code="invalid_argument")
+        raise SecretStoreError(f"rejected payload {data.decode()}", code=ErrorCode.INVALID_ARGUMENT)
 
     store.on_add = refuse
     result = rotate(store, FakeRefresher(answer))
@@ -94,7 +95,7 @@ def test_short_lived_key_refreshed_moments_ago_is_not_refreshed_again() -> None:
 def test_a_lease_write_that_landed_before_its_retry_failed_is_still_ours() -> None:
     """UpdateSecret timed out but landed; the retry then failed on the etag it had changed."""
     store = store_with_due_key()
-    store.on_replace = lambda fake: fake.annotations.get("momento-key-rotation/lease") is None
+    store.on_replace = lambda fake: fake.annotations.get(LEASE_ANNOTATION) is None
     refresher = FakeRefresher(refreshed())
     result = rotate(store, refresher)
     assert result["action"] == "refreshed"
@@ -111,9 +112,9 @@ def test_a_disable_that_lost_to_a_concurrent_sweep_is_not_a_failure() -> None:
     )
     original = store.disable
 
-    def lose_the_race(version) -> None:
-        original(version)
-        raise SecretStoreError("etag mismatch", code="conflict")
+    def lose_the_race(version, *, deadline) -> None:
+        original(version, deadline=deadline)
+        raise ConflictError("changed since it was listed")
 
     store.disable = lose_the_race  # type: ignore[method-assign]
     result = rotate(store, FakeRefresher(refreshed()))

@@ -45,7 +45,7 @@ def test_key_is_read_from_each_known_field(field: str) -> None:
     payload = json.dumps({field: keys.v1_key(exp=5), "refreshToken": "rt-000000001"}).encode()
     document = parse_document(payload)
     assert document.key_field == field
-    assert document.valid_until == 5
+    assert document.expires_at == 5
 
 
 @pytest.mark.parametrize(
@@ -63,14 +63,91 @@ def test_valid_until_forms(valid_until: object, expected: int | None) -> None:
     assert parse_document(keys.document(validUntil=valid_until)).valid_until == expected
 
 
-def test_valid_until_missing_falls_back_to_jwt_exp() -> None:
-    payload = keys.document(apiKey=keys.v1_key(exp=1_750_000_000), validUntil=None)
-    assert parse_document(payload).valid_until == 1_750_000_000
+EXP = 1_800_000_000
 
 
-def test_no_valid_until_and_no_exp_means_never_expires() -> None:
-    payload = keys.document(apiKey=keys.v1_key(), validUntil=None)
-    assert parse_document(payload).valid_until is None
+@pytest.mark.parametrize(
+    ("key_exp", "valid_until", "expires_at", "disagrees"),
+    [
+        (EXP, EXP, EXP, False),
+        (EXP, None, EXP, False),
+        # validUntil lies: the key's exp is what Momento enforces.
+        (EXP, EXP + 86_400, EXP, True),
+        (EXP, EXP - 86_400, EXP, True),
+        (EXP, 0, EXP, True),
+        (EXP, 0.5, EXP, True),
+        (EXP, "0", EXP, True),
+        # A key without exp: validUntil is all there is.
+        (None, EXP, EXP, False),
+        (None, 0, None, False),
+        (None, None, None, False),
+    ],
+    ids=[
+        "agree",
+        "no-valid-until",
+        "valid-until-later",
+        "valid-until-earlier",
+        "valid-until-zero",
+        "valid-until-fraction",
+        "valid-until-zero-string",
+        "no-exp-uses-valid-until",
+        "no-exp-zero-never-expires",
+        "neither-never-expires",
+    ],
+)
+def test_the_keys_own_exp_is_the_expiry(
+    key_exp: int | None, valid_until: object, expires_at: int | None, disagrees: bool
+) -> None:
+    document = parse_document(
+        keys.document(apiKey=keys.v1_key(exp=key_exp), validUntil=valid_until)
+    )
+    assert document.expires_at == expires_at
+    assert (document.expiry_disagreement is not None) is disagrees
+
+
+def test_a_disagreement_names_both_values_and_which_wins() -> None:
+    document = parse_document(keys.document(apiKey=keys.v1_key(exp=EXP), validUntil=0))
+    assert document.expiry_disagreement is not None
+    assert "never expires" in document.expiry_disagreement
+    assert f"exp {EXP}" in document.expiry_disagreement
+
+
+@pytest.mark.parametrize("momento_valid_until", [None, 2_000_000_000], ids=["zero", "stale"])
+def test_rewrite_stores_the_new_keys_exp_whatever_momento_says(
+    momento_valid_until: int | None,
+) -> None:
+    answer = RefreshedKey(
+        jwt=keys.jwt(exp=2_100_000_000),
+        refresh_token="new-refresh-token-0002",
+        endpoint=keys.ENDPOINT,
+        valid_until=momento_valid_until,
+    )
+    rewritten = json.loads(render_refreshed(parse_document(keys.document()), answer))
+    assert rewritten["validUntil"] == 2_100_000_000
+
+
+def test_every_field_holding_the_key_is_rewritten() -> None:
+    key = keys.v1_key(exp=EXP)
+    stored = keys.document(apiKey=key, authToken=key, apiToken=key)
+    document = parse_document(stored)
+    assert document.key_fields == ("apiKey", "authToken", "apiToken")
+    rewritten = json.loads(render_refreshed(document, REFRESHED))
+    new_key = rewritten["apiKey"]
+    assert new_key != key
+    assert rewritten["authToken"] == rewritten["apiToken"] == new_key
+
+
+def test_the_same_key_in_another_form_counts_as_the_same_key() -> None:
+    jwt = keys.jwt(exp=EXP, cp=f"control.{keys.ENDPOINT}", c=f"cache.{keys.ENDPOINT}")
+    v1 = base64.b64encode(json.dumps({"endpoint": keys.ENDPOINT, "api_key": jwt}).encode())
+    document = parse_document(keys.document(apiKey=v1.decode(), authToken=jwt))
+    assert document.key_fields == ("apiKey", "authToken")
+
+
+def test_different_keys_under_two_fields_are_refused_before_any_refresh() -> None:
+    payload = keys.document(apiKey=keys.v1_key(exp=EXP), authToken=keys.v1_key(exp=EXP + 1))
+    with pytest.raises(TokenDocumentError, match="different keys under apiKey and authToken"):
+        parse_document(payload)
 
 
 def test_byte_order_mark_is_accepted() -> None:
@@ -97,6 +174,10 @@ def test_byte_order_mark_is_accepted() -> None:
         (keys.document(apiKey="a.b.c"), "claims cannot be decoded"),
         (keys.document(apiKey=keys.jwt(exp=5)), "without the claims of a Momento key"),
         (b"{" + b" " * 70_000 + b"}", "more than the 65536"),
+        (b'{"apiKey": 1' + b"0" * 5000 + b"}", "number with thousands of digits"),
+        (keys.document(note="\ud800"), "lone surrogate"),
+        (b'{"\\udfff": 1, "apiKey": "x"}', "lone surrogate"),
+        (keys.document(extra=[{"deep": "\udc80"}]), "lone surrogate"),
     ],
     ids=lambda value: value if isinstance(value, str) and len(value) < 40 else None,
 )
@@ -181,7 +262,7 @@ def test_new_key_is_written_in_v1_form() -> None:
     inner = json.loads(base64.b64decode(rewritten["apiKey"]))
     assert inner == {"endpoint": keys.ENDPOINT, "api_key": REFRESHED.jwt}
     reparsed = parse_document(render_refreshed(parse_document(keys.document()), REFRESHED))
-    assert (reparsed.key.form, reparsed.valid_until) == (KeyForm.V1, 2_100_000_000)
+    assert (reparsed.key.form, reparsed.expires_at) == (KeyForm.V1, 2_100_000_000)
 
 
 def test_values_that_json_must_escape_survive_the_rewrite() -> None:

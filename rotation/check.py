@@ -1,0 +1,60 @@
+"""``python3 -m rotation.check``: the function's own validators, for tools that run before it.
+
+deploy.sh calls this so that it refuses exactly what the function would refuse at start, with
+the function's own messages, before it creates anything: one validator, not two.
+
+    python3 -m rotation.check config           # validate the function's environment variables
+    python3 -m rotation.check document FILE    # validate a token document before seeding it
+
+Exit 0 when valid, 2 with one line ``rotation: MESSAGE`` on stderr when not. Only the standard
+library and this package's pure modules are imported, so any Python 3.11+ can run it without the
+function's dependencies.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from rotation.config import load_config
+from rotation.errors import RotationError
+from rotation.policy import decide
+from rotation.token import parse_document
+
+EXIT_OK, EXIT_INVALID = 0, 2
+_USAGE = "usage: python3 -m rotation.check config | document FILE"
+
+
+def check_document(data: bytes, *, now: datetime) -> None:
+    """Refuse a document the function could not rotate: malformed, v2, or already expired."""
+    document = parse_document(data)
+    # decide() raises for an expired key; the window only matters for the answer we ignore.
+    decide(document, now=now, refresh_before=timedelta(0), force=False)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if args == ["config"]:
+            load_config(os.environ)
+        elif len(args) == 2 and args[0] == "document":
+            path = Path(args[1])
+            try:
+                data = path.read_bytes()
+            except OSError as error:
+                raise RotationError(f"{args[1]}: cannot read it ({error.strerror})") from None
+            check_document(data, now=datetime.now(UTC))
+        else:
+            print(_USAGE, file=sys.stderr)
+            return EXIT_INVALID
+    except RotationError as error:
+        print(f"rotation: {error.message}", file=sys.stderr)
+        return EXIT_INVALID
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
