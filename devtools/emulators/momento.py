@@ -185,6 +185,7 @@ class MomentoEmulator(EmulatorServer):
         self._lock = threading.Lock()
         self._lineage_of: dict[str, _Lineage] = {}  # JWT "sub" -> lineage
         self._refreshes = 0
+        self._reported_valid_until: int | None = None
 
     def _add_handlers(self, server: grpc.Server) -> None:
         # The generated grpc modules carry no annotations (the package still ships py.typed).
@@ -241,6 +242,17 @@ class MomentoEmulator(EmulatorServer):
         api_key = wrap_v1(self.endpoint, jwt) if form == "v1" else jwt
         return IssuedKey(api_key, jwt, lineage.refresh_token, exp or 0, self.endpoint)
 
+    def report_valid_until(self, value: int | None) -> None:
+        """Answer refreshes with ``valid_until=value`` whatever the new key's exp says (None:
+        the truth). Momento's answer is a copy of the expiry, and copies can be wrong (0, say);
+        until :meth:`clear_faults`."""
+        with self._lock:
+            self._reported_valid_until = value
+
+    def clear_faults(self) -> None:
+        super().clear_faults()
+        self.report_valid_until(None)
+
     def decode_claims(self, jwt: str) -> dict[str, object]:
         """The claims of a JWT this emulator signed; ValueError otherwise."""
         claims = verify_jwt(self._secret, jwt)
@@ -278,7 +290,11 @@ class MomentoEmulator(EmulatorServer):
                 api_key=new_jwt,
                 refresh_token=lineage.refresh_token,
                 endpoint=lineage.endpoint,
-                valid_until=new_exp or 0,
+                valid_until=(
+                    new_exp or 0
+                    if self._reported_valid_until is None
+                    else self._reported_valid_until
+                ),
             )
 
     def _list_caches(self, authorization: str | None) -> controlclient_pb2._ListCachesResponse:

@@ -85,9 +85,11 @@ class World:
     issued: list[IssuedKey] = field(default_factory=list)
     dropped_on_purpose: int = 0
 
-    def new_secret(self, *, short: str | None = None) -> str:
+    def new_secret(
+        self, *, short: str | None = None, annotations: dict[str, str] | None = None
+    ) -> str:
         name = f"projects/{PROJECT}/secrets/{short or 'momento-' + uuid.uuid4().hex[:10]}"
-        self.secret_manager.create_secret(name)
+        self.secret_manager.create_secret(name, annotations=annotations)
         self.secrets.append(name)
         return name
 
@@ -160,6 +162,11 @@ class World:
 
     def states(self, secret: str) -> dict[int, str]:
         return self.secret_manager.version_states(secret)
+
+    @staticmethod
+    def momento_jwt(document: dict[str, Any]) -> str:
+        """The inner JWT of a stored document's key."""
+        return parse_document(json.dumps(document).encode()).key.jwt
 
     def spend(self, issued: IssuedKey) -> None:
         """Use a refresh token the way a crashed or rogue run would: its new key is dropped."""

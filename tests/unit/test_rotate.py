@@ -125,3 +125,39 @@ def test_a_disable_that_lost_to_a_concurrent_sweep_is_not_a_failure() -> None:
 def test_lease_must_outlast_the_longest_hold() -> None:
     with pytest.raises(ConfigError, match="LEASE_DURATION must be longer than"):
         load_config({"ROTATION_SECRETS": SECRET, "LEASE_DURATION": "60s"})
+
+
+def test_an_internal_error_is_logged_with_where_it_happened_but_not_what_it_said(capsys) -> None:
+    """A bug must be diagnosable from the logs, and its message may carry anything."""
+    store = store_with_due_key()
+
+    def broken(secret: str) -> list:
+        raise RuntimeError("text that might quote a payload: refresh-token-canary-0001")
+
+    store.list_enabled = broken  # type: ignore[method-assign]
+    store.versions[0].data = keys.document()  # not due: the skip path sweeps
+    result = rotate(store, FakeRefresher(refreshed()))
+
+    assert result["error"]["code"] == "internal_error"
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    (internal,) = [line for line in lines if line.get("event") == "rotation.internal_error"]
+    assert internal["error_type"] == "builtins.RuntimeError"
+    assert any("test_rotate.py" in frame and "broken" in frame for frame in internal["frames"])
+    assert "canary" not in json.dumps(lines)
+
+
+def test_a_dry_run_reports_what_the_sweep_would_disable_and_disables_nothing() -> None:
+    store = FakeStore(
+        SECRET,
+        [
+            FakeVersion(keys.document(), NOW - timedelta(days=40)),
+            FakeVersion(keys.document(), NOW - timedelta(days=20)),
+        ],
+    )
+    config = load_config({"ROTATION_SECRETS": SECRET})
+    rotator = Rotator(config, store, lambda: FakeRefresher(refreshed()), clock=lambda: NOW)
+    with redact.request_scope():
+        result = rotator.rotate(SECRET, force=False, dry_run=True).to_json()
+    assert result["disabled_versions"] == [f"{SECRET}/versions/1"]
+    assert "dry run: would disable 1" in result["reason"]
+    assert store.states() == ["ENABLED", "ENABLED"]
