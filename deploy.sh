@@ -71,7 +71,7 @@ Required:
   --secrets LIST            Secret Manager secrets to rotate, comma-separated, each NAME or
                             projects/ID/secrets/NAME (same project). [ROTATION_SECRETS]
 
-Rotation (passed to the function):
+Rotation (passed to the function; first checked by its own parser, rotation/check.py):
   --refresh-before DUR      Refresh a key this long before it expires (90m, 72h, 3d, 3600s).
                                                                    [REFRESH_BEFORE; 3d]
   --retention DUR           Keep superseded versions enabled this long. [RETENTION; 7d]
@@ -88,9 +88,9 @@ Function:
   --region REGION           Region of the function and the job.    [GOOGLE_CLOUD_REGION; us-central1]
   --function-name NAME      Function name.                         [FUNCTION_NAME; momento-key-rotation]
   --runtime RUNTIME         Python runtime.                        [FUNCTION_RUNTIME; python312]
-  --memory SIZE             Memory per instance.                   [FUNCTION_MEMORY; 256Mi]
+  --memory SIZE             Memory per instance, 128Mi-32Gi.       [FUNCTION_MEMORY; 256Mi]
   --timeout SECONDS         Request timeout, 1-3600.               [FUNCTION_TIMEOUT; 300]
-  --source DIR              Folder holding main.py and requirements.txt.
+  --source DIR              Folder holding main.py, requirements.txt and rotation/.
                                                                    [SOURCE_DIR; this script's folder]
   --build-service-account EMAIL
                             Account Cloud Build uses to build the function (default: the
@@ -107,7 +107,9 @@ Seeding:
   --seed-from FILE          The JSON file Momento's console downloads (apiKey and
                             refreshToken). Creates the secret if missing and adds the file as
                             its first version; never overwrites a secret that has versions.
-                            The file is passed to gcloud by path, never on a command line.
+                            The file is passed to gcloud by path, never on a command line, and
+                            first checked by the function's own parser (malformed, v2 and
+                            expired keys are refused).
                                                                    [SEED_FROM]
   --seed-secret NAME        Which secret to seed (default: the only one in --secrets).
                                                                    [SEED_SECRET]
@@ -303,6 +305,10 @@ while ((i < ${#args[@]})); do
 done
 
 # ------------------------------------------------------------------------------ validation
+# Checked here: what only deploy.sh knows (where and how to deploy). The function's own
+# settings (the environment variables it is deployed with) and the --seed-from file are checked
+# further down by the function's own code, rotation/check.py: one validator, so deploy.sh
+# refuses exactly what the function would refuse at start, with the function's message.
 
 [[ -n $project ]] || usage_error "--project is required (or set GOOGLE_CLOUD_PROJECT)"
 [[ -n $secrets_csv ]] || usage_error "--secrets is required (or set ROTATION_SECRETS)"
@@ -312,19 +318,24 @@ check() { # check VALUE REGEX MESSAGE
   matches "$1" "$2" || usage_error "$3"
 }
 
-duration_form="a whole number followed by s, m, h or d (for example 90m, 72h, 3d, 3600s)"
 check "$project" '^[a-z][-a-z0-9.:]*[a-z0-9]$' "--project '$project' is not a project ID"
 check "$region" '^[a-z]+-[a-z]+[0-9]+$' "--region '$region' is not a region (like us-central1)"
-check "$refresh_before" '^[0-9]+[smhd]$' "--refresh-before '$refresh_before': use $duration_form"
-check "$retention" '^[0-9]+[smhd]$' "--retention '$retention': use $duration_form"
-check "$min_enabled_versions" '^[1-9][0-9]*$' "--min-enabled-versions: use a whole number >= 1"
-check "$function_dry_run" '^(true|false)$' "FUNCTION_DRY_RUN: use true or false"
-check "$function_name" '^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$' \
-  "--function-name '$function_name': lowercase letters, digits and -, starting with a letter"
+# Cloud Functions' CreateFunctionRequest.function_id: 4-63 characters of a-z, 0-9 and -.
+check "$function_name" '^[a-z][-a-z0-9]{2,61}[a-z0-9]$' \
+  "--function-name '$function_name': 4-63 lowercase letters, digits and -, starting with a letter"
 job_name=${job_name:-$function_name}
 check "$job_name" '^[A-Za-z0-9_-]{1,500}$' "--job-name '$job_name': letters, digits, - and _"
 check "$runtime" '^python3[0-9]+$' "--runtime '$runtime': a Python runtime such as python312"
-check "$memory" '^[0-9]+(Mi|Gi|M|G)$' "--memory '$memory': a size such as 256Mi or 1Gi"
+memory_form="a size from 128Mi to 32Gi, such as 256Mi or 1Gi"
+check "$memory" '^[0-9]{1,6}(Mi|Gi|M|G)$' "--memory '$memory': $memory_form"
+case $memory in
+  *Mi) memory_bytes=$((10#${memory%Mi} * 1024 * 1024)) ;;
+  *Gi) memory_bytes=$((10#${memory%Gi} * 1024 * 1024 * 1024)) ;;
+  *M) memory_bytes=$((10#${memory%M} * 1000 * 1000)) ;;
+  *) memory_bytes=$((10#${memory%G} * 1000 * 1000 * 1000)) ;;
+esac
+((memory_bytes >= 128 * 1000 * 1000 && memory_bytes <= 32 * 1024 * 1024 * 1024)) ||
+  usage_error "--memory '$memory': $memory_form"
 check "$timeout" '^[0-9]+$' "--timeout '$timeout': whole seconds, 1-3600"
 ((timeout >= 1 && timeout <= 3600)) || usage_error "--timeout '$timeout': whole seconds, 1-3600"
 [[ -n $schedule ]] || usage_error "--schedule must not be empty"
@@ -342,7 +353,8 @@ if [[ -n $build_service_account ]]; then
 fi
 
 # Secrets: short names, or full names in this project (the custom role lives in this project,
-# and a project-level custom role can only be granted on resources inside it).
+# and a project-level custom role can only be granted on resources inside it). Whether each is a
+# valid secret name is the function's parser's call, below.
 secrets=()
 IFS=',' read -r -a raw_secrets <<<"$secrets_csv"
 for name in ${raw_secrets[@]+"${raw_secrets[@]}"}; do
@@ -353,64 +365,100 @@ for name in ${raw_secrets[@]+"${raw_secrets[@]}"}; do
       usage_error "secret '$name' is outside --project $project; deploy one function per project"
     name=${BASH_REMATCH[2]}
   fi
-  check "$name" '^[A-Za-z0-9_-]{1,255}$' \
-    "secret '$name' is not a secret name: use NAME or projects/$project/secrets/NAME"
   contains_line "$(printf '%s\n' ${secrets[@]+"${secrets[@]}"})" "$name" || secrets+=("$name")
 done
 ((${#secrets[@]} > 0)) || usage_error "--secrets names no secret"
 secrets_joined=$(IFS=','; printf '%s' "${secrets[*]}")
 
-[[ -f $source_dir/main.py && -f $source_dir/requirements.txt ]] ||
-  usage_error "--source '$source_dir' needs main.py and requirements.txt: point it at the function's folder"
+[[ -f $source_dir/main.py && -f $source_dir/requirements.txt && -f $source_dir/rotation/check.py ]] ||
+  usage_error "--source '$source_dir' needs main.py, requirements.txt and rotation/: point it at the function's folder"
 source_dir=$(cd "$source_dir" && pwd)
 
-# --seed-from: check the file before anything talks to Google. The check reads the file in a
-# local Python, by path, and reports only which field is missing, never a value.
+# The environment variables the function is deployed with, exactly (deploy_function joins them
+# into --set-env-vars).
+function_env=(
+  "GOOGLE_CLOUD_PROJECT=$project"
+  "ROTATION_SECRETS=$secrets_joined"
+  "REFRESH_BEFORE=$refresh_before"
+  "RETENTION=$retention"
+  "MIN_ENABLED_VERSIONS=$min_enabled_versions"
+  "DRY_RUN=$function_dry_run"
+)
+
+# The function's own checks run in a local Python 3.11+ (the one gcloud is told to use, when
+# CLOUDSDK_PYTHON is set). rotation/check.py needs only the standard library.
+python=${CLOUDSDK_PYTHON:-python3}
+python_needed="deploy.sh checks the settings with the function's own code, which needs Python 3.11 or newer"
+python_path=$(command -v "$python" 2>/dev/null) ||
+  die "$python_needed; '$python' was not found: install python3, or set CLOUDSDK_PYTHON to a Python 3.11+"
+[[ $python_path == /* ]] || python_path=$PWD/$python_path
+python_version=$("$python_path" -E -s -S -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' \
+  2>/dev/null) || python_version=unknown
+"$python_path" -E -s -S -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null ||
+  die "$python_needed; $python_path is Python $python_version: install a newer python3, or set" \
+    "CLOUDSDK_PYTHON to a Python 3.11+"
+
+# run_check ARG...: run "python -m rotation.check ARG..." from the source folder, in an
+# environment holding only check_env (no PYTHON* variables, no site packages, no bytecode
+# written into the source folder). Sets check_status, and check_message to what it printed on
+# stderr without its "rotation: " prefix.
+check_env=()
+run_check() {
+  check_status=0
+  check_message=$(cd "$source_dir" && env -i ${check_env[@]+"${check_env[@]}"} \
+    "$python_path" -B -E -s -S -X utf8 -m rotation.check "$@" 2>&1 >/dev/null) || check_status=$?
+  check_message=${check_message#rotation: }
+}
+
+# setting_source MESSAGE: the deploy.sh option (and variable) behind the function setting that
+# MESSAGE from the function's config parser names first.
+setting_source() {
+  case ${1%%[!A-Z_]*} in
+    GOOGLE_CLOUD_PROJECT) printf '%s' "--project (GOOGLE_CLOUD_PROJECT)" ;;
+    ROTATION_SECRETS) printf '%s' "--secrets (ROTATION_SECRETS)" ;;
+    REFRESH_BEFORE) printf '%s' "--refresh-before (REFRESH_BEFORE)" ;;
+    RETENTION) printf '%s' "--retention (RETENTION)" ;;
+    MIN_ENABLED_VERSIONS) printf '%s' "--min-enabled-versions (MIN_ENABLED_VERSIONS)" ;;
+    DRY_RUN) printf '%s' "--function-dry-run (FUNCTION_DRY_RUN)" ;;
+    *) printf '%s' "the function's settings" ;;
+  esac
+}
+
+check_env=("${function_env[@]}")
+run_check config
+case $check_status in
+  0) ;;
+  2) usage_error "$(setting_source "$check_message"): $check_message" ;;
+  *)
+    printf '%s\n' "$check_message" >&2
+    die "could not check the function's settings: $python_path -m rotation.check config" \
+      "exited $check_status in $source_dir (output above)"
+    ;;
+esac
+
+# --seed-from: check the file before anything talks to Google, with the function's own parser
+# (malformed, v2 or expired keys are refused). The file is read by path, and a refusal names
+# what is wrong with it, never a value.
 validate_seed_file() {
-  local file=$1 python
+  local file=$1 folder
   [[ -f $file && -r $file ]] || die "--seed-from '$file': no such readable file"
-  case "$(cd "$(dirname "$file")" && pwd)/" in
+  folder=$(cd "$(dirname "$file")" && pwd)
+  case "$folder/" in
     "$source_dir"/*)
       die "--seed-from '$file' is inside the function's source folder and could be uploaded" \
         "with it; move it elsewhere (for example ~/Downloads) and try again"
       ;;
   esac
-  python=${CLOUDSDK_PYTHON:-python3}
-  command -v "$python" >/dev/null 2>&1 ||
-    die "--seed-from needs python3 to check the file; install it or set CLOUDSDK_PYTHON"
-  "$python" - "$file" <<'PY' || exit 1
-import json, sys
-
-path = sys.argv[1]
-def fail(why):
-    sys.stderr.write(f"deploy.sh: error: --seed-from {path!r}: {why}\n")
-    sys.exit(1)
-
-try:
-    with open(path, "rb") as handle:
-        raw = handle.read()
-except OSError as error:
-    fail(f"cannot read it ({error.strerror})")
-if len(raw) > 65536:
-    fail("it is larger than Secret Manager's 64 KiB limit for a secret version")
-try:
-    document = json.loads(raw.decode("utf-8"))
-except UnicodeDecodeError:
-    fail("it is not UTF-8 text; expected the JSON file Momento's console downloads")
-except json.JSONDecodeError as error:
-    fail(f"it is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}); "
-         "expected the JSON file Momento's console downloads")
-if not isinstance(document, dict):
-    fail("it holds JSON but not an object; expected the JSON file Momento's console downloads")
-def present(field):
-    value = document.get(field)
-    return isinstance(value, str) and value.strip() != ""
-if not any(present(field) for field in ("apiKey", "authToken", "apiToken")):
-    fail('it has no API key: expected a non-empty "apiKey" field')
-if not present("refreshToken"):
-    fail('it has no refresh token: expected a non-empty "refreshToken" field '
-         "(create the key in Momento's console with refresh enabled, then download its JSON)")
-PY
+  check_env=()
+  run_check document "$folder/$(basename "$file")"
+  case $check_status in
+    0) ;;
+    2) usage_error "--seed-from '$file': $check_message" ;;
+    *)
+      die "--seed-from '$file': could not check it: $python_path -m rotation.check document" \
+        "exited $check_status in $source_dir"
+      ;;
+  esac
 }
 
 if [[ -n $seed_from ]]; then
@@ -559,9 +607,8 @@ describe_function() {
 deploy_function() {
   step "Deploy function $function_name (gen2, private, runs as $function_sa)"
   local env_vars args found state deployed fingerprint files file
-  env_vars="^@^GOOGLE_CLOUD_PROJECT=$project@ROTATION_SECRETS=$secrets_joined"
-  env_vars+="@REFRESH_BEFORE=$refresh_before@RETENTION=$retention"
-  env_vars+="@MIN_ENABLED_VERSIONS=$min_enabled_versions@DRY_RUN=$function_dry_run"
+  # "^@^": the list is @-separated (no value can hold an @: the function's parser refused any).
+  env_vars="^@^$(IFS=@; printf '%s' "${function_env[*]}")"
   args=(functions deploy "$function_name" --gen2 "${regional[@]}"
     --runtime="$runtime" --source="$source_dir" --entry-point="$ENTRY_POINT" --trigger-http
     --no-allow-unauthenticated --service-account="$function_sa"

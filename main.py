@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import flask
 import functions_framework
 
+from rotation import logs
 from rotation.config import load_config
-from rotation.http import handle
+from rotation.errors import RequestError
+from rotation.http import Response, handle
+from rotation.request import read_body
 from rotation.runtime import Runtime
 
 # Parsed at start, so a misconfigured deployment fails loudly before its first request.
@@ -19,10 +23,35 @@ _runtime = Runtime(load_config(os.environ))
 @functions_framework.http
 def rotate(request: flask.Request) -> flask.Response:
     """Rotate the configured Momento keys (HTTP target ``rotate``, called by Cloud Scheduler)."""
-    body, status, headers = handle(
-        _runtime,
-        request.method,
-        request.get_data(cache=False),
-        request.content_type,
+    # At most MAX_BODY_BYTES + 1 bytes are read, never the whole body: a 300 MB body costs
+    # 16 KiB, and one whose Content-Length says it is too large is refused unread.
+    try:
+        body = read_body(request.stream, request.content_length)
+    except RequestError as error:
+        return _respond(*_refused(error))
+    return _respond(*handle(_runtime, request.method, body, request.content_type))
+
+
+def _refused(error: RequestError) -> Response:
+    """What rotation.http answers for a RequestError, for a body refused before handle()."""
+    logs.warning(
+        f"rejected request: {error.message}",
+        event="rotation.request_rejected",
+        code=str(error.code),
     )
-    return flask.Response(flask.json.dumps(body), status=status, headers=headers)
+    answer = {
+        "ok": False,
+        "error": {"code": str(error.code), "message": error.message},
+        "results": [],
+    }
+    return answer, error.status, {"Content-Type": "application/json"}
+
+
+def _respond(answer: dict[str, Any], status: int, headers: dict[str, str]) -> flask.Response:
+    data = flask.json.dumps(answer).encode()
+    # functions-framework reads whatever is left of the request body into memory (get_data()
+    # in an after_request hook) unless the response is streamed. An iterable body counts as
+    # streamed, so a refused 300 MB body stays unread; it is complete, so it keeps its length.
+    return flask.Response(
+        iter((data,)), status=status, headers={**headers, "Content-Length": str(len(data))}
+    )

@@ -14,20 +14,89 @@ Run standalone::
     python -m devtools.fake_google_apis --port 0 --record requests.jsonl
 
 It prints one line, ``fake google apis listening on 127.0.0.1:PORT``, then serves until killed.
-"""
+
+Documented rules it enforces
+----------------------------
+
+An emulator proves only what it enforces. Every value deploy.sh sends through gcloud is checked
+against the rule Google documents for it, and a value past the rule is answered the way Google
+answers: HTTP 400, status INVALID_ARGUMENT, with a ``google.rpc.BadRequest`` field violation,
+and nothing is stored (updates are checked on the resulting resource before it is kept). The
+messages are the fake's own words: don't parse them. Tests are in tests/deploy/ (the rule tests
+in test_fake_rules.py talk HTTP to the fake; test_deploy*.py run the real gcloud).
+
+"iam.proto" is google/iam/admin/v1/iam.proto, "job.proto"/"target.proto" are
+google/cloud/scheduler/v1/, "functions.proto" google/cloud/functions/v2/, "service.proto"/
+"resources.proto" google/cloud/secretmanager/v1/, all in github.com/googleapis/googleapis.
+
+| rule | source | test |
+|---|---|---|
+| service account id: 6-30 chars matching ``[a-z]([-a-z0-9]*[a-z0-9])`` | iam.proto CreateServiceAccountRequest.account_id | test_service_account_id_allowed, test_service_account_id_refused |
+| service account display name: at most 100 UTF-8 bytes | iam.proto ServiceAccount.display_name | test_service_account_display_name_is_at_most_100_utf8_bytes |
+| service account description: at most 256 UTF-8 bytes | iam.proto ServiceAccount.description | test_service_account_description_is_at_most_256_utf8_bytes |
+| custom role id: 3-64 chars of letters, digits, ``_`` and ``.`` | iam.proto CreateRoleRequest.role_id; IAM "Quotas and limits" (custom role ID 64 bytes) | test_custom_role_id_allowed, test_custom_role_id_refused |
+| custom role title: at most 100 UTF-8 bytes | IAM "Quotas and limits" (custom role title 100 bytes); iam.proto Role.title ("typically limited to 100 UTF-8 bytes") | test_custom_role_title_is_at_most_100_utf8_bytes |
+| custom role description: at most 300 UTF-8 bytes | IAM "Quotas and limits" (custom role description 300 bytes) | test_custom_role_description_is_at_most_300_utf8_bytes |
+| custom role stage: ALPHA, BETA, GA, DEPRECATED, DISABLED or EAP | iam.proto Role.RoleLaunchStage | test_custom_role_stage_is_a_launch_stage |
+| permissions: the form service.resource.verb | IAM "Roles and permissions" / "Understanding custom roles" | test_custom_role_permissions_are_service_resource_verb |
+| role updates (PATCH) obey the same rules | as above | test_custom_role_update_is_checked_too |
+| IAM policy members: allUsers, allAuthenticatedUsers, user:/serviceAccount:/group:EMAIL, domain:, deleted:, principal://, principalSet:// | google/iam/v1/policy.proto Binding.members (principal:// and principalSet:// from IAM "Principal identifiers", accepted so as not to be stricter than Google) | test_policy_members_allowed, test_policy_members_refused |
+| IAM policy roles: roles/ID, projects/P/roles/ID, organizations/O/roles/ID | policy.proto Binding.role; IAM "Roles and permissions" (role names) | test_policy_roles_have_a_role_name_form |
+| secret id: 1-255 letters, numerals, ``-`` and ``_`` | service.proto CreateSecretRequest.secret_id | test_secret_id_is_at_most_255_letters_digits_hyphens_underscores |
+| secret labels: the label rules below | resources.proto Secret.labels | test_secret_labels_follow_the_label_rules |
+| secret payload: at most 64 KiB | resources.proto SecretPayload.data | test_secret_payload_is_at_most_64_kib |
+| secret payload checksum: data_crc32c, when sent, must match | resources.proto SecretPayload.data_crc32c | test_secret_payload_checksum_must_match |
+| services:batchEnable: at most 20 services | google/api/serviceusage/v1/serviceusage.proto BatchEnableServicesRequest.service_ids | test_batch_enable_takes_at_most_20_services |
+| function id: 1-63 of letters, digits, ``-``, ``_`` (what both sources allow; see unknowns) | functions.proto CreateFunctionRequest.function_id; "Deploy a Cloud Run function" | test_function_id_allowed, test_function_id_refused |
+| function labels: at most 64; keys 1-63 and values 0-63 of lowercase letters (international allowed), digits, ``_``, ``-``; keys start with a lowercase letter | Resource Manager "Creating and managing labels" (Requirements for labels), required by Cloud Run "Configure labels for services" ("Only valid Google Cloud labels"); same regexes as resources.proto Secret.labels | test_function_labels_allowed, test_function_labels_refused; test_fingerprint_label_fits_googles_label_rules (deploy.sh's 40-hex fingerprint) |
+| env var names: not empty, no ``=``, no ``X_GOOGLE_`` prefix, not PORT, K_SERVICE, K_REVISION, K_CONFIGURATION, FUNCTION_TARGET, FUNCTION_SIGNATURE_TYPE | Cloud Run "Environment variables for services" (Reserved environment variables for functions; reserved names of the container runtime contract) | test_function_env_var_names_that_are_reserved_or_invalid_are_refused, test_function_env_var_names_near_the_reserved_ones_are_allowed |
+| env vars: at most 1000, names and values together at most 32 KiB | same page (maximum number; variable size limits for functions) | test_function_env_vars_are_at_most_1000_and_32_kib |
+| memory: a number with unit k, M, G, Mi, Gi (or bytes), from 128M to 32Gi | functions.proto ServiceConfig.available_memory (units); "Configure memory and vCPU limits" (128 MiB to 32 GiB) | test_function_memory_allowed, test_function_memory_refused |
+| timeout: at most 3600 s for HTTP functions, 540 s for event-driven | "Function timeout" | test_function_timeout_is_at_most_3600s_for_http_and_540s_for_events |
+| build service account: projects/{projectId}/serviceAccounts/{email} | functions.proto BuildConfig.service_account | test_function_build_service_account_is_a_resource_name |
+| runtime: required when creating | functions.proto BuildConfig.runtime | test_function_runtime_is_required_on_create |
+| function updates (PATCH) obey the same rules | as above | test_function_update_is_checked_too |
+| job name: projects/PROJECT_ID/locations/LOCATION_ID/jobs/JOB_ID; PROJECT_ID of letters, digits, ``-``, ``:``, ``.``; JOB_ID 1-500 letters, digits, ``-``, ``_`` | job.proto Job.name | test_job_name_allowed, test_job_name_refused |
+| job description: at most 500 characters | job.proto Job.description | test_job_description_is_at_most_500_characters |
+| job schedule: required on create | job.proto Job.schedule | test_job_schedule_is_required_on_create |
+| job time zone: a tz database name, or "utc" | job.proto Job.time_zone | test_job_time_zone_allowed, test_job_time_zone_refused, test_a_time_zone_google_refuses_fails_the_deploy_through_gcloud |
+| HTTP target uri: begins with http:// or https://, at most 2083 characters | target.proto HttpTarget.uri | test_job_uri_is_http_or_https_and_at_most_2083_characters |
+| HTTP target body: only with POST, PUT or PATCH | target.proto HttpTarget.body | test_job_body_needs_post_put_or_patch |
+| HTTP target headers: total size under 80KB (read as 80 KiB) | target.proto HttpTarget.headers | test_job_headers_are_under_80kb |
+| OIDC service account: within the job's project (checked for ``*.iam.gserviceaccount.com`` emails) | target.proto OidcToken.service_account_email | test_job_oidc_account_is_in_the_jobs_project |
+| retry count: 0 to 5 | job.proto RetryConfig.retry_count | test_job_retry_count_is_0_to_5 |
+| durations (min/max backoff, max retry duration, attempt deadline): protobuf Duration JSON, decimal seconds with at most 9 fractional digits and "s" | google/protobuf/duration.proto (JSON mapping) | test_job_durations_are_protobuf_durations |
+| attempt deadline for HTTP targets: 15 s to 30 min | job.proto Job.attempt_deadline | test_job_attempt_deadline_is_15s_to_30m_for_http_targets |
+| job updates (PATCH) obey the same rules | as above | test_job_update_is_checked_too |
+| refusals: 400, INVALID_ARGUMENT, BadRequest field violation | google/rpc/error_details.proto BadRequest; AIP-193 | test_refusals_have_googles_error_shape |
+| unknown: function id length 1-3, upper case, ``_``, leading digit. functions.proto says "4-63 characters, valid characters /[a-z][0-9]-/"; the deploy guide says "start with a letter followed by up to 62 letters, numbers, hyphens, or underscores, end with a letter or a number". The fake refuses only what both refuse; deploy.sh asks for the stricter 4-63 of a-z, 0-9, - | | |
+| unknown: memory between 128M (decimal) and 128Mi, and values between the listed tiers; the fake accepts them | | |
+| unknown: a lower bound for timeoutSeconds, and bounds on maxInstanceCount; not checked | | |
+| unknown: which runtime ids exist (the fake lists python311-313 but does not refuse others) and any rule for entryPoint | | |
+| unknown: the schedule grammar (crontab or "English-like"); only its presence is checked | | |
+| unknown: bounds on min/max backoff, max retry duration and max doublings (the docstrings give defaults only); only their format is checked | | |
+| unknown: which header names Cloud Scheduler refuses (the docstring says some are "ignored or replaced"); none refused | | |
+| unknown: the number of permissions a custom role may hold, and whether a permission exists or is supported in custom roles; only the form is checked | | |
+| unknown: whether a binding may name a custom role or a service account that does not exist (or is deleted); not checked | | |
+| unknown: the status of a data_crc32c mismatch; 400 INVALID_ARGUMENT, as devtools/emulators/secret_manager.py answers | | |
+| unknown: whether labels also have a byte limit (some APIs document 128 bytes); not checked | | |
+"""  # noqa: E501 - the rule table keeps one row per line
 
 from __future__ import annotations
 
 import argparse
 import base64
 import copy
+import functools
 import io
 import itertools
 import json
 import re
 import sys
 import threading
+import unicodedata
 import zipfile
+import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +104,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+import google_crc32c
 
 __all__ = ["API_OVERRIDES", "JSON", "FakeGoogleApis", "RecordedRequest", "gcloud_env"]
 
@@ -63,6 +134,7 @@ API_OVERRIDES = (
 FUNCTIONS_OPERATION_TYPE = "type.googleapis.com/google.cloud.functions.v2.OperationMetadata"
 FUNCTION_TYPE = "type.googleapis.com/google.cloud.functions.v2.Function"
 BATCH_ENABLE_TYPE = "type.googleapis.com/google.api.serviceusage.v1.BatchEnableServicesResponse"
+BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
 READ_ONLY_SUFFIXES = (":getIamPolicy", ":testIamPermissions", ":generateUploadUrl")
 
 
@@ -133,16 +205,27 @@ _STATUS_NAMES = {
 
 
 class ApiError(Exception):
-    """Answered as a Google-style JSON error."""
+    """Answered as a Google-style JSON error.
 
-    def __init__(self, code: int, message: str, status: str | None = None) -> None:
+    ``field`` (a request field path) adds a ``google.rpc.BadRequest`` detail with one field
+    violation, the way Google's APIs describe an INVALID_ARGUMENT.
+    """
+
+    def __init__(
+        self, code: int, message: str, status: str | None = None, *, field: str | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status or _STATUS_NAMES.get(code, "UNKNOWN")
+        self.field = field
 
     def as_json(self) -> JSON:
-        return {"error": {"code": self.code, "message": self.message, "status": self.status}}
+        error: JSON = {"code": self.code, "message": self.message, "status": self.status}
+        if self.field is not None:
+            violation = {"field": self.field, "description": self.message}
+            error["details"] = [{"@type": BAD_REQUEST_TYPE, "fieldViolations": [violation]}]
+        return {"error": error}
 
 
 def _now() -> str:
@@ -203,6 +286,453 @@ class _IamPolicy:
 def _b64decode(value: str) -> bytes:
     padded = value + "=" * (-len(value) % 4)
     return base64.urlsafe_b64decode(padded.replace("+", "-").replace("/", "_"))
+
+
+# ---------------------------------------------------------------------------------- the rules
+# Each check enforces one documented rule from the table in the module docstring, and answers
+# 400 INVALID_ARGUMENT with a BadRequest field violation, as Google's APIs do. Nothing is stored
+# when a check fails: handlers validate the whole resulting resource before keeping it.
+
+
+def _invalid(field: str, message: str) -> ApiError:
+    return ApiError(400, message, "INVALID_ARGUMENT", field=field)
+
+
+def _utf8_size(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _string(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise _invalid(field, f"Invalid value at '{field}': expected a string")
+    return value
+
+
+def _integer(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise _invalid(field, f"Invalid value at '{field}': expected an integer")
+    try:
+        return int(value)
+    except ValueError:
+        raise _invalid(field, f"Invalid value at '{field}' ({value!r}): not an integer") from None
+
+
+def _max_bytes(value: Any, field: str, limit: int) -> None:
+    text = _string(value, field)
+    if _utf8_size(text) > limit:
+        raise _invalid(field, f"{field} is {_utf8_size(text)} bytes of UTF-8; the limit is {limit}")
+
+
+# IAM: iam.proto CreateServiceAccountRequest.account_id.
+_ACCOUNT_ID = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])")
+
+
+def check_account_id(account_id: Any) -> None:
+    value = _string(account_id, "account_id")
+    if not (6 <= len(value) <= 30 and _ACCOUNT_ID.fullmatch(value)):
+        raise _invalid(
+            "account_id",
+            f"Invalid account_id {value!r}: it must be 6-30 characters long and match "
+            "[a-z]([-a-z0-9]*[a-z0-9])",
+        )
+
+
+def check_service_account(details: Any) -> None:
+    if not isinstance(details, dict):
+        raise _invalid("service_account", "service_account must be an object")
+    if "displayName" in details:  # iam.proto ServiceAccount.display_name
+        _max_bytes(details["displayName"], "service_account.display_name", 100)
+    if "description" in details:  # iam.proto ServiceAccount.description
+        _max_bytes(details["description"], "service_account.description", 256)
+
+
+# IAM custom roles: iam.proto CreateRoleRequest.role_id; IAM "Quotas and limits" (Limits).
+_ROLE_ID = re.compile(r"[A-Za-z0-9_.]{3,64}")
+ROLE_STAGES = frozenset({"ALPHA", "BETA", "GA", "DEPRECATED", "DISABLED", "EAP"})
+# "Roles and permissions": permissions are represented as service.resource.verb.
+_PERMISSION = re.compile(r"[^.\s]+\.[^.\s]+\.[^.\s]+")
+
+
+def check_role_id(role_id: Any) -> None:
+    value = _string(role_id, "role_id")
+    if not _ROLE_ID.fullmatch(value):
+        raise _invalid(
+            "role_id",
+            f"Invalid role_id {value!r}: a role ID may contain alphanumeric characters, "
+            "underscores (_) and periods (.), and be 3 to 64 characters long",
+        )
+
+
+def check_role(role: Any) -> None:
+    if not isinstance(role, dict):
+        raise _invalid("role", "role must be an object")
+    if "title" in role:
+        _max_bytes(role["title"], "role.title", 100)
+    if "description" in role:
+        _max_bytes(role["description"], "role.description", 300)
+    if "stage" in role and role["stage"] not in ROLE_STAGES:
+        raise _invalid("role.stage", f"Invalid value at 'role.stage' ({role['stage']!r})")
+    permissions = role.get("includedPermissions", [])
+    if not isinstance(permissions, list):
+        raise _invalid("role.included_permissions", "included_permissions must be a list")
+    for index, permission in enumerate(permissions):
+        field = f"role.included_permissions[{index}]"
+        if not _PERMISSION.fullmatch(_string(permission, field)):
+            raise _invalid(
+                field,
+                f"Permission {permission!r} is not valid: permissions have the form "
+                "service.resource.verb",
+            )
+
+
+# IAM policies: policy.proto Binding.members and Binding.role; "Roles and permissions" (names).
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+_MEMBER_EMAIL_KINDS = ("user:", "serviceAccount:", "group:")
+_MEMBER_OTHER_KINDS = ("domain:", "deleted:", "principal://", "principalSet://")
+_ROLE_NAME = re.compile(
+    r"roles/[A-Za-z0-9_.]+|(projects/[^/\s]+|organizations/[0-9]+)/roles/[A-Za-z0-9_.]+"
+)
+
+
+def check_policy(policy: Any) -> None:
+    if not isinstance(policy, dict):
+        raise _invalid("policy", "policy must be an object")
+    bindings = policy.get("bindings", [])
+    if not isinstance(bindings, list):
+        raise _invalid("policy.bindings", "bindings must be a list")
+    for i, binding in enumerate(bindings):
+        if not isinstance(binding, dict):
+            raise _invalid(f"policy.bindings[{i}]", "a binding must be an object")
+        role = _string(binding.get("role"), f"policy.bindings[{i}].role")
+        if not _ROLE_NAME.fullmatch(role):
+            raise _invalid(
+                f"policy.bindings[{i}].role",
+                f"Role {role!r} is not a role name: use roles/ID, projects/PROJECT/roles/ID "
+                "or organizations/ORGANIZATION/roles/ID",
+            )
+        members = binding.get("members", [])
+        if not isinstance(members, list):
+            raise _invalid(f"policy.bindings[{i}].members", "members must be a list")
+        for j, member in enumerate(members):
+            _check_member(_string(member, f"policy.bindings[{i}].members[{j}]"), i, j)
+
+
+def _check_member(member: str, i: int, j: int) -> None:
+    if member in {"allUsers", "allAuthenticatedUsers"}:
+        return
+    for kind in _MEMBER_EMAIL_KINDS:
+        if member.startswith(kind) and _EMAIL.fullmatch(member.removeprefix(kind)):
+            return
+    if member.startswith(_MEMBER_OTHER_KINDS) and member.partition(":")[2].strip("/"):
+        return
+    raise _invalid(
+        f"policy.bindings[{i}].members[{j}]",
+        f"Invalid member {member!r}: use allUsers, allAuthenticatedUsers, user:EMAIL, "
+        "serviceAccount:EMAIL, group:EMAIL, domain:DOMAIN, deleted:..., principal://... or "
+        "principalSet://...",
+    )
+
+
+# Labels: Resource Manager "Creating and managing labels" (Requirements for labels), which
+# Cloud Run's "Configure labels" page points to; the same rule as the Secret.labels docstring.
+MAX_LABELS = 64
+
+
+def _label_char(char: str, *, first: bool) -> bool:
+    category = unicodedata.category(char)
+    if category in {"Ll", "Lo"}:
+        return True
+    return not first and (char in "_-" or category.startswith("N"))
+
+
+def check_labels(labels: Any, field: str = "labels") -> None:
+    if not isinstance(labels, dict):
+        raise _invalid(field, f"{field} must be a map of strings")
+    if len(labels) > MAX_LABELS:
+        raise _invalid(field, f"{len(labels)} labels; no more than {MAX_LABELS} are allowed")
+    for key, value in labels.items():
+        text = _string(value, f"{field}[{key!r}]")
+        if not (
+            1 <= len(key) <= 63
+            and _label_char(key[0], first=True)
+            and all(_label_char(c, first=False) for c in key)
+        ):
+            raise _invalid(
+                field,
+                f"Label key {key!r} is not valid: 1-63 lowercase letters, digits, _ and -, "
+                "starting with a lowercase letter",
+            )
+        if not (len(text) <= 63 and all(_label_char(c, first=False) for c in text)):
+            raise _invalid(
+                field,
+                f"Label value {text!r} (key {key!r}) is not valid: 0-63 lowercase letters, "
+                "digits, _ and -",
+            )
+
+
+# Secret Manager: service.proto CreateSecretRequest.secret_id; resources.proto SecretPayload.
+_SECRET_ID = re.compile(r"[A-Za-z0-9_-]{1,255}")
+MAX_PAYLOAD_BYTES = 64 * 1024
+
+
+def check_secret_id(secret_id: Any) -> None:
+    value = _string(secret_id, "secret_id")
+    if not _SECRET_ID.fullmatch(value):
+        raise _invalid(
+            "secret_id",
+            f"Invalid secret_id {value!r}: at most 255 letters, numerals, hyphens (-) and "
+            "underscores (_)",
+        )
+
+
+def check_payload(payload: Any) -> None:
+    if not isinstance(payload, dict):
+        raise _invalid("payload", "payload must be an object")
+    try:
+        data = base64.b64decode(_string(payload.get("data", ""), "payload.data"), validate=True)
+    except ValueError:
+        raise _invalid("payload.data", "Invalid value at 'payload.data': not base64") from None
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise _invalid("payload.data", f"Secret payload is {len(data)} bytes; the limit is 64 KiB")
+    if "dataCrc32c" in payload:
+        sent = _integer(payload["dataCrc32c"], "payload.data_crc32c")
+        if sent != google_crc32c.value(data):
+            raise _invalid(
+                "payload.data_crc32c",
+                "Checksum mismatch. Data corrupted in transit or request is invalid.",
+            )
+
+
+# Service Usage: serviceusage.proto BatchEnableServicesRequest.service_ids.
+MAX_BATCH_ENABLE = 20
+
+
+def check_batch_enable(service_ids: Any) -> None:
+    if not isinstance(service_ids, list):
+        raise _invalid("service_ids", "service_ids must be a list")
+    if len(service_ids) > MAX_BATCH_ENABLE:
+        raise _invalid(
+            "service_ids",
+            f"{len(service_ids)} services in one request; a single request can enable a "
+            f"maximum of {MAX_BATCH_ENABLE}",
+        )
+
+
+# Cloud Functions v2: what both documents allow of a function id (see the docstring table).
+_FUNCTION_ID = re.compile(r"[A-Za-z0-9_-]{1,63}")
+# "Environment variables for services" (Reserved environment variables for functions) and the
+# Cloud Run container runtime contract it points to (K_CONFIGURATION).
+RESERVED_ENV_VARS = frozenset(
+    {
+        "PORT",
+        "K_SERVICE",
+        "K_REVISION",
+        "K_CONFIGURATION",
+        "FUNCTION_TARGET",
+        "FUNCTION_SIGNATURE_TYPE",
+    }
+)
+MAX_ENV_VARS = 1000
+MAX_ENV_BYTES = 32 * 1024
+# functions.proto ServiceConfig.available_memory: units k, M, G, Mi, Gi, or bytes.
+_MEMORY = re.compile(r"([0-9]+(?:\.[0-9]+)?)(k|M|G|Mi|Gi)?")
+_MEMORY_UNITS = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "Mi": 2**20, "Gi": 2**30}
+# "Configure memory and vCPU limits": from 128 MiB to 32 GiB. 128M (decimal) is let through,
+# see the table.
+MIN_MEMORY_BYTES, MAX_MEMORY_BYTES = 128 * 10**6, 32 * 2**30
+# "Function timeout": 60 minutes for HTTP functions, 9 minutes for event-driven ones.
+MAX_HTTP_TIMEOUT_S, MAX_EVENT_TIMEOUT_S = 3600, 540
+_BUILD_ACCOUNT = re.compile(r"projects/[^/\s]+/serviceAccounts/[^/@\s]+@[^/@\s]+")
+
+
+def check_function_id(function_id: Any) -> None:
+    value = _string(function_id, "function_id")
+    if not _FUNCTION_ID.fullmatch(value):
+        raise _invalid(
+            "function_id",
+            f"Invalid function_id {value!r}: at most 63 letters, digits, hyphens and underscores",
+        )
+
+
+def check_function(function: JSON, *, creating: bool) -> None:
+    if "labels" in function:
+        check_labels(function["labels"])
+    build = function.get("buildConfig") or {}
+    service = function.get("serviceConfig") or {}
+    if creating and not build.get("runtime"):
+        raise _invalid("build_config.runtime", "runtime is required when creating a function")
+    if build.get("serviceAccount"):
+        account = _string(build["serviceAccount"], "build_config.service_account")
+        if not _BUILD_ACCOUNT.fullmatch(account):
+            raise _invalid(
+                "build_config.service_account",
+                f"Invalid build service account {account!r}: the format is "
+                "projects/{projectId}/serviceAccounts/{serviceAccountEmail}",
+            )
+    _check_env_vars(service.get("environmentVariables") or {})
+    if "availableMemory" in service:
+        _check_memory(service["availableMemory"])
+    if "timeoutSeconds" in service:
+        timeout = _integer(service["timeoutSeconds"], "service_config.timeout_seconds")
+        limit = MAX_EVENT_TIMEOUT_S if function.get("eventTrigger") else MAX_HTTP_TIMEOUT_S
+        if timeout > limit:
+            raise _invalid(
+                "service_config.timeout_seconds",
+                f"timeout_seconds {timeout} is over the maximum of {limit} seconds",
+            )
+
+
+def _check_env_vars(variables: Any) -> None:
+    field = "service_config.environment_variables"
+    if not isinstance(variables, dict):
+        raise _invalid(field, "environment_variables must be a map of strings")
+    if len(variables) > MAX_ENV_VARS:
+        raise _invalid(field, f"{len(variables)} environment variables; the maximum is 1000")
+    size = 0
+    for key, value in variables.items():
+        size += _utf8_size(key) + _utf8_size(_string(value, f"{field}[{key!r}]"))
+        if not key or "=" in key or key.startswith("X_GOOGLE_") or key in RESERVED_ENV_VARS:
+            raise _invalid(
+                field,
+                f"Environment variable name {key!r} is reserved or invalid: names cannot be "
+                "empty, contain '=', start with X_GOOGLE_, or be one of "
+                + ", ".join(sorted(RESERVED_ENV_VARS)),
+            )
+    if size > MAX_ENV_BYTES:
+        raise _invalid(field, f"environment variables take {size} bytes; the limit is 32 KiB")
+
+
+def _check_memory(value: Any) -> None:
+    field = "service_config.available_memory"
+    match = _MEMORY.fullmatch(_string(value, field))
+    if match is None:
+        raise _invalid(field, f"Invalid memory {value!r}: a number with unit k, M, G, Mi or Gi")
+    size = float(match.group(1)) * _MEMORY_UNITS[match.group(2) or ""]
+    if not MIN_MEMORY_BYTES <= size <= MAX_MEMORY_BYTES:
+        raise _invalid(field, f"Invalid memory {value!r}: it must be from 128Mi to 32Gi")
+
+
+# Cloud Scheduler: job.proto Job, RetryConfig; target.proto HttpTarget, OidcToken.
+_JOB_NAME = re.compile(
+    r"projects/(?P<project>[A-Za-z0-9:.-]+)/locations/(?P<location>[^/\s]+)"
+    r"/jobs/(?P<job>[A-Za-z0-9_-]{1,500})"
+)
+MAX_JOB_DESCRIPTION = 500
+MAX_URI = 2083
+MAX_HEADER_BYTES = 80 * 1024  # "less than 80KB"; read as KiB, the lenient reading
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+HTTP_METHODS = frozenset({"HTTP_METHOD_UNSPECIFIED", "POST", "GET", "HEAD", "PUT", "DELETE"})
+HTTP_METHODS |= {"PATCH", "OPTIONS"}
+MAX_RETRY_COUNT = 5
+# google/protobuf/duration.proto, JSON mapping: seconds with up to 9 fractional digits and "s".
+_DURATION = re.compile(r"(-?[0-9]+(?:\.[0-9]{1,9})?)s")
+MAX_DURATION_S = 315_576_000_000
+MIN_ATTEMPT_DEADLINE_S, MAX_ATTEMPT_DEADLINE_S = 15, 30 * 60
+
+
+def _duration(value: Any, field: str) -> float:
+    match = _DURATION.fullmatch(_string(value, field))
+    if match is None or abs(float(match.group(1))) > MAX_DURATION_S:
+        raise _invalid(field, f"Invalid value at '{field}' ({value!r}): not a Duration")
+    return float(match.group(1))
+
+
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def check_job(job: JSON, *, project: str, creating: bool) -> None:
+    if "name" in job:
+        name = _string(job["name"], "job.name")
+        if not _JOB_NAME.fullmatch(name):
+            raise _invalid(
+                "job.name",
+                f"Invalid job name {name!r}: use projects/PROJECT_ID/locations/LOCATION_ID/jobs/"
+                "JOB_ID, JOB_ID being at most 500 letters, numbers, hyphens or underscores",
+            )
+    if "description" in job and len(_string(job["description"], "job.description")) > 500:
+        raise _invalid("job.description", "description must not contain more than 500 characters")
+    if creating and not job.get("schedule"):
+        raise _invalid("job.schedule", "schedule is required")
+    if "timeZone" in job:
+        zone = _string(job["timeZone"], "job.time_zone")
+        if zone != "utc" and zone not in _time_zones():
+            raise _invalid("job.time_zone", f"Invalid time zone {zone!r}: use a tz database name")
+    if "httpTarget" in job:
+        _check_http_target(job["httpTarget"], project)
+        if "attemptDeadline" in job:
+            deadline = _duration(job["attemptDeadline"], "job.attempt_deadline")
+            if not MIN_ATTEMPT_DEADLINE_S <= deadline <= MAX_ATTEMPT_DEADLINE_S:
+                raise _invalid(
+                    "job.attempt_deadline",
+                    f"attempt_deadline {job['attemptDeadline']} is outside [15 seconds, 30 "
+                    "minutes], the allowed range for HTTP targets",
+                )
+    elif "attemptDeadline" in job:
+        _duration(job["attemptDeadline"], "job.attempt_deadline")
+    if "retryConfig" in job:
+        _check_retry_config(job["retryConfig"])
+
+
+def _check_http_target(target: Any, project: str) -> None:
+    if not isinstance(target, dict):
+        raise _invalid("job.http_target", "http_target must be an object")
+    uri = _string(target.get("uri", ""), "job.http_target.uri")
+    if not uri.startswith(("http://", "https://")) or len(uri) > MAX_URI:
+        raise _invalid(
+            "job.http_target.uri",
+            f"Invalid uri {uri!r}: it must begin with http:// or https:// and be at most "
+            f"{MAX_URI} characters",
+        )
+    method = target.get("httpMethod", "POST")
+    if method not in HTTP_METHODS:
+        raise _invalid("job.http_target.http_method", f"Invalid http_method {method!r}")
+    if target.get("body") and method not in BODY_METHODS:
+        raise _invalid(
+            "job.http_target.body",
+            f"A request body is allowed only if the HTTP method is POST, PUT, or PATCH, not "
+            f"{method}",
+        )
+    headers = target.get("headers") or {}
+    if not isinstance(headers, dict):
+        raise _invalid("job.http_target.headers", "headers must be a map of strings")
+    size = sum(
+        _utf8_size(k) + _utf8_size(_string(v, "job.http_target.headers"))
+        for k, v in headers.items()
+    )
+    if size >= MAX_HEADER_BYTES:
+        raise _invalid("job.http_target.headers", "The total size of headers must be under 80KB")
+    oidc = target.get("oidcToken") or {}
+    email = _string(oidc.get("serviceAccountEmail", ""), "job.http_target.oidc_token")
+    domain = email.partition("@")[2]
+    if domain.endswith(".iam.gserviceaccount.com") and domain.split(".")[0] != project:
+        raise _invalid(
+            "job.http_target.oidc_token.service_account_email",
+            f"Service account {email} is not in project {project}: the service account must "
+            "be within the same project as the job",
+        )
+
+
+def _check_retry_config(config: Any) -> None:
+    if not isinstance(config, dict):
+        raise _invalid("job.retry_config", "retry_config must be an object")
+    if "retryCount" in config:
+        count = _integer(config["retryCount"], "job.retry_config.retry_count")
+        if not 0 <= count <= MAX_RETRY_COUNT:
+            raise _invalid(
+                "job.retry_config.retry_count",
+                f"retry_count {count}: values greater than 5 and negative values are not allowed",
+            )
+    for key, path in (
+        ("minBackoffDuration", "job.retry_config.min_backoff_duration"),
+        ("maxBackoffDuration", "job.retry_config.max_backoff_duration"),
+        ("maxRetryDuration", "job.retry_config.max_retry_duration"),
+    ):
+        if key in config:
+            _duration(config[key], path)
+    if "maxDoublings" in config:
+        _integer(config["maxDoublings"], "job.retry_config.max_doublings")
 
 
 Handler = Callable[["_Call"], Any]
@@ -393,6 +923,7 @@ class FakeGoogleApis:
         @route("POST", "serviceusage", "/v1/projects/{project}/services:batchEnable")
         def batch_enable(c: _Call) -> JSON:
             p = c.params["project"]
+            check_batch_enable(c.body.get("serviceIds", []))
             ids = list(c.body.get("serviceIds", []))
             self.enabled_services.setdefault(p, set()).update(ids)
             services = [self._service(p, s, "ENABLED") for s in ids]
@@ -413,6 +944,8 @@ class FakeGoogleApis:
         @route("POST", "iam", "/v1/projects/{project}/serviceAccounts")
         def create_account(c: _Call) -> JSON:
             p = c.params["project"]
+            check_account_id(c.body.get("accountId"))
+            check_service_account(c.body.get("serviceAccount", {}))
             account_id = c.body["accountId"]
             email = f"{account_id}@{p}.iam.gserviceaccount.com"
             if email in self.service_accounts:
@@ -443,6 +976,8 @@ class FakeGoogleApis:
 
         @route("POST", "iam", "/v1/projects/{project}/roles")
         def create_role(c: _Call) -> JSON:
+            check_role_id(c.body.get("roleId"))
+            check_role(c.body.get("role", {}))
             name = f"projects/{c.params['project']}/roles/{c.body['roleId']}"
             if name in self.roles:
                 raise ApiError(409, f"A role named {c.body['roleId']} in {name} already exists.")
@@ -456,8 +991,10 @@ class FakeGoogleApis:
             if c.body.get("etag") and _b64decode(c.body["etag"]) != _b64decode(role["etag"]):
                 raise ApiError(409, "etag mismatch", "ABORTED")
             mask = c.q("updateMask") or ",".join(k for k in c.body if k not in {"name", "etag"})
-            _apply_mask(role, c.body, mask)
-            return self._store_role(role)
+            updated = copy.deepcopy(role)
+            _apply_mask(updated, c.body, mask)
+            check_role(updated)
+            return self._store_role(updated)
 
         @route("DELETE", "iam", "/v1/projects/{project}/roles/{role}")
         def delete_role(c: _Call) -> JSON:
@@ -478,6 +1015,9 @@ class FakeGoogleApis:
 
         @route("POST", "secretmanager", "/v1/projects/{project}/secrets")
         def create_secret(c: _Call) -> JSON:
+            check_secret_id(c.q("secretId"))
+            if "labels" in (c.body or {}):
+                check_labels(c.body["labels"])
             return self._create_secret(c.params["project"], c.q("secretId"), c.body)
 
         @route("GET", "secretmanager", "/v1/projects/{project}/secrets/{secret}/versions")
@@ -490,6 +1030,7 @@ class FakeGoogleApis:
         @route("POST", "secretmanager", "/v1/projects/{project}/secrets/{secret}:addVersion")
         def add_version(c: _Call) -> JSON:
             payload = c.body.get("payload", {})
+            check_payload(payload)
             version = self._add_version(
                 c.params["project"], c.params["secret"], payload.get("data", "")
             )
@@ -504,6 +1045,7 @@ class FakeGoogleApis:
         @route("POST", "secretmanager", "/v1/projects/{project}/secrets/{secret}:setIamPolicy")
         def set_secret_policy(c: _Call) -> JSON:
             policy = self._secret_policy(c.params["project"], c.params["secret"])
+            check_policy(c.body.get("policy", {}))
             return policy.replace(c.body.get("policy", {}))
 
         # --- Cloud Build
@@ -541,10 +1083,12 @@ class FakeGoogleApis:
 
         @route("POST", "cloudfunctions", "/v2" + loc + "/functions")
         def create_function(c: _Call) -> JSON:
+            check_function_id(c.q("functionId"))
             name = self._function_name({**c.params, "function": c.q("functionId")})
             if name in self.functions:
                 raise ApiError(409, f"Function {name} already exists")
             function = copy.deepcopy(c.body)
+            check_function(function, creating=True)
             function["name"] = name
             self.functions[name] = self._settle_function(function, c.params)
             return self._function_operation(c.params, name, "create")
@@ -552,9 +1096,10 @@ class FakeGoogleApis:
         @route("PATCH", "cloudfunctions", "/v2" + loc + "/functions/{function}")
         def update_function(c: _Call) -> JSON:
             name = self._function_name(c.params)
-            function = self._function(name)
+            function = copy.deepcopy(self._function(name))
             mask = c.q("updateMask") or ",".join(c.body)
             _apply_mask(function, c.body, mask)
+            check_function(function, creating=False)
             self.functions[name] = self._settle_function(function, c.params)
             return self._function_operation(c.params, name, "update")
 
@@ -584,7 +1129,9 @@ class FakeGoogleApis:
 
             @route("POST", "run", prefix + "/services/{service}:setIamPolicy")
             def set_run_policy(c: _Call) -> JSON:
-                return self._run_policy(c.params["service"]).replace(c.body.get("policy", {}))
+                policy = self._run_policy(c.params["service"])
+                check_policy(c.body.get("policy", {}))
+                return policy.replace(c.body.get("policy", {}))
 
         @route("GET", "run", "/apis/serving.knative.dev/v1/namespaces/{project}/services/{service}")
         def get_knative_service(c: _Call) -> JSON:
@@ -604,6 +1151,7 @@ class FakeGoogleApis:
         @route("POST", "cloudscheduler", "/v1" + loc + "/jobs")
         def create_job(c: _Call) -> JSON:
             job: JSON = copy.deepcopy(c.body)
+            check_job(job, project=c.params["project"], creating=True)
             name = job.get("name", "")
             if name in self.jobs:
                 raise ApiError(409, f"Job {name} already exists")
@@ -615,9 +1163,12 @@ class FakeGoogleApis:
 
         @route("PATCH", "cloudscheduler", "/v1" + loc + "/jobs/{job}")
         def update_job(c: _Call) -> JSON:
-            job = self._job(self._job_name(c.params))
+            name = self._job_name(c.params)
+            job = copy.deepcopy(self._job(name))
             _apply_mask(job, c.body, c.q("updateMask") or ",".join(c.body))
+            check_job(job, project=c.params["project"], creating=False)
             job["userUpdateTime"] = _now()
+            self.jobs[name] = job
             return job
 
         @route("DELETE", "cloudscheduler", "/v1" + loc + "/jobs/{job}")

@@ -2,6 +2,11 @@
 
 Every problem names the variable and the form it accepts, so a bad deployment fails at start
 with a message the operator can act on, not at 3 a.m. on the first refresh.
+
+Values are read strictly: ASCII digits only (``²`` and ``٣`` are not numbers here), leading and
+trailing whitespace ignored, and a value that is not valid UTF-8 (which Linux hands to Python as
+lone surrogates) refused by name. Durations have a ceiling per variable, in :data:`LONGEST`;
+messages never echo more than a short, printable rendering of a value.
 """
 
 from __future__ import annotations
@@ -11,18 +16,46 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from rotation.durations import DURATION_FORM, format_duration, parse_duration
+from rotation.durations import (
+    DURATION_FORM,
+    DurationTooLongError,
+    format_duration,
+    parse_duration,
+)
 from rotation.errors import ConfigError
 
 _SECRET_ID = r"[A-Za-z0-9_-]{1,255}"
 _PROJECT = r"[a-z0-9](?:[a-z0-9:.-]{0,98}[a-z0-9])?"
-_FULL_NAME = re.compile(rf"^projects/({_PROJECT})/secrets/({_SECRET_ID})$")
-_SHORT_NAME = re.compile(rf"^{_SECRET_ID}$")
-_HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$")
+_FULL_NAME = re.compile(rf"projects/({_PROJECT})/secrets/({_SECRET_ID})")
+_SHORT_NAME = re.compile(_SECRET_ID)
+_PROJECT_ID = re.compile(_PROJECT)
+_HOST_PORT = re.compile(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})")
+_DIGITS = re.compile(r"[0-9]+")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 SECRET_NAME_FORM = "projects/PROJECT/secrets/SECRET or SECRET (letters, digits, - and _)"
+PROJECT_FORM = "a project ID (lowercase letters, digits and -)"
+BOOL_FORM = "true or false"
+HOST_PORT_FORM = "host:port"
+SECRETS_FORM = f"a comma-separated list of secret names, each {SECRET_NAME_FORM}"
+# Secret Manager keeps every version; a thousand enabled ones is already far past any need.
+MAX_MIN_ENABLED_VERSIONS = 1000
+
+# The longest each duration may be. Longer values are mistakes (a unit slip, a missing unit
+# conversion), and near timedelta's own limit the lease's expiry would overflow a datetime.
+LONGEST = {
+    # A window longer than a year would refresh nearly every key on every run.
+    "REFRESH_BEFORE": timedelta(days=365),
+    # Ten years: in effect "never disable", still a date Python can compute.
+    "RETENTION": timedelta(days=3650),
+    # A Cloud Function runs at most an hour; a call cannot usefully wait longer.
+    "MOMENTO_TIMEOUT": timedelta(hours=1),
+    "STORE_DEADLINE": timedelta(hours=1),
+    # Must exceed 2 x STORE_DEADLINE + MOMENTO_TIMEOUT (at most 3h); a crashed run's lease
+    # blocks rotation of its secret for this long.
+    "LEASE_DURATION": timedelta(days=1),
+}
 
 
 @dataclass(frozen=True)
@@ -46,9 +79,9 @@ class Config:
 def resolve_secret_name(name: str, project: str | None, *, source: str) -> str:
     """Return the full ``projects/P/secrets/S`` form of a full or short secret name."""
     name = name.strip()
-    if _FULL_NAME.match(name):
+    if _FULL_NAME.fullmatch(name):
         return name
-    if _SHORT_NAME.match(name):
+    if _SHORT_NAME.fullmatch(name):
         if not project:
             raise ConfigError(
                 f"{source}: secret {name!r} is a short name, but GOOGLE_CLOUD_PROJECT is not set; "
@@ -58,22 +91,29 @@ def resolve_secret_name(name: str, project: str | None, *, source: str) -> str:
     raise ConfigError(f"{source}: {_describe(name)} is not a secret name; use {SECRET_NAME_FORM}")
 
 
+def has_surrogates(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate: undecodable bytes, or a bad ``\\ud800`` escape."""
+    return any("\ud800" <= char <= "\udfff" for char in text)
+
+
 def _describe(text: str) -> str:
-    # Configuration is not secret, but keep messages short and printable.
-    shown = text if len(text) <= 80 and text.isprintable() else text[:40].encode().hex() + "..."
-    return repr(shown)
+    # Configuration is not secret, but keep messages short and printable. surrogatepass: a value
+    # with lone surrogates is shown as hex, never put into the message (it could not be printed).
+    if len(text) <= 80 and text.isprintable():
+        return repr(text)
+    return repr(text[:40].encode("utf-8", "surrogatepass").hex() + "...")
 
 
 def load_config(env: Mapping[str, str]) -> Config:
     """Parse the environment; raise ConfigError naming the first bad variable."""
-    project = env.get("GOOGLE_CLOUD_PROJECT") or env.get("GCP_PROJECT") or None
+    project = _project(env)
     config = Config(
-        secrets=_secrets(env.get("ROTATION_SECRETS", ""), project),
+        secrets=_secrets(_get(env, "ROTATION_SECRETS", SECRETS_FORM), project),
         project=project,
         refresh_before=_duration(env, "REFRESH_BEFORE", Config.refresh_before),
         retention=_duration(env, "RETENTION", Config.retention),
-        min_enabled_versions=_positive_int(
-            env, "MIN_ENABLED_VERSIONS", Config.min_enabled_versions
+        min_enabled_versions=_whole_number(
+            env, "MIN_ENABLED_VERSIONS", Config.min_enabled_versions, most=MAX_MIN_ENABLED_VERSIONS
         ),
         dry_run=_bool(env, "DRY_RUN", default=Config.dry_run),
         secret_manager_emulator_host=_host_port(env, "SECRET_MANAGER_EMULATOR_HOST"),
@@ -95,58 +135,82 @@ def load_config(env: Mapping[str, str]) -> Config:
     return config
 
 
+def _get(env: Mapping[str, str], variable: str, form: str) -> str:
+    """The variable's value without surrounding whitespace; "" when unset."""
+    raw = env.get(variable, "")
+    if has_surrogates(raw):
+        # Linux hands Python undecodable bytes as lone surrogates; say so, and echo none of it.
+        raise ConfigError(f"{variable} is not valid UTF-8; set it to {form}")
+    return raw.strip()
+
+
+def _project(env: Mapping[str, str]) -> str | None:
+    for variable in ("GOOGLE_CLOUD_PROJECT", "GCP_PROJECT"):
+        raw = _get(env, variable, PROJECT_FORM)
+        if raw:
+            if not _PROJECT_ID.fullmatch(raw):
+                raise ConfigError(f"{variable}={_describe(raw)} is not valid; use {PROJECT_FORM}")
+            return raw
+    return None
+
+
 def _secrets(raw: str, project: str | None) -> tuple[str, ...]:
     names = [part for part in (piece.strip() for piece in raw.split(",")) if part]
     if not names:
-        raise ConfigError(
-            "ROTATION_SECRETS is empty; set it to a comma-separated list of "
-            f"secret names, each {SECRET_NAME_FORM}"
-        )
+        raise ConfigError(f"ROTATION_SECRETS is empty; set it to {SECRETS_FORM}")
     resolved = [resolve_secret_name(name, project, source="ROTATION_SECRETS") for name in names]
     return tuple(dict.fromkeys(resolved))  # keep order, drop repeats
 
 
 def _duration(env: Mapping[str, str], variable: str, default: timedelta) -> timedelta:
-    raw = env.get(variable, "").strip()
+    longest = LONGEST[variable]
+    form = f"{DURATION_FORM}, at most {format_duration(longest)}"
+    raw = _get(env, variable, form)
     if not raw:
         return default
     try:
-        value = parse_duration(raw)
-    except ValueError:
+        value = parse_duration(raw, longest=longest)
+    except DurationTooLongError:
         raise ConfigError(
-            f"{variable}={_describe(raw)} is not valid; use {DURATION_FORM}"
+            f"{variable}={_describe(raw)} is too long; the longest accepted is "
+            f"{format_duration(longest)}; use {DURATION_FORM}"
         ) from None
+    except ValueError:
+        raise ConfigError(f"{variable}={_describe(raw)} is not valid; use {form}") from None
     if value <= timedelta(0):
-        raise ConfigError(f"{variable} must be longer than zero; use {DURATION_FORM}")
+        raise ConfigError(f"{variable} must be longer than zero; use {form}")
     return value
 
 
-def _positive_int(env: Mapping[str, str], variable: str, default: int) -> int:
-    raw = env.get(variable, "").strip()
+def _whole_number(env: Mapping[str, str], variable: str, default: int, *, most: int) -> int:
+    form = f"a whole number from 1 to {most}, in digits 0-9"
+    raw = _get(env, variable, form)
     if not raw:
         return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise ConfigError(f"{variable}={_describe(raw)} is not valid; use a whole number >= 1")
-    return int(raw)
+    # Not str.isdigit(): it is true for "²", which int() refuses, and for "٣", which int() reads.
+    # Count digits before int(), which refuses very long strings (and they are too big anyway).
+    digits = raw.lstrip("0")
+    if not _DIGITS.fullmatch(raw) or not 0 < len(digits) <= len(str(most)) or int(digits) > most:
+        raise ConfigError(f"{variable}={_describe(raw)} is not valid; use {form}")
+    return int(digits)
 
 
 def _bool(env: Mapping[str, str], variable: str, *, default: bool) -> bool:
-    raw = env.get(variable)
-    if raw is None:
+    if variable not in env:
         return default
-    lowered = raw.strip().lower()
-    if lowered in _TRUE:
+    raw = _get(env, variable, BOOL_FORM)
+    if raw.lower() in _TRUE:
         return True
-    if lowered in _FALSE:
+    if raw.lower() in _FALSE:
         return False
-    raise ConfigError(f"{variable}={_describe(raw)} is not valid; use true or false")
+    raise ConfigError(f"{variable}={_describe(raw)} is not valid; use {BOOL_FORM}")
 
 
 def _host_port(env: Mapping[str, str], variable: str) -> str | None:
-    raw = env.get(variable, "").strip()
+    raw = _get(env, variable, HOST_PORT_FORM)
     if not raw:
         return None
-    match = _HOST_PORT.match(raw)
+    match = _HOST_PORT.fullmatch(raw)
     if not match or not 0 < int(match.group(2)) < 65536:
-        raise ConfigError(f"{variable}={_describe(raw)} is not valid; use host:port")
+        raise ConfigError(f"{variable}={_describe(raw)} is not valid; use {HOST_PORT_FORM}")
     return raw

@@ -1,4 +1,4 @@
-"""An in-memory Secret Manager that the real ``google-cloud-secret-manager`` client can talk to.
+r"""An in-memory Secret Manager that the real ``google-cloud-secret-manager`` client can talk to.
 
 It serves ``google.cloud.secretmanager.v1.SecretManagerService`` over plaintext gRPC, so tests
 and local demos exercise the production client code path (request building, retries, pagers,
@@ -18,17 +18,12 @@ Emulated, matching the real service where callers can tell the difference:
   Every other RPC (IAM, RotateSecret, ...) answers UNIMPLEMENTED.
 * Requests may name a project by id or number; every returned name uses the project NUMBER.
   Unknown ids get a stable made-up 12-digit number (see ``project_number``).
-* Version numbers start at 1 and are never reused; ``latest`` is the newest version whatever
-  its state; version aliases (``Secret.version_aliases``) resolve too. Accessing a version that
-  is not ENABLED is FAILED_PRECONDITION.
-* AddSecretVersion checks ``data_crc32c`` when sent and the 64 KiB payload limit.
-* Etags: secrets and versions carry quoted etags that change on every change. A non-empty etag
-  in UpdateSecret, DeleteSecret or Enable/Disable/DestroySecretVersion is an atomic
-  compare-and-swap; a mismatch is FAILED_PRECONDITION.
-* UpdateSecret applies ``update_mask`` (top-level mutable fields such as ``annotations`` and
-  ``labels``); an empty mask is INVALID_ARGUMENT.
-* List RPCs paginate with opaque tokens that stay correct while versions are being added.
-  ``total_size`` is the unfiltered count, and 0 when a filter is set (as documented upstream).
+* Every RPC holds callers to the documented rules in the table below. The test hooks
+  (``create_secret``, ``add_version``, ``set_version_aliases``) seed state that already exists
+  upstream and skip those rules, so a test can seed e.g. an annotation key an old release wrote.
+* List RPCs return newest first by create time and paginate with opaque tokens that name a
+  position, so items added between pages neither repeat nor hide others. ``total_size`` is the
+  unfiltered count, and 0 when a filter is set (as documented upstream).
 * Filters follow the AIP-160 grammar used by Google list filters: ``AND``, ``OR``, ``NOT``/``-``,
   parentheses, and juxtaposition meaning AND. Note that OR binds tighter than AND there:
   ``a AND b OR c`` is ``a AND (b OR c)``. Supported restrictions:
@@ -40,13 +35,73 @@ Emulated, matching the real service where callers can tell the difference:
   Anything else is INVALID_ARGUMENT, so a filter the emulator does not understand fails loudly
   instead of silently matching everything.
 
+Rules enforced over gRPC. Sources: ``resources.py``/``service.py`` are the proto field
+docstrings in ``google/cloud/secretmanager_v1/types/`` (the same text, with field_behavior
+annotations, is in googleapis ``google/cloud/secretmanager/v1/*.proto``); quoted titles are
+Google Cloud docs pages; AIP-nnn are Google's general API design rules, cited only where Secret
+Manager's own docs are silent. The field docstrings state rules but not status codes: a broken
+rule is INVALID_ARGUMENT (AIP-193's code for a bad argument) unless the row says otherwise.
+"unknown" rows are behaviour no source pins down, with what the emulator does.
+
+| rule | source | test |
+|---|---|---|
+| annotation key: 1-63 chars, begins and ends with [a-zA-Z0-9], only `-` `_` `.` and alphanumerics between (so no `/`); checked on CreateSecret and UpdateSecret | resources.py Secret.annotations | test_annotation_keys_follow_the_documented_pattern |
+| annotation key at most 128 bytes of UTF-8 (cannot bite given the ASCII charset and 63 chars; checked anyway) | resources.py Secret.annotations | test_annotation_keys_follow_the_documented_pattern |
+| unknown: whether "alphanumerics in between" includes non-ASCII; we read it as [a-zA-Z0-9] like the begin/end rule and refuse | resources.py Secret.annotations | test_annotation_keys_follow_the_documented_pattern[*-non-ascii-between] |
+| annotation keys + values total "less than 16KiB": 16383 bytes pass, 16384 fail, counted in UTF-8 bytes (our reading of "size ... KiB") | resources.py Secret.annotations | test_annotations_total_less_than_16_kib |
+| hooks seed annotations unchecked; RPCs writing them back are checked | this brief (seeding models upstream state) | test_seeded_legacy_annotation_keys_are_kept_but_cannot_be_written_back |
+| unknown: whether fields outside update_mask are re-checked; we check only what the request writes | (none) | test_fields_outside_the_mask_are_not_rechecked |
+| label key: 1-63 chars, at most 128 bytes, `[\p{Ll}\p{Lo}][\p{Ll}\p{Lo}\p{N}_-]{0,62}` | resources.py Secret.labels | test_label_keys_follow_the_documented_pattern |
+| label value: 0-63 chars, at most 128 bytes, `[\p{Ll}\p{Lo}\p{N}_-]{0,63}` | resources.py Secret.labels | test_label_values_follow_the_documented_pattern |
+| at most 64 labels | resources.py Secret.labels | test_at_most_64_labels |
+| secret_id: required, at most 255 letters, numerals, `-`, `_` | service.py CreateSecretRequest.secret_id | test_secret_ids_are_up_to_255_letters_numerals_hyphens_underscores |
+| unknown: whether non-ASCII letters count in secret_id; we accept ASCII only | service.py CreateSecretRequest.secret_id | test_secret_ids_are_up_to_255_letters_numerals_hyphens_underscores |
+| payload data at most 64KiB (65536 bytes pass, 65537 fail) | resources.py SecretPayload.data; "Secret Manager quotas and limits" | test_payloads_up_to_64_kib_are_accepted |
+| data_crc32c, when sent, is verified and recorded as client_specified_payload_checksum | resources.py SecretPayload.data_crc32c; "Data integrity assurance" | test_wrong_crc32c_is_rejected_and_adds_nothing, test_correct_crc32c_is_accepted_and_recorded |
+| unknown: status code of a data_crc32c mismatch; we answer INVALID_ARGUMENT and add nothing | (none) | test_wrong_crc32c_is_rejected_and_adds_nothing |
+| unknown: empty payload; we accept it | (none) | test_an_empty_payload_is_accepted |
+| etag mismatch on UpdateSecret, DeleteSecret, Enable/Disable/DestroySecretVersion is FAILED_PRECONDITION | "Use entity tags for optimistic concurrency control"; service.py *Request.etag | test_update_secret_with_a_stale_etag_is_failed_precondition, test_delete_secret_with_a_stale_etag_is_failed_precondition, test_state_change_with_a_stale_etag_is_failed_precondition |
+| an omitted etag skips the check | "Use entity tags for optimistic concurrency control"; service.py *Request.etag | test_update_secret_changes_the_etag, test_each_state_change_gives_a_new_etag |
+| every successful update gets a new etag, even one that changes nothing | "Use entity tags for optimistic concurrency control" | test_updates_that_change_nothing_still_get_a_new_etag, test_enabling_an_enabled_version_gets_a_new_etag |
+| a version change (add included) leaves the secret's etag alone, and vice versa | "Use entity tags for optimistic concurrency control" | test_version_changes_leave_the_secret_etag_alone, test_secret_updates_leave_version_etags_alone |
+| etag-mismatch message wording is not contract: the default avoids "etag", `set_precondition_message` replaces it | "Use entity tags for optimistic concurrency control" (names the code only) | test_the_default_precondition_message_does_not_mention_etags, test_set_precondition_message_replaces_every_etag_mismatch_message |
+| unknown: malformed (e.g. unquoted) etag; anything but the current etag is FAILED_PRECONDITION | (none) | test_any_etag_but_the_current_one_is_failed_precondition |
+| DESTROYED is final | resources.py SecretVersion.State.DESTROYED | test_destroyed_versions_cannot_change_state |
+| unknown: status code for that, and destroying again; we answer FAILED_PRECONDITION | (none) | test_destroyed_versions_cannot_change_state |
+| accessing a version that is not ENABLED is FAILED_PRECONDITION | resources.py SecretVersion.State; code as observed (PLATFORM.md, [ran]) | test_accessing_a_version_that_is_not_enabled_is_failed_precondition |
+| `latest` is the most recently created version, whatever its state | service.py GetSecretVersionRequest.name, AccessSecretVersionRequest.name | test_latest_is_the_newest_version_whatever_its_state |
+| version aliases resolve on GetSecretVersion and AccessSecretVersion; GetSecret returns them | resources.py Secret.version_aliases | test_version_aliases_resolve, test_get_secret_returns_version_aliases_and_get_version_resolves_them |
+| Enable/Disable/DestroySecretVersion do not take an alias | resources.py Secret.version_aliases ("only ... GetSecretVersion and AccessSecretVersion") | test_state_changes_take_version_numbers_only |
+| unknown: the status code for that, and whether they take `latest`; we refuse both with INVALID_ARGUMENT | (none) | test_state_changes_take_version_numbers_only |
+| alias name: at most 63 letters, numerals, `-`, `_`, starting with a letter; not latest or new (case-insensitive) | resources.py Secret.version_aliases ('latest', 'NEW'); "Assign an alias to a secret version" (case-insensitive) | test_version_alias_names_follow_the_documented_pattern |
+| at most 50 aliases | resources.py Secret.version_aliases; "Secret Manager quotas and limits" | test_at_most_50_version_aliases |
+| unknown: alias naming a version that does not exist; we refuse (INVALID_ARGUMENT), so CreateSecret refuses any alias | (none) | test_a_version_alias_must_name_an_existing_version, test_version_aliases_are_refused_on_create_as_no_version_exists |
+| unknown: alias naming a DESTROYED version; we allow it | (none) | test_a_version_alias_may_name_a_destroyed_version |
+| page_size 0: the server decides (we pick 25000) | service.py List*Request.page_size | test_list_secret_versions_page_size_is_capped_at_25000[0] |
+| page_size above 25000 is capped at 25000 | service.py List*Request.page_size | test_list_secret_versions_page_size_is_capped_at_25000, test_list_secrets_page_size_is_capped_at_25000 |
+| negative page_size is INVALID_ARGUMENT (Secret Manager is silent) | AIP-158 | test_a_negative_page_size_is_invalid_argument |
+| lists are sorted in reverse by create_time (newest first) | service.py ListSecretsResponse.secrets, ListSecretVersionsResponse.versions | test_list_secrets_is_newest_first_across_pages, test_versions_are_listed_by_create_time_newest_first |
+| unknown: order among equal create times; we list the newest created first | (none) | test_equal_create_times_list_the_newest_created_first |
+| update_mask is required | service.py UpdateSecretRequest.update_mask | test_update_mask_is_required |
+| updatable paths: labels, topics, expire_time, ttl, rotation, version_aliases, annotations, version_destroy_ttl, customer_managed_encryption | resources.proto field_behavior (neither OUTPUT_ONLY nor IMMUTABLE); Secret.version_aliases ("modifiable via UpdateSecret") | test_every_mutable_field_can_be_updated |
+| output only paths (name, create_time, policy_member) in the mask are ignored | AIP-161, AIP-203 (OUTPUT_ONLY) | test_output_only_paths_in_the_mask_are_ignored |
+| immutable paths (replication, tags, secret_type): an unchanged value is ignored, a change is INVALID_ARGUMENT | resources.proto IMMUTABLE; AIP-203 | test_immutable_replication_cannot_change |
+| unknown: paths naming no field, map entries, subfields, `*`, `etag`; we refuse all with INVALID_ARGUMENT | AIP-161 ("should" refuse paths to values that cannot exist; entries and wildcards are "may") | test_update_mask_paths_that_name_no_updatable_field_are_invalid |
+| topics: at most 10, each `projects/*/topics/*` | resources.py Secret.topics, Topic.name; "Set up notifications on a secret" | test_topics_are_up_to_10_names_of_the_form_projects_topics |
+| next_rotation_time at least 300s and at most 3153600000s in the future (emulator clock) | resources.py Rotation.next_rotation_time | test_next_rotation_time_is_300s_to_100_years_ahead |
+| rotation_period in whole seconds, 3600s to 3153600000s | resources.py Rotation.rotation_period | test_rotation_period_is_whole_seconds_from_1h_to_100_years |
+| rotation_period needs next_rotation_time | resources.py Rotation.next_rotation_time, Rotation.rotation_period | test_rotation_period_needs_next_rotation_time |
+| topics must be set to configure rotation (checked when rotation is written, against the resulting topics) | resources.py Rotation; "Create rotation schedules" | test_rotation_needs_topics, test_rotation_can_be_set_by_update_when_the_secret_has_topics |
+| unknown: removing the topics of a secret that has a rotation; we allow it | (none) | test_topics_can_be_removed_from_a_secret_with_a_rotation |
+| input only fields (rotation_period, ttl, tags) are not returned; ttl sets expire_time | resources.proto INPUT_ONLY; resources.py Secret.expire_time ("always provided on output") | test_input_only_fields_are_not_returned |
+
 Not emulated: IAM and authentication (any caller may do anything), quotas/RESOURCE_EXHAUSTED
 (inject them with ``inject_fault``), regional secrets (``projects/*/locations/*``), CMEK, TTL
-expiry and delayed destruction (``version_destroy_ttl``), rotation notifications to Pub/Sub
-topics (the fields are stored, nothing is published), the REST/HTTP surface, and persistence.
-Versions are listed by version number, newest first, which equals create-time order unless a
-test seeds out-of-order ``create_time`` values.
-"""
+expiry and delayed destruction (``version_destroy_ttl``: stored, but Destroy is immediate),
+rotation notifications to Pub/Sub topics (the fields are stored, nothing is published), the
+REST/HTTP surface, and persistence. expire_time, version_destroy_ttl, customer_managed_encryption,
+tags and secret_type are stored as sent, without checks (the product does not use them).
+"""  # noqa: E501  (the rule table: one row per line reads best)
 
 from __future__ import annotations
 
@@ -61,9 +116,10 @@ import re
 import secrets
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import google_crc32c
@@ -103,20 +159,59 @@ _SECRET_ID = re.compile(r"[A-Za-z0-9_-]{1,255}")
 _PROJECT_NAME = re.compile(r"projects/([^/]+)")
 _SECRET_NAME = re.compile(r"projects/([^/]+)/secrets/([^/]+)")
 _VERSION_NAME = re.compile(r"projects/([^/]+)/secrets/([^/]+)/versions/([^/]+)")
-# Fields UpdateSecret may change. Output-only and immutable ones (name, create_time, etag,
-# replication) are refused, as the real service does.
+
+# Secret.annotations: keys 1-63 characters, at most 128 bytes of UTF-8, begin and end with
+# [a-z0-9A-Z], only dashes, underscores, dots and alphanumerics between; keys and values
+# together less than 16KiB.
+ANNOTATION_KEY_MAX_CHARS = 63
+ANNOTATION_KEY_MAX_BYTES = 128
+ANNOTATIONS_SIZE_LIMIT = 16 * 1024  # the total must be LESS than this
+_ANNOTATION_KEY = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
+# Secret.labels: PCRE [\p{Ll}\p{Lo}][\p{Ll}\p{Lo}\p{N}_-]{0,62} for keys and
+# [\p{Ll}\p{Lo}\p{N}_-]{0,63} for values, each at most 128 bytes; at most 64 labels.
+LABEL_MAX_CHARS = 63
+LABEL_MAX_BYTES = 128
+MAX_LABELS = 64
+_LABEL_FIRST_CATEGORIES = frozenset({"Ll", "Lo"})
+_LABEL_CATEGORIES = frozenset({"Ll", "Lo", "Nd", "Nl", "No"})  # \p{N} is Nd, Nl and No
+# Secret.version_aliases: up to 63 letters, numerals, '-' and '_', starting with a letter; not
+# 'latest' or 'NEW' (the "assign an alias" page: Latest or New, case-insensitive); at most 50.
+MAX_VERSION_ALIASES = 50
+_VERSION_ALIAS = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")
+_RESERVED_ALIASES = frozenset({"latest", "new"})
+# Secret.topics: up to 10, each projects/*/topics/*.
+MAX_TOPICS = 10
+_TOPIC_NAME = re.compile(r"projects/[^/]+/topics/[^/]+")
+# Rotation: next_rotation_time 300 s to 3153600000 s ahead; rotation_period whole seconds,
+# 3600 s to 3153600000 s.
+MIN_ROTATION_LEAD = timedelta(seconds=300)
+MAX_ROTATION_SECONDS = 3153600000
+MIN_ROTATION_PERIOD_SECONDS = 3600
+
+# UpdateSecret update_mask paths, by the field's documented behaviour (google.api.field_behavior
+# in resources.proto). Updatable: every field that is neither output only nor immutable.
 _UPDATABLE_SECRET_FIELDS = frozenset(
     {
-        "annotations",
         "labels",
         "topics",
-        "rotation",
-        "version_aliases",
         "expire_time",
         "ttl",
+        "rotation",
+        "version_aliases",
+        "annotations",
         "version_destroy_ttl",
+        "customer_managed_encryption",
     }
 )
+# AIP-161/AIP-203: output only paths in an update mask are ignored.
+_OUTPUT_ONLY_SECRET_FIELDS = frozenset({"name", "create_time", "policy_member"})
+# AIP-203: an immutable field in the mask is ignored if unchanged, INVALID_ARGUMENT if changed.
+_IMMUTABLE_SECRET_FIELDS = frozenset({"replication", "tags", "secret_type"})
+
+_DEFAULT_PRECONDITION_MESSAGE = (
+    "{resource} has been modified since the copy this request was based on was read."
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _State = str  # one of STATES; kept as text because the test hooks speak text
 T = TypeVar("T")
@@ -390,8 +485,23 @@ class _Version:
 @dataclass
 class _SecretRecord:
     meta: Any  # secretmanager_v1.Secret, holding name (with project number), etag, labels...
+    sequence: int  # creation order: ties in create_time list newest-created first
     versions: dict[int, _Version] = field(default_factory=dict)
     next_version: int = 1
+
+
+def _micros(when: datetime) -> int:
+    return (when - _EPOCH) // timedelta(microseconds=1)
+
+
+def _version_sort_key(version: _Version) -> tuple[int, int]:
+    """Sort key for ListSecretVersions: "sorted in reverse by create_time (newest first)"."""
+    return _micros(version.create_time), version.number
+
+
+def _secret_sort_key(record: _SecretRecord) -> tuple[int, int]:
+    """Sort key for ListSecrets: "sorted in reverse by create_time (newest first)"."""
+    return _micros(record.meta.create_time), record.sequence
 
 
 def _version_restriction(restriction: _Restriction) -> Callable[[_Version], bool]:
@@ -432,42 +542,153 @@ def _predicate(
 
 
 def _page_size(requested: int) -> int:
+    # Undocumented for Secret Manager; AIP-158 says a negative page size is INVALID_ARGUMENT.
     if requested < 0:
         raise _invalid("page_size must not be negative")
-    # 0 lets the server choose; the real cap is 25000, which is also what we choose.
+    # Documented: 0 lets the server decide (we choose the cap); above 25000 is capped at 25000.
     return MAX_PAGE_SIZE if requested == 0 else min(requested, MAX_PAGE_SIZE)
 
 
-def _encode_token(kind: str, cursor: str) -> str:
-    return base64.urlsafe_b64encode(f"{kind}:{cursor}".encode()).decode()
+def _encode_token(kind: str, cursor: tuple[int, int]) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{cursor[0]}:{cursor[1]}".encode()).decode()
 
 
-def _decode_token(kind: str, token: str) -> str | None:
-    """The cursor (last item returned) in ``token``; tokens name a position, not an offset,
-    so versions added between pages neither repeat nor hide items."""
+def _decode_token(kind: str, token: str) -> tuple[int, int] | None:
+    """The sort key of the last item returned in ``token``; tokens name a position, not an
+    offset, so items added between pages neither repeat nor hide others."""
     if not token:
         return None
     try:
-        found_kind, _, cursor = base64.urlsafe_b64decode(token).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
+        found_kind, first, second = base64.urlsafe_b64decode(token).decode().split(":")
+        cursor = (int(first), int(second))
+    except (binascii.Error, UnicodeDecodeError, ValueError):
         raise _invalid("invalid page_token") from None
-    if found_kind != kind or not cursor:
+    if found_kind != kind:
         raise _invalid("invalid page_token")
     return cursor
 
 
-def _paginate(
-    items: list[T], page_size: int, cursor_of: Callable[[T], str], kind: str
+def _newest_first_page(
+    items: Iterable[T],
+    key: Callable[[T], tuple[int, int]],
+    *,
+    after: tuple[int, int] | None,
+    page_size: int,
+    kind: str,
 ) -> tuple[list[T], str]:
-    page, rest = items[:page_size], items[page_size:]
-    return page, (_encode_token(kind, cursor_of(page[-1])) if rest and page else "")
+    ordered = sorted(items, key=key, reverse=True)
+    if after is not None:
+        ordered = [item for item in ordered if key(item) < after]
+    page, rest = ordered[:page_size], ordered[page_size:]
+    return page, (_encode_token(kind, key(page[-1])) if rest and page else "")
 
 
-def _check_etag(requested: str, current: str, resource: str) -> None:
-    if requested and requested != current:
-        raise _precondition(
-            f"The etag {requested} does not match the current etag {current} of {resource}."
+# ---------------------------------------------------------------------------------------------
+# Field rules. Each raises INVALID_ARGUMENT; see the table in the module docstring.
+
+
+def _check_secret_id(secret_id: str) -> None:
+    if not _SECRET_ID.fullmatch(secret_id):
+        raise _invalid(f"Secret id {secret_id!r} must be 1-255 letters, numerals, '-' or '_'.")
+
+
+def _check_annotations(annotations: Mapping[str, str]) -> None:
+    total = 0
+    for key, value in annotations.items():
+        if (
+            not 1 <= len(key) <= ANNOTATION_KEY_MAX_CHARS
+            or len(key.encode()) > ANNOTATION_KEY_MAX_BYTES
+            or not _ANNOTATION_KEY.fullmatch(key)
+        ):
+            raise _invalid(
+                f"Annotation key {key!r} is invalid: keys are 1-63 characters (at most 128 "
+                "bytes of UTF-8), begin and end with [a-zA-Z0-9], and have only alphanumerics, "
+                "'-', '_' and '.' in between."
+            )
+        total += len(key.encode()) + len(value.encode())
+    if total >= ANNOTATIONS_SIZE_LIMIT:
+        raise _invalid(
+            f"Annotation keys and values total {total} bytes; they must be less than 16KiB."
         )
+
+
+def _label_text_ok(text: str, *, key: bool) -> bool:
+    if len(text) > LABEL_MAX_CHARS or len(text.encode()) > LABEL_MAX_BYTES:
+        return False
+    if key and (not text or unicodedata.category(text[0]) not in _LABEL_FIRST_CATEGORIES):
+        return False
+    return all(char in "_-" or unicodedata.category(char) in _LABEL_CATEGORIES for char in text)
+
+
+def _check_labels(labels: Mapping[str, str]) -> None:
+    if len(labels) > MAX_LABELS:
+        raise _invalid(f"{len(labels)} labels; no more than {MAX_LABELS} can be assigned.")
+    for key, value in labels.items():
+        if not _label_text_ok(key, key=True):
+            raise _invalid(
+                f"Label key {key!r} is invalid: 1-63 characters (at most 128 bytes), matching "
+                r"[\p{Ll}\p{Lo}][\p{Ll}\p{Lo}\p{N}_-]{0,62}."
+            )
+        if not _label_text_ok(value, key=False):
+            raise _invalid(
+                f"Label value {value!r} of {key!r} is invalid: 0-63 characters (at most 128 "
+                r"bytes), matching [\p{Ll}\p{Lo}\p{N}_-]{0,63}."
+            )
+
+
+def _check_version_aliases(aliases: Mapping[str, int], versions: Mapping[int, _Version]) -> None:
+    if len(aliases) > MAX_VERSION_ALIASES:
+        raise _invalid(
+            f"{len(aliases)} version aliases; no more than {MAX_VERSION_ALIASES} can be assigned."
+        )
+    for alias, number in aliases.items():
+        if not _VERSION_ALIAS.fullmatch(alias) or alias.lower() in _RESERVED_ALIASES:
+            raise _invalid(
+                f"Version alias {alias!r} is invalid: up to 63 letters, numerals, '-' and '_', "
+                "starting with a letter, and not 'latest' or 'new'."
+            )
+        if number not in versions:
+            raise _invalid(f"Version alias {alias!r} names version {number}, which does not exist.")
+
+
+def _check_topics(topics: Sequence[Any]) -> None:
+    if len(topics) > MAX_TOPICS:
+        raise _invalid(f"{len(topics)} topics; a secret can have up to {MAX_TOPICS}.")
+    for topic in topics:
+        if not _TOPIC_NAME.fullmatch(topic.name):
+            raise _invalid(f"Topic {topic.name!r} must be in the format projects/*/topics/*.")
+
+
+def _check_rotation(rotation: Any, *, has_topics: bool, now: datetime) -> None:
+    pb = secretmanager_v1.Rotation.pb(rotation)
+    has_time, has_period = pb.HasField("next_rotation_time"), pb.HasField("rotation_period")
+    if has_period and not has_time:
+        raise _invalid("rotation.next_rotation_time must be set if rotation_period is set.")
+    if has_time:
+        if not has_topics:
+            raise _invalid("Secret.topics must be set to configure rotation.")
+        lead = pb.next_rotation_time.ToDatetime(tzinfo=UTC) - now
+        if lead < MIN_ROTATION_LEAD or lead > timedelta(seconds=MAX_ROTATION_SECONDS):
+            raise _invalid(
+                "rotation.next_rotation_time must be at least 300s and at most 3153600000s "
+                "in the future."
+            )
+    if has_period:
+        period = pb.rotation_period
+        if (
+            period.nanos != 0
+            or not MIN_ROTATION_PERIOD_SECONDS <= period.seconds <= MAX_ROTATION_SECONDS
+        ):
+            raise _invalid(
+                "rotation.rotation_period must be in whole seconds, at least 3600s and at most "
+                "3153600000s."
+            )
+
+
+def _field_value(secret: Any, name: str) -> Any:
+    """A comparable copy of one field of a Secret (maps become dicts)."""
+    value = getattr(secretmanager_v1.Secret.pb(secret), name)
+    return dict(value) if name == "tags" else value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -492,20 +713,26 @@ class SecretManagerEmulator(EmulatorServer):
         self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
         self._secrets: dict[tuple[str, str], _SecretRecord] = {}
+        self._secret_sequence = itertools.count()
         # A per-instance salt keeps etags from one emulator from matching another's.
         self._etag_salt = secrets.token_hex(4)
         self._etag_counter = itertools.count(1)
+        self._precondition_message: str | None = None
         # Every RPC received, by method name, including refused and faulted ones.
         self.calls: collections.Counter[str] = self._faults.calls
 
     # -- test hooks --------------------------------------------------------------------------
+    # Hooks seed state that already exists upstream, so they skip the field rules that RPCs
+    # enforce (a test can seed an annotation key an old release wrote before the rules bit).
 
     def create_secret(self, name: str, *, annotations: Mapping[str, str] | None = None) -> str:
         """Create ``projects/P/secrets/S`` (automatic replication); returns its canonical name.
 
-        Raises :class:`EmulatorError` (ALREADY_EXISTS, INVALID_ARGUMENT) like the RPC would.
+        ``annotations`` are stored as given, unchecked. Raises :class:`EmulatorError`
+        (ALREADY_EXISTS, or INVALID_ARGUMENT for a bad secret id) like the RPC would.
         """
         project, secret_id = self._parse(_SECRET_NAME, name, "secret")
+        _check_secret_id(secret_id)
         secret = secretmanager_v1.Secret(annotations=dict(annotations or {}))
         with self._lock:
             return str(self._insert_secret(project, secret_id, secret).meta.name)
@@ -529,6 +756,23 @@ class SecretManagerEmulator(EmulatorServer):
             if state != "ENABLED":
                 self._set_state(version, state)
             return self._version_name(record, version)
+
+    def set_version_aliases(self, secret: str, aliases: Mapping[str, int]) -> None:
+        """Replace the secret's ``version_aliases`` as given, unchecked (a seeding hook).
+
+        The secret's etag does not change: this models state that already exists upstream.
+        """
+        with self._lock:
+            record = self._secret(secret)
+            record.meta.version_aliases.clear()
+            record.meta.version_aliases.update({str(a): int(n) for a, n in aliases.items()})
+
+    def set_precondition_message(self, text: str | None) -> None:
+        """Use ``text`` as the message of every etag-mismatch FAILED_PRECONDITION (``None``:
+        the default). The wording is not part of Secret Manager's contract, so a test can make
+        it say anything and show that callers act on the status code alone."""
+        with self._lock:
+            self._precondition_message = text
 
     def version_states(self, secret: str) -> dict[int, str]:
         """``{version number: state}`` for every version of ``secret``."""
@@ -568,8 +812,14 @@ class SecretManagerEmulator(EmulatorServer):
     def _version_name(record: _SecretRecord, version: _Version) -> str:
         return f"{record.meta.name}/versions/{version.number}"
 
-    def _resolve(self, record: _SecretRecord, version_id: str) -> _Version:
-        """The version ``version_id`` names: a number, ``latest`` or an alias."""
+    def _resolve(self, record: _SecretRecord, version_id: str, *, aliases: bool = True) -> _Version:
+        """The version ``version_id`` names: a number, or with ``aliases`` also ``latest`` or
+        a version alias (documented for GetSecretVersion and AccessSecretVersion only)."""
+        if not aliases and not version_id.isdigit():
+            raise _invalid(
+                f"Secret Version [{record.meta.name}/versions/{version_id}]: this call takes "
+                "a version number, not 'latest' or an alias."
+            )
         if version_id == "latest":
             if not record.versions:
                 raise _not_found(f"Secret [{record.meta.name}] not found or has no versions.")
@@ -584,10 +834,10 @@ class SecretManagerEmulator(EmulatorServer):
             )
         return version
 
-    def _versioned(self, name: str) -> tuple[_SecretRecord, _Version]:
+    def _versioned(self, name: str, *, aliases: bool = True) -> tuple[_SecretRecord, _Version]:
         project, secret_id, version_id = self._parse(_VERSION_NAME, name, "secret version")
         record = self._secret(f"projects/{project}/secrets/{secret_id}")
-        return record, self._resolve(record, version_id)
+        return record, self._resolve(record, version_id, aliases=aliases)
 
     # -- mutations (caller holds the lock) ---------------------------------------------------
 
@@ -600,14 +850,36 @@ class SecretManagerEmulator(EmulatorServer):
     def _new_etag(self) -> str:
         return f'"{self._etag_salt}{next(self._etag_counter):06x}"'
 
+    def _check_etag(self, requested: str, current: str, resource: str) -> None:
+        """Documented: a non-empty etag that is not the current one is FAILED_PRECONDITION. The
+        message wording is not documented, so by default it avoids the word callers might
+        grep for, and tests can replace it (``set_precondition_message``)."""
+        if requested and requested != current:
+            template = self._precondition_message or _DEFAULT_PRECONDITION_MESSAGE
+            raise _precondition(template.replace("{resource}", resource))
+
+    @staticmethod
+    def _drop_output_only(secret: Any) -> None:
+        """Output only fields a client sent are ignored: the server sets them."""
+        pb = secretmanager_v1.Secret.pb(secret)
+        for output_only in ("name", "create_time", "etag", "policy_member"):
+            pb.ClearField(output_only)
+        if pb.HasField("rotation"):
+            pb.rotation.ClearField("managed_rotation_status")
+
+    def _ttl_to_expire_time(self, secret: Any) -> None:
+        """``ttl`` is input only and ``expire_time`` "is always provided on output"."""
+        if "ttl" in secret:
+            secret.expire_time = self._now() + secret.ttl  # the oneof drops ttl
+
     def _insert_secret(self, project: str, secret_id: str, secret: Any) -> _SecretRecord:
-        if not _SECRET_ID.fullmatch(secret_id):
-            raise _invalid(f"Secret id {secret_id!r} must be 1-255 letters, digits, '_' or '-'.")
         name = f"projects/{project}/secrets/{secret_id}"
         if (project, secret_id) in self._secrets:
             raise EmulatorError(grpc.StatusCode.ALREADY_EXISTS, f"Secret [{name}] already exists.")
         meta = secretmanager_v1.Secret()
         secretmanager_v1.Secret.copy_from(meta, secret)
+        self._drop_output_only(meta)
+        self._ttl_to_expire_time(meta)
         meta.name = name
         meta.create_time = self._now()
         meta.etag = self._new_etag()
@@ -615,7 +887,7 @@ class SecretManagerEmulator(EmulatorServer):
             meta.replication = secretmanager_v1.Replication(
                 automatic=secretmanager_v1.Replication.Automatic()
             )
-        record = _SecretRecord(meta)
+        record = _SecretRecord(meta, sequence=next(self._secret_sequence))
         self._secrets[(project, secret_id)] = record
         return record
 
@@ -634,10 +906,11 @@ class SecretManagerEmulator(EmulatorServer):
         return version
 
     def _set_state(self, version: _Version, state: _State) -> None:
-        if version.state == state:
-            return  # no change, so the etag stays valid
-        version.state = state
+        # Documented: every successful update gets a new etag, even one that changes nothing.
         version.etag = self._new_etag()
+        if version.state == state:
+            return
+        version.state = state
         if state == "DESTROYED":
             version.data = None
             version.destroy_time = self._now()
@@ -649,6 +922,11 @@ class SecretManagerEmulator(EmulatorServer):
         # A copy: responses are serialized after the lock is released.
         out = secretmanager_v1.Secret()
         secretmanager_v1.Secret.copy_from(out, record.meta)
+        # Input only fields are not returned (google.api.field_behavior INPUT_ONLY).
+        pb = secretmanager_v1.Secret.pb(out)
+        pb.ClearField("tags")
+        if pb.HasField("rotation"):
+            pb.rotation.ClearField("rotation_period")
         return out
 
     def _version_message(self, record: _SecretRecord, version: _Version) -> Any:
@@ -670,10 +948,17 @@ class SecretManagerEmulator(EmulatorServer):
 
     def _create_secret(self, request: Any) -> Any:
         (project,) = self._parse(_PROJECT_NAME, request.parent, "project")
+        _check_secret_id(request.secret_id)
+        secret = request.secret
+        _check_annotations(secret.annotations)
+        _check_labels(secret.labels)
+        _check_topics(secret.topics)
         with self._lock:
-            return self._secret_message(
-                self._insert_secret(project, request.secret_id, request.secret)
-            )
+            # A new secret has no versions, so any alias names a missing version.
+            _check_version_aliases(secret.version_aliases, {})
+            if "rotation" in secret:
+                _check_rotation(secret.rotation, has_topics=bool(secret.topics), now=self._now())
+            return self._secret_message(self._insert_secret(project, request.secret_id, secret))
 
     def _get_secret(self, request: Any) -> Any:
         with self._lock:
@@ -683,25 +968,47 @@ class SecretManagerEmulator(EmulatorServer):
         paths = list(request.update_mask.paths)
         if not paths:
             raise _invalid("update_mask is required.")
-        refused = [p for p in paths if p not in _UPDATABLE_SECRET_FIELDS]
+        known = _UPDATABLE_SECRET_FIELDS | _OUTPUT_ONLY_SECRET_FIELDS | _IMMUTABLE_SECRET_FIELDS
+        refused = [p for p in paths if p not in known]
         if refused:
-            raise _invalid(f"update_mask paths {refused} cannot be updated.")
+            raise _invalid(f"update_mask paths {refused} name no updatable field of Secret.")
+        updates = [p for p in paths if p in _UPDATABLE_SECRET_FIELDS]
+        sent = request.secret
+        if "annotations" in updates:
+            _check_annotations(sent.annotations)
+        if "labels" in updates:
+            _check_labels(sent.labels)
+        if "topics" in updates:
+            _check_topics(sent.topics)
         with self._lock:
-            record = self._secret(request.secret.name)
-            _check_etag(request.secret.etag, record.meta.etag, f"Secret [{record.meta.name}]")
-            field_mask_pb2.FieldMask(paths=paths).MergeMessage(
-                secretmanager_v1.Secret.pb(request.secret),
-                secretmanager_v1.Secret.pb(record.meta),
+            record = self._secret(sent.name)
+            self._check_etag(sent.etag, record.meta.etag, f"Secret [{record.meta.name}]")
+            for immutable in (p for p in paths if p in _IMMUTABLE_SECRET_FIELDS):
+                if _field_value(sent, immutable) != _field_value(record.meta, immutable):
+                    raise _invalid(f"Secret.{immutable} is immutable; it cannot be changed.")
+            updated = secretmanager_v1.Secret()
+            secretmanager_v1.Secret.copy_from(updated, record.meta)
+            field_mask_pb2.FieldMask(paths=updates).MergeMessage(
+                secretmanager_v1.Secret.pb(sent),
+                secretmanager_v1.Secret.pb(updated),
                 replace_message_field=True,
                 replace_repeated_field=True,
             )
-            record.meta.etag = self._new_etag()
+            if "version_aliases" in updates:
+                _check_version_aliases(updated.version_aliases, record.versions)
+            if "rotation" in updates:
+                _check_rotation(updated.rotation, has_topics=bool(updated.topics), now=self._now())
+            if "rotation" in updated:
+                secretmanager_v1.Secret.pb(updated).rotation.ClearField("managed_rotation_status")
+            self._ttl_to_expire_time(updated)
+            updated.etag = self._new_etag()  # also for an update that changes nothing
+            record.meta = updated
             return self._secret_message(record)
 
     def _delete_secret(self, request: Any) -> Any:
         with self._lock:
             record = self._secret(request.name)
-            _check_etag(request.etag, record.meta.etag, f"Secret [{record.meta.name}]")
+            self._check_etag(request.etag, record.meta.etag, f"Secret [{record.meta.name}]")
             del self._secrets[self._secret_key(request.name)]
         return empty_pb2.Empty()
 
@@ -711,17 +1018,18 @@ class SecretManagerEmulator(EmulatorServer):
         size = _page_size(request.page_size)
         after = _decode_token("secrets", request.page_token)
         with self._lock:
-            records = sorted(
-                ((secret_id, r) for (p, secret_id), r in self._secrets.items() if p == project),
-                key=operator.itemgetter(0),  # by name, like the real service
+            records = [r for (p, _), r in self._secrets.items() if p == project]
+            page, token = _newest_first_page(
+                (r for r in records if matches(r)),
+                _secret_sort_key,
+                after=after,
+                page_size=size,
+                kind="secrets",
             )
-            total = 0 if request.filter else len(records)
-            selected = [(i, r) for i, r in records if matches(r) and (after is None or i > after)]
-            page, token = _paginate(selected, size, operator.itemgetter(0), "secrets")
             return secretmanager_v1.ListSecretsResponse(
-                secrets=[self._secret_message(r) for _, r in page],
+                secrets=[self._secret_message(r) for r in page],
                 next_page_token=token,
-                total_size=total,
+                total_size=0 if request.filter else len(records),
             )
 
     def _add_secret_version(self, request: Any) -> Any:
@@ -758,17 +1066,16 @@ class SecretManagerEmulator(EmulatorServer):
     def _list_secret_versions(self, request: Any) -> Any:
         matches = _predicate(request.filter, _version_restriction)
         size = _page_size(request.page_size)
-        cursor = _decode_token("versions", request.page_token)
-        if cursor is not None and not cursor.isdigit():
-            raise _invalid("invalid page_token")
-        below = int(cursor) if cursor is not None else None
+        after = _decode_token("versions", request.page_token)
         with self._lock:
             record = self._secret(request.parent)
-            newest_first = sorted(record.versions.values(), key=lambda v: v.number, reverse=True)
-            selected = [
-                v for v in newest_first if matches(v) and (below is None or v.number < below)
-            ]
-            page, token = _paginate(selected, size, lambda v: str(v.number), "versions")
+            page, token = _newest_first_page(
+                (v for v in record.versions.values() if matches(v)),
+                _version_sort_key,
+                after=after,
+                page_size=size,
+                kind="versions",
+            )
             return secretmanager_v1.ListSecretVersionsResponse(
                 versions=[self._version_message(record, v) for v in page],
                 next_page_token=token,
@@ -777,9 +1084,9 @@ class SecretManagerEmulator(EmulatorServer):
 
     def _change_state(self, request: Any, state: _State) -> Any:
         with self._lock:
-            record, version = self._versioned(request.name)
+            record, version = self._versioned(request.name, aliases=False)
             name = self._version_name(record, version)
-            _check_etag(request.etag, version.etag, f"Secret Version [{name}]")
+            self._check_etag(request.etag, version.etag, f"Secret Version [{name}]")
             if version.state == "DESTROYED":
                 raise _precondition(f"Secret Version [{name}] is in DESTROYED state.")
             self._set_state(version, state)

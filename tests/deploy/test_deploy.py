@@ -16,11 +16,15 @@ import subprocess
 import sys
 import urllib.request
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from devtools.fake_google_apis import JSON, FakeGoogleApis, RecordedRequest
+from devtools.fake_google_apis import JSON, FakeGoogleApis, RecordedRequest, check_labels
+from rotation.check import check_document
+from rotation.errors import RotationError
+from tests.keys import v1_key
 
 from .conftest import DEPLOY_SH, PROJECT, REPO, Deployer, Run, base_env
 
@@ -49,7 +53,8 @@ REQUIRED_APIS = {
     "cloudscheduler.googleapis.com",
     "secretmanager.googleapis.com",
 }
-API_KEY_CANARY = "canary-api-key-7f3c9a1e"
+# A real-shaped v1 key (the function's parser refuses anything else), valid until 2030.
+API_KEY_CANARY = v1_key(exp=1_900_000_000, sub="canary-api-key-7f3c9a1e")
 REFRESH_CANARY = "canary-refresh-token-52d8b06e"
 DEPLOY_ARGS = ("--project", PROJECT, "--region", REGION, "--secrets", ",".join(SECRETS))
 
@@ -277,6 +282,26 @@ def test_changed_setting_redeploys_only_the_function(scenario):
     assert variables["REFRESH_BEFORE"] == "36h"
 
 
+def test_fingerprint_label_fits_googles_label_rules(scenario):
+    """Cloud Run functions take only valid Google Cloud labels: values of at most 63 lowercase
+    letters, digits, _ and -. The fake enforces that, and the first run got through it."""
+    for run in (scenario.first, scenario.changed):
+        labels = created_or_patched_labels(run)
+        fingerprint = labels["deploy-fingerprint"]
+        assert re.fullmatch(r"[0-9a-f]{40}", fingerprint), fingerprint
+        check_labels(labels)
+
+
+def created_or_patched_labels(run: Run) -> dict[str, str]:
+    path = f"/v2/projects/{PROJECT}/locations/{REGION}/functions(/{FUNCTION})?"
+    writes = [
+        r for r in run.requests if r.api == "cloudfunctions" and r.method in {"POST", "PATCH"}
+    ]
+    body = one([r for r in writes if re.fullmatch(path, r.path)]).body
+    labels: dict[str, str] = body["labels"]
+    return labels
+
+
 # ---------------------------------------------------------------------------------- teardown
 
 
@@ -357,7 +382,10 @@ def test_missing_gcloud_fails_with_a_clear_message(tmp_path):
     [
         (("--secrets", "momento-key"), "--project is required"),
         (("--project", PROJECT), "--secrets is required"),
-        ((*DEPLOY_ARGS, "--refresh-before", "3 days"), "--refresh-before '3 days'"),
+        (
+            (*DEPLOY_ARGS, "--refresh-before", "3 days"),
+            "--refresh-before (REFRESH_BEFORE): REFRESH_BEFORE='3 days' is not valid",
+        ),
         ((*DEPLOY_ARGS, "--timeout", "0"), "--timeout '0'"),
         (("--project", PROJECT, "--secrets", "projects/elsewhere/secrets/k"), "outside --project"),
         ((*DEPLOY_ARGS, "--bogus"), "unknown option: --bogus"),
@@ -371,20 +399,26 @@ def test_bad_or_missing_flags_fail_before_anything_runs(tmp_path, args, message)
     assert "--help" in done.stderr
 
 
+def _document_refusal(content: bytes) -> str:
+    """What the function's own parser says about a token document."""
+    try:
+        check_document(content, now=datetime.now(UTC))
+    except RotationError as error:
+        return error.message
+    pytest.fail("the function's parser accepted the document")
+
+
 @pytest.mark.parametrize(
-    ("content", "message"),
+    ("content", "words"),
     [
-        (b"{not json", "is not valid JSON"),
+        (b"{not json", "not JSON"),
         (b'["apiKey"]', "not an object"),
+        (json.dumps({"refreshToken": REFRESH_CANARY}).encode(), "no key"),
+        (json.dumps({"apiKey": API_KEY_CANARY}).encode(), "no refreshToken"),
         (
-            json.dumps({"refreshToken": REFRESH_CANARY}).encode(),
-            'no API key: expected a non-empty "apiKey"',
+            json.dumps({"apiKey": API_KEY_CANARY, "refreshToken": ""}).encode(),
+            "refreshToken is empty",
         ),
-        (
-            json.dumps({"apiKey": API_KEY_CANARY}).encode(),
-            'no refresh token: expected a non-empty "refreshToken"',
-        ),
-        (json.dumps({"apiKey": API_KEY_CANARY, "refreshToken": ""}).encode(), "no refresh token"),
         (b"\xff\xfe", "not UTF-8"),
     ],
     ids=[
@@ -396,16 +430,17 @@ def test_bad_or_missing_flags_fail_before_anything_runs(tmp_path, args, message)
         "binary",
     ],
 )
-def test_malformed_seed_file_is_rejected_with_a_clear_error_before_any_request(
-    fake, fake_env, tmp_path, content, message
+def test_malformed_seed_file_is_rejected_with_the_functions_message_before_any_request(
+    fake, fake_env, tmp_path, content, words
 ):
     seed = tmp_path / "key.json"
     seed.write_bytes(content)
     run = Deployer(fake, fake_env).run(
         *DEPLOY_ARGS, "--seed-from", str(seed), "--seed-secret", SECRETS[0]
     )
-    assert run.returncode == 1
-    assert message in run.stderr
+    assert run.returncode == 2
+    assert f"deploy.sh: --seed-from '{seed}': {_document_refusal(content)}\n" in run.stderr
+    assert words in run.stderr
     assert run.requests == []
     assert API_KEY_CANARY not in run.output
     assert REFRESH_CANARY not in run.output
@@ -416,8 +451,9 @@ def test_seed_file_inside_the_source_folder_is_refused(tmp_path):
     source.mkdir()
     (source / "requirements.txt").write_text("")
     (source / "main.py").write_text("")
+    shutil.copytree(REPO / "rotation", source / "rotation")
     seed = source / "key.json"
-    seed.write_text(json.dumps({"apiKey": "k", "refreshToken": "r"}))
+    seed.write_text(json.dumps({"apiKey": API_KEY_CANARY, "refreshToken": "r"}))
     done = _run_deploy(
         "--project",
         PROJECT,

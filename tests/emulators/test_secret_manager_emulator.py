@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import google_crc32c
@@ -26,6 +26,7 @@ from google.cloud.secretmanager_v1 import SecretManagerServiceClient
 from google.cloud.secretmanager_v1.services.secret_manager_service.transports import (
     SecretManagerServiceGrpcTransport,
 )
+from google.protobuf import duration_pb2
 
 from devtools.emulators.secret_manager import (
     EmulatorError,
@@ -125,17 +126,26 @@ def test_unmapped_project_ids_get_a_stable_twelve_digit_number():
 
 
 @pytest.mark.parametrize(
-    "secret_id",
+    ("secret_id", "valid"),
     [
-        pytest.param("has space", id="space"),
-        pytest.param("dotted.name", id="dot"),
-        pytest.param("x" * 256, id="too-long"),
-        pytest.param("", id="empty"),
+        pytest.param("x" * 255, True, id="255-chars"),
+        pytest.param("Aa-0_z", True, id="letters-numerals-hyphen-underscore"),
+        pytest.param("x" * 256, False, id="256-chars"),
+        pytest.param("", False, id="empty"),
+        pytest.param("has space", False, id="space"),
+        pytest.param("dotted.name", False, id="dot"),
+        pytest.param("slash/name", False, id="slash"),
     ],
 )
-def test_invalid_secret_ids_are_rejected(client, secret_id):
-    with pytest.raises(exceptions.InvalidArgument):
-        client.create_secret(parent=f"projects/{PROJECT}", secret_id=secret_id, secret={})
+def test_secret_ids_are_up_to_255_letters_numerals_hyphens_underscores(client, secret_id, valid):
+    def create():
+        return client.create_secret(parent=f"projects/{PROJECT}", secret_id=secret_id, secret={})
+
+    if valid:
+        assert create().name == f"projects/{NUMBER}/secrets/{secret_id}"
+    else:
+        with pytest.raises(exceptions.InvalidArgument):
+            create()
 
 
 def test_creating_an_existing_secret_is_already_exists(client, secret):
@@ -232,7 +242,7 @@ def test_update_secret_with_a_stale_etag_is_failed_precondition(client, emulator
         update_mask={"paths": ["annotations"]},
     )
 
-    with pytest.raises(exceptions.FailedPrecondition, match="etag"):
+    with pytest.raises(exceptions.FailedPrecondition):
         client.update_secret(
             secret={"name": secret, "etag": stale, "annotations": {"lease": "second"}},
             update_mask={"paths": ["annotations"]},
@@ -263,17 +273,6 @@ def test_concurrent_compare_and_swap_has_exactly_one_winner(client, emulator, se
     assert emulator.annotations(secret) == {"lease": f"w{winners[0]}"}
 
 
-@pytest.mark.parametrize(
-    "paths",
-    [pytest.param([], id="empty-mask"), pytest.param(["name"], id="immutable-field")],
-)
-def test_update_secret_needs_a_mask_of_updatable_fields(client, secret, paths):
-    with pytest.raises(exceptions.InvalidArgument):
-        client.update_secret(
-            secret={"name": secret, "labels": {"a": "b"}}, update_mask={"paths": paths}
-        )
-
-
 def test_deleted_secret_is_gone(client, secret):
     client.delete_secret(name=secret)
 
@@ -282,17 +281,23 @@ def test_deleted_secret_is_gone(client, secret):
 
 
 def test_delete_secret_with_a_stale_etag_is_failed_precondition(client, secret):
-    with pytest.raises(exceptions.FailedPrecondition, match="etag"):
+    with pytest.raises(exceptions.FailedPrecondition):
         client.delete_secret(request={"name": secret, "etag": '"stale"'})
+    assert client.get_secret(name=secret).name == secret
 
 
-def test_list_secrets_is_sorted_by_name_across_pages(client, emulator):
-    for secret_id in ["c", "a", "d", "b", "e"]:
-        emulator.create_secret(f"projects/{PROJECT}/secrets/{secret_id}")
+def test_list_secrets_is_newest_first_across_pages():
+    """ListSecretsResponse.secrets: "sorted in reverse by create_time (newest first)"."""
+    times = iter([utc(3), utc(1), utc(5), utc(2), utc(4)])
+    with SecretManagerEmulator(clock=lambda: next(times)) as emu:
+        for secret_id in ["c", "a", "e", "b", "d"]:
+            emu.create_secret(f"projects/p/secrets/{secret_id}")
+        sm_client, channel = connect(emu.address)
+        pager = sm_client.list_secrets(request={"parent": "projects/p", "page_size": 2})
+        listed = [s.name.rsplit("/", 1)[1] for s in pager]
+        channel.close()
 
-    pager = client.list_secrets(request={"parent": f"projects/{PROJECT}", "page_size": 2})
-
-    assert [s.name.rsplit("/", 1)[1] for s in pager] == ["a", "b", "c", "d", "e"]
+    assert listed == ["e", "d", "c", "b", "a"]
 
 
 def test_list_secrets_pages_are_at_most_page_size(client, emulator):
@@ -307,7 +312,7 @@ def test_list_secrets_pages_are_at_most_page_size(client, emulator):
 @pytest.mark.parametrize(
     ("filter_", "expected"),
     [
-        pytest.param("labels.rotate:*", ["a", "b"], id="label-present"),
+        pytest.param("labels.rotate:*", ["b", "a"], id="label-present"),
         pytest.param("labels.rotate:yes", ["a"], id="label-value"),
         pytest.param("name:b", ["b"], id="name"),
         pytest.param("NOT labels.rotate:*", ["c"], id="not"),
@@ -497,13 +502,15 @@ def test_state_change_with_a_stale_etag_is_failed_precondition(client, emulator,
     client.disable_secret_version(name=f"{SECRET}/versions/1")
     change = getattr(client, f"{method}_secret_version")
 
-    with pytest.raises(exceptions.FailedPrecondition, match="etag"):
+    with pytest.raises(exceptions.FailedPrecondition):
         change(request={"name": f"{SECRET}/versions/1", "etag": stale})
     assert emulator.version_states(secret) == {1: "DISABLED"}
 
 
-@pytest.mark.parametrize("method", ["disable", "enable"])
+@pytest.mark.parametrize("method", ["disable", "enable", "destroy"])
 def test_destroyed_versions_cannot_change_state(client, emulator, secret, method):
+    """Documented: DESTROYED is final. The status code, and destroying again, are not; we
+    answer FAILED_PRECONDITION for all three."""
     emulator.add_version(secret, b"x", state="DESTROYED")
 
     with pytest.raises(exceptions.FailedPrecondition, match="DESTROYED"):
@@ -540,6 +547,17 @@ def test_versions_are_listed_newest_first(client, secret):
     listed = client.list_secret_versions(parent=SECRET)
 
     assert version_numbers(listed) == [4, 3, 2, 1]
+
+
+def test_versions_are_listed_by_create_time_newest_first(client, emulator, secret):
+    """ListSecretVersionsResponse.versions: "sorted in reverse by create_time (newest first)",
+    also across pages, even when seeded create times disagree with version numbers."""
+    for month in [2, 4, 1, 3]:
+        emulator.add_version(secret, b"x", create_time=utc(month))
+
+    listed = client.list_secret_versions(request={"parent": SECRET, "page_size": 1})
+
+    assert version_numbers(listed) == [2, 4, 1, 3]
 
 
 @pytest.fixture
@@ -658,6 +676,672 @@ def test_total_size_counts_all_versions_but_is_zero_when_filtered(client, seeded
 def test_a_foreign_page_token_is_invalid_argument(client, secret):
     with pytest.raises(exceptions.InvalidArgument):
         client.list_secret_versions(request={"parent": SECRET, "page_token": "not-a-token"})
+
+
+# --- documented rules on what clients send ----------------------------------------------------
+# Each test names its rule; the module docstring of devtools/emulators/secret_manager.py maps
+# every rule to its source and to the test here.
+
+WRITTEN = f"projects/{PROJECT}/secrets/written"
+
+
+@pytest.fixture(params=["create", "update"])
+def write(request, client):
+    """Send some Secret fields by CreateSecret, or by UpdateSecret masking exactly them."""
+
+    def send(**fields):
+        if request.param == "create":
+            return client.create_secret(
+                parent=f"projects/{PROJECT}", secret_id="written", secret=fields
+            )
+        if not created:
+            client.create_secret(parent=f"projects/{PROJECT}", secret_id="written", secret={})
+            created.append(True)
+        return client.update_secret(
+            secret={"name": WRITTEN, **fields}, update_mask={"paths": list(fields)}
+        )
+
+    created: list[bool] = []
+    return send
+
+
+def accepted(send, **fields):
+    """Whether the emulator accepts ``fields``; anything but INVALID_ARGUMENT fails the test."""
+    try:
+        send(**fields)
+    except exceptions.InvalidArgument:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("key", "valid"),
+    [
+        pytest.param("a", True, id="1-char"),
+        pytest.param("a" * 63, True, id="63-chars"),
+        pytest.param("a" * 64, False, id="64-chars"),
+        pytest.param("", False, id="empty"),
+        pytest.param("momento-key-rotation.lease", True, id="dotted-product-key"),
+        pytest.param("momento-key-rotation.last-attempt", True, id="dotted-product-key-2"),
+        pytest.param("momento-key-rotation/lease", False, id="slash"),
+        pytest.param("A.b_c-9", True, id="all-allowed-characters"),
+        pytest.param("-a", False, id="starts-with-dash"),
+        pytest.param("a.", False, id="ends-with-dot"),
+        pytest.param("_a_", False, id="underscore-ends"),
+        pytest.param("a b", False, id="space"),
+        pytest.param("a:b", False, id="colon"),
+        pytest.param("é", False, id="non-ascii-start"),
+        pytest.param("aéb", False, id="non-ascii-between"),
+    ],
+)
+def test_annotation_keys_follow_the_documented_pattern(write, key, valid):
+    """1-63 characters, begin and end with [a-z0-9A-Z], only -, _, . and alphanumerics between
+    (the 128-byte bound cannot bite: those characters are one byte each)."""
+    assert accepted(write, annotations={key: "v"}) is valid
+
+
+@pytest.mark.parametrize(
+    ("annotations", "valid"),
+    [
+        pytest.param({"k": "v" * (16384 - 2)}, True, id="16KiB-minus-1-byte"),
+        pytest.param({"k": "v" * (16384 - 1)}, False, id="exactly-16KiB"),
+        pytest.param({"k1": "v" * 8000, "k2": "v" * 8379}, True, id="two-keys-16383-bytes"),
+        pytest.param({"k1": "v" * 8000, "k2": "v" * 8380}, False, id="two-keys-16384-bytes"),
+        # 8191 two-byte characters: 16383 bytes with the key, though only 8192 characters.
+        pytest.param({"k": "é" * 8191}, True, id="utf8-16383-bytes"),
+        pytest.param({"kk": "é" * 8191}, False, id="utf8-16384-bytes"),
+    ],
+)
+def test_annotations_total_less_than_16_kib(write, annotations, valid):
+    """Keys and values together must be less than 16KiB, counted in UTF-8 bytes."""
+    assert accepted(write, annotations=annotations) is valid
+
+
+def test_seeded_legacy_annotation_keys_are_kept_but_cannot_be_written_back(client, emulator):
+    """Hooks seed without checks (state an old release left upstream); every RPC is checked,
+    so a caller must drop the bad key when it rewrites the map."""
+    emulator.create_secret(SECRET, annotations={"momento-key-rotation/lease": "old"})
+
+    assert dict(client.get_secret(name=SECRET).annotations) == {"momento-key-rotation/lease": "old"}
+    with pytest.raises(exceptions.InvalidArgument):
+        client.update_secret(
+            secret={
+                "name": SECRET,
+                "annotations": {
+                    "momento-key-rotation/lease": "old",
+                    "momento-key-rotation.lease": "new",
+                },
+            },
+            update_mask={"paths": ["annotations"]},
+        )
+    client.update_secret(
+        secret={"name": SECRET, "annotations": {"momento-key-rotation.lease": "new"}},
+        update_mask={"paths": ["annotations"]},
+    )
+    assert emulator.annotations(SECRET) == {"momento-key-rotation.lease": "new"}
+
+
+def test_fields_outside_the_mask_are_not_rechecked(client, emulator):
+    """Unknown upstream; the emulator checks only what a request writes."""
+    emulator.create_secret(SECRET, annotations={"legacy/key": "x"})
+
+    updated = client.update_secret(
+        secret={"name": SECRET, "labels": {"env": "prod"}}, update_mask={"paths": ["labels"]}
+    )
+
+    assert dict(updated.annotations) == {"legacy/key": "x"}
+
+
+@pytest.mark.parametrize(
+    ("key", "valid"),
+    [
+        pytest.param("a", True, id="1-char"),
+        pytest.param("a" * 63, True, id="63-chars"),
+        pytest.param("a" * 64, False, id="64-chars"),
+        pytest.param("", False, id="empty"),
+        pytest.param("env_1-x", True, id="lowercase-digit-underscore-hyphen"),
+        pytest.param("Env", False, id="uppercase"),
+        pytest.param("1env", False, id="starts-with-digit"),
+        pytest.param("_env", False, id="starts-with-underscore"),
+        pytest.param("a.b", False, id="dot"),
+        pytest.param("é", True, id="lowercase-non-ascii-Ll"),
+        pytest.param("日本", True, id="other-letter-Lo"),
+        pytest.param("a٣", True, id="arabic-indic-digit-N"),
+        pytest.param("日" * 42, True, id="126-bytes"),
+        pytest.param("日" * 43, False, id="129-bytes"),
+    ],
+)
+def test_label_keys_follow_the_documented_pattern(write, key, valid):
+    r"""1-63 characters, at most 128 bytes, [\p{Ll}\p{Lo}][\p{Ll}\p{Lo}\p{N}_-]{0,62}."""
+    assert accepted(write, labels={key: "v"}) is valid
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        pytest.param("", True, id="empty"),
+        pytest.param("v" * 63, True, id="63-chars"),
+        pytest.param("v" * 64, False, id="64-chars"),
+        pytest.param("1-2_x", True, id="starts-with-digit"),
+        pytest.param("Prod", False, id="uppercase"),
+        pytest.param("a.b", False, id="dot"),
+        pytest.param("日" * 42, True, id="126-bytes"),
+        pytest.param("日" * 43, False, id="129-bytes"),
+    ],
+)
+def test_label_values_follow_the_documented_pattern(write, value, valid):
+    r"""0-63 characters, at most 128 bytes, [\p{Ll}\p{Lo}\p{N}_-]{0,63}."""
+    assert accepted(write, labels={"k": value}) is valid
+
+
+@pytest.mark.parametrize(("count", "valid"), [(64, True), (65, False)])
+def test_at_most_64_labels(write, count, valid):
+    assert accepted(write, labels={f"k{i}": "v" for i in range(count)}) is valid
+
+
+@pytest.mark.parametrize(
+    ("topics", "valid"),
+    [
+        pytest.param(["projects/p/topics/t"], True, id="one"),
+        pytest.param([f"projects/p/topics/t{i}" for i in range(10)], True, id="ten"),
+        pytest.param([f"projects/p/topics/t{i}" for i in range(11)], False, id="eleven"),
+        pytest.param(["topics/t"], False, id="no-project"),
+        pytest.param(["projects/p/topics/"], False, id="empty-topic"),
+        pytest.param(["projects/p/subscriptions/s"], False, id="subscription"),
+        pytest.param(["projects/p/topics/t/extra"], False, id="trailing-segment"),
+    ],
+)
+def test_topics_are_up_to_10_names_of_the_form_projects_topics(write, topics, valid):
+    assert accepted(write, topics=[{"name": t} for t in topics]) is valid
+
+
+# Rotation rules are relative to "now", so these tests freeze the emulator's clock.
+NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+TOPICS = [{"name": "projects/p/topics/rotate"}]
+
+
+@pytest.fixture
+def frozen_client():
+    with SecretManagerEmulator(project_numbers={PROJECT: NUMBER}, clock=lambda: NOW) as emu:
+        sm_client, channel = connect(emu.address)
+        yield sm_client
+        channel.close()
+
+
+def rotation_accepted(sm_client, rotation, topics=TOPICS):
+    try:
+        sm_client.create_secret(
+            parent=f"projects/{PROJECT}",
+            secret_id="rotated",
+            secret={"topics": topics, "rotation": rotation},
+        )
+    except exceptions.InvalidArgument:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("ahead", "valid"),
+    [
+        pytest.param(timedelta(seconds=300), True, id="300s"),
+        pytest.param(timedelta(seconds=299), False, id="299s"),
+        pytest.param(timedelta(seconds=3153600000), True, id="100-years"),
+        pytest.param(timedelta(seconds=3153600001), False, id="100-years-and-1s"),
+        pytest.param(-timedelta(hours=1), False, id="past"),
+    ],
+)
+def test_next_rotation_time_is_300s_to_100_years_ahead(frozen_client, ahead, valid):
+    assert rotation_accepted(frozen_client, {"next_rotation_time": NOW + ahead}) is valid
+
+
+@pytest.mark.parametrize(
+    ("period", "valid"),
+    [
+        pytest.param(duration_pb2.Duration(seconds=3600), True, id="1h"),
+        pytest.param(duration_pb2.Duration(seconds=3599), False, id="1h-minus-1s"),
+        pytest.param(duration_pb2.Duration(seconds=3153600000), True, id="100-years"),
+        pytest.param(duration_pb2.Duration(seconds=3153600001), False, id="100-years-and-1s"),
+        pytest.param(duration_pb2.Duration(seconds=3600, nanos=500), False, id="not-whole-seconds"),
+    ],
+)
+def test_rotation_period_is_whole_seconds_from_1h_to_100_years(frozen_client, period, valid):
+    rotation = {"next_rotation_time": NOW + timedelta(hours=1), "rotation_period": period}
+
+    assert rotation_accepted(frozen_client, rotation) is valid
+
+
+def test_rotation_period_needs_next_rotation_time(frozen_client):
+    assert rotation_accepted(frozen_client, {"rotation_period": timedelta(hours=1)}) is False
+
+
+def test_rotation_needs_topics(frozen_client):
+    rotation = {"next_rotation_time": NOW + timedelta(hours=1)}
+
+    assert rotation_accepted(frozen_client, rotation, topics=[]) is False
+    assert rotation_accepted(frozen_client, rotation) is True
+
+
+def test_rotation_can_be_set_by_update_when_the_secret_has_topics(frozen_client):
+    frozen_client.create_secret(
+        parent=f"projects/{PROJECT}", secret_id="s", secret={"topics": TOPICS}
+    )
+    name = f"projects/{PROJECT}/secrets/s"
+    rotation = {"next_rotation_time": NOW + timedelta(seconds=299)}
+
+    with pytest.raises(exceptions.InvalidArgument):
+        frozen_client.update_secret(
+            secret={"name": name, "rotation": rotation}, update_mask={"paths": ["rotation"]}
+        )
+    rotation = {
+        "next_rotation_time": NOW + timedelta(days=30),
+        "rotation_period": timedelta(days=30),
+    }
+    updated = frozen_client.update_secret(
+        secret={"name": name, "rotation": rotation}, update_mask={"paths": ["rotation"]}
+    )
+
+    assert updated.rotation.next_rotation_time == NOW + timedelta(days=30)
+
+
+def test_input_only_fields_are_not_returned(frozen_client):
+    """rotation_period and ttl are INPUT_ONLY; expire_time "is always provided on output"."""
+    created = frozen_client.create_secret(
+        parent=f"projects/{PROJECT}",
+        secret_id="s",
+        secret={
+            "topics": TOPICS,
+            "rotation": {
+                "next_rotation_time": NOW + timedelta(days=1),
+                "rotation_period": timedelta(days=1),
+            },
+            "ttl": timedelta(days=7),
+        },
+    )
+    got = frozen_client.get_secret(name=f"projects/{PROJECT}/secrets/s")
+
+    for secret in (created, got):
+        assert "rotation_period" not in secret.rotation
+        assert secret.rotation.next_rotation_time == NOW + timedelta(days=1)
+        assert "ttl" not in secret
+        assert secret.expire_time == NOW + timedelta(days=7)
+
+
+# --- update_mask ---------------------------------------------------------------------------------
+
+
+def test_update_mask_is_required(client, secret):
+    with pytest.raises(exceptions.InvalidArgument):
+        client.update_secret(secret={"name": secret, "labels": {"a": "b"}}, update_mask={})
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("colour", id="no-such-field"),
+        pytest.param("annotations.key", id="map-entry"),
+        pytest.param("rotation.next_rotation_time", id="subfield"),
+        pytest.param("*", id="wildcard"),
+        pytest.param("etag", id="etag"),
+    ],
+)
+def test_update_mask_paths_that_name_no_updatable_field_are_invalid(client, secret, path):
+    with pytest.raises(exceptions.InvalidArgument):
+        client.update_secret(secret={"name": secret}, update_mask={"paths": [path]})
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        pytest.param("annotations", {"a": "1"}, id="annotations"),
+        pytest.param("labels", {"a": "1"}, id="labels"),
+        pytest.param("topics", TOPICS, id="topics"),
+        pytest.param("expire_time", datetime(2099, 1, 1, tzinfo=UTC), id="expire_time"),
+        pytest.param("ttl", timedelta(days=1), id="ttl"),
+        pytest.param("version_destroy_ttl", timedelta(days=1), id="version_destroy_ttl"),
+        pytest.param("version_aliases", {}, id="version_aliases"),
+        pytest.param("rotation", {}, id="rotation"),
+    ],
+)
+def test_every_mutable_field_can_be_updated(client, secret, field, value):
+    before = client.get_secret(name=secret).etag
+
+    updated = client.update_secret(
+        secret={"name": secret, field: value}, update_mask={"paths": [field]}
+    )
+
+    assert updated.etag != before
+
+
+def test_output_only_paths_in_the_mask_are_ignored(client, secret):
+    """AIP-161/AIP-203: a service must ignore output only fields named in an update mask."""
+    before = client.get_secret(name=secret)
+
+    updated = client.update_secret(
+        secret={
+            "name": secret,
+            "create_time": datetime(2001, 1, 1, tzinfo=UTC),
+            "labels": {"a": "b"},
+        },
+        update_mask={"paths": ["create_time", "labels"]},
+    )
+
+    assert updated.create_time == before.create_time
+    assert dict(updated.labels) == {"a": "b"}
+
+
+def test_immutable_replication_cannot_change(client, secret):
+    """AIP-203: unchanged is ignored, a change is INVALID_ARGUMENT."""
+    client.update_secret(
+        secret={"name": secret, "replication": {"automatic": {}}},
+        update_mask={"paths": ["replication"]},
+    )
+    with pytest.raises(exceptions.InvalidArgument):
+        client.update_secret(
+            secret={
+                "name": secret,
+                "replication": {"user_managed": {"replicas": [{"location": "us-east1"}]}},
+            },
+            update_mask={"paths": ["replication"]},
+        )
+
+
+# --- version aliases -----------------------------------------------------------------------------
+
+
+def set_aliases(client, aliases, name=SECRET):
+    return client.update_secret(
+        secret={"name": name, "version_aliases": aliases},
+        update_mask={"paths": ["version_aliases"]},
+    )
+
+
+@pytest.mark.parametrize(
+    ("alias", "valid"),
+    [
+        pytest.param("s", True, id="1-char"),
+        pytest.param("Stable-1_x", True, id="letters-numerals-hyphen-underscore"),
+        pytest.param("a" * 63, True, id="63-chars"),
+        pytest.param("a" * 64, False, id="64-chars"),
+        pytest.param("1st", False, id="starts-with-numeral"),
+        pytest.param("-a", False, id="starts-with-hyphen"),
+        pytest.param("a.b", False, id="dot"),
+        pytest.param("latest", False, id="latest"),
+        pytest.param("Latest", False, id="Latest"),
+        pytest.param("NEW", False, id="NEW"),
+        pytest.param("new", False, id="new"),
+        pytest.param("newest", True, id="newest"),
+    ],
+)
+def test_version_alias_names_follow_the_documented_pattern(client, emulator, secret, alias, valid):
+    emulator.add_version(secret, b"x")
+
+    assert accepted(lambda **f: set_aliases(client, **f), aliases={alias: 1}) is valid
+
+
+@pytest.mark.parametrize(("count", "valid"), [(50, True), (51, False)])
+def test_at_most_50_version_aliases(client, emulator, secret, count, valid):
+    emulator.add_version(secret, b"x")
+
+    assert (
+        accepted(lambda **f: set_aliases(client, **f), aliases={f"a{i}": 1 for i in range(count)})
+        is valid
+    )
+
+
+@pytest.mark.parametrize("number", [0, 2, -1])
+def test_a_version_alias_must_name_an_existing_version(client, emulator, secret, number):
+    """Not documented; refusing is the emulator's conservative choice."""
+    emulator.add_version(secret, b"x")
+
+    with pytest.raises(exceptions.InvalidArgument):
+        set_aliases(client, {"stable": number})
+
+
+def test_version_aliases_are_refused_on_create_as_no_version_exists(client):
+    with pytest.raises(exceptions.InvalidArgument):
+        client.create_secret(
+            parent=f"projects/{PROJECT}", secret_id="s", secret={"version_aliases": {"a": 1}}
+        )
+
+
+def test_get_secret_returns_version_aliases_and_get_version_resolves_them(client, emulator, secret):
+    emulator.add_version(secret, b"one")
+    emulator.add_version(secret, b"two", state="DISABLED")
+    set_aliases(client, {"stable": 1, "next": 2})
+
+    got = client.get_secret(name=secret)
+    stable = client.get_secret_version(name=f"{SECRET}/versions/stable")
+    following = client.get_secret_version(name=f"{SECRET}/versions/next")
+
+    assert dict(got.version_aliases) == {"stable": 1, "next": 2}
+    assert stable.name == f"{CANONICAL}/versions/1"
+    assert following.state.name == "DISABLED"
+    with pytest.raises(exceptions.FailedPrecondition):
+        client.access_secret_version(name=f"{SECRET}/versions/next")
+    with pytest.raises(exceptions.NotFound):
+        client.access_secret_version(name=f"{SECRET}/versions/unknown")
+
+
+@pytest.mark.parametrize("version_id", ["stable", "latest"])
+@pytest.mark.parametrize("method", ["disable", "enable", "destroy"])
+def test_state_changes_take_version_numbers_only(client, emulator, secret, method, version_id):
+    """Documented: access by alias is only supported on GetSecretVersion and AccessSecretVersion
+    (and `latest` is documented for those two only). The status code is not documented."""
+    emulator.add_version(secret, b"x")
+    emulator.set_version_aliases(secret, {"stable": 1})
+
+    with pytest.raises(exceptions.InvalidArgument):
+        getattr(client, f"{method}_secret_version")(name=f"{SECRET}/versions/{version_id}")
+    assert emulator.version_states(secret) == {1: "ENABLED"}
+
+
+def test_set_version_aliases_hook_seeds_without_checks(client, emulator, secret):
+    emulator.add_version(secret, b"x")
+    etag = client.get_secret(name=secret).etag
+
+    emulator.set_version_aliases(secret, {"latest": 1, "dangling": 7})
+
+    got = client.get_secret(name=secret)
+    assert dict(got.version_aliases) == {"latest": 1, "dangling": 7}
+    assert got.etag == etag
+
+
+# --- etags ---------------------------------------------------------------------------------------
+
+
+def test_updates_that_change_nothing_still_get_a_new_etag(client, emulator, secret):
+    """Documented: "Even when an update doesn't change a resource's state, it still updates
+    the resource ETag", so the etag read before the no-op is stale afterwards."""
+    emulator.add_version(secret, b"x", state="DISABLED")
+    version = f"{SECRET}/versions/1"
+    version_etag = client.get_secret_version(name=version).etag
+    secret_etag = client.get_secret(name=secret).etag
+
+    redisabled = client.disable_secret_version(name=version)
+    same_annotations = client.update_secret(
+        secret={"name": secret, "annotations": {}}, update_mask={"paths": ["annotations"]}
+    )
+
+    assert redisabled.state.name == "DISABLED"
+    assert redisabled.etag != version_etag
+    assert same_annotations.etag != secret_etag
+    with pytest.raises(exceptions.FailedPrecondition):
+        client.enable_secret_version(request={"name": version, "etag": version_etag})
+    with pytest.raises(exceptions.FailedPrecondition):
+        client.update_secret(
+            secret={"name": secret, "etag": secret_etag, "labels": {"a": "b"}},
+            update_mask={"paths": ["labels"]},
+        )
+
+
+def test_enabling_an_enabled_version_gets_a_new_etag(client, secret):
+    added = add(client)
+
+    enabled = client.enable_secret_version(name=f"{SECRET}/versions/1")
+
+    assert enabled.etag != added.etag
+
+
+def test_version_changes_leave_the_secret_etag_alone(client, secret):
+    etag = client.get_secret(name=secret).etag
+
+    add(client)
+    client.disable_secret_version(name=f"{SECRET}/versions/1")
+    client.destroy_secret_version(name=f"{SECRET}/versions/1")
+
+    assert client.get_secret(name=secret).etag == etag
+
+
+def test_secret_updates_leave_version_etags_alone(client, secret):
+    etag = add(client).etag
+
+    client.update_secret(
+        secret={"name": secret, "annotations": {"a": "1"}}, update_mask={"paths": ["annotations"]}
+    )
+
+    assert client.get_secret_version(name=f"{SECRET}/versions/1").etag == etag
+
+
+def test_the_default_precondition_message_does_not_mention_etags(client, secret):
+    with pytest.raises(exceptions.FailedPrecondition) as raised:
+        client.delete_secret(request={"name": secret, "etag": '"stale"'})
+
+    assert "etag" not in raised.value.message.lower()
+
+
+def test_set_precondition_message_replaces_every_etag_mismatch_message(client, emulator, secret):
+    stale = add(client).etag
+    client.disable_secret_version(name=f"{SECRET}/versions/1")
+    emulator.set_precondition_message("the resource moved on")
+    mismatches = [
+        lambda: client.update_secret(
+            secret={"name": secret, "etag": '"stale"'}, update_mask={"paths": ["labels"]}
+        ),
+        lambda: client.delete_secret(request={"name": secret, "etag": '"stale"'}),
+        lambda: client.enable_secret_version(
+            request={"name": f"{SECRET}/versions/1", "etag": stale}
+        ),
+        lambda: client.disable_secret_version(
+            request={"name": f"{SECRET}/versions/1", "etag": stale}
+        ),
+        lambda: client.destroy_secret_version(
+            request={"name": f"{SECRET}/versions/1", "etag": stale}
+        ),
+    ]
+
+    for mismatch in mismatches:
+        with pytest.raises(exceptions.FailedPrecondition) as raised:
+            mismatch()
+        assert raised.value.message == "the resource moved on"
+
+    emulator.set_precondition_message(None)
+    with pytest.raises(exceptions.FailedPrecondition) as raised:
+        mismatches[1]()
+    assert raised.value.message != "the resource moved on"
+
+
+def test_any_etag_but_the_current_one_is_failed_precondition(client, secret):
+    """Unknown whether a malformed (e.g. unquoted) etag is INVALID_ARGUMENT upstream."""
+    etag = client.get_secret(name=secret).etag
+
+    with pytest.raises(exceptions.FailedPrecondition):
+        client.delete_secret(request={"name": secret, "etag": etag.strip('"')})
+
+
+# --- payloads --------------------------------------------------------------------------------------
+
+
+def test_an_empty_payload_is_accepted(client, secret):
+    """Undocumented either way; the emulator accepts it."""
+    added = add(client, b"")
+
+    assert client.access_secret_version(name=added.name).payload.data == b""
+
+
+# --- page size -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("requested", [25001, 0])
+def test_list_secret_versions_page_size_is_capped_at_25000(client, emulator, secret, requested):
+    """Documented: above 25000 is capped at 25000; 0 lets the server decide (it picks 25000)."""
+    for _ in range(25001):
+        emulator.add_version(secret, b"")
+
+    pages = client.list_secret_versions(request={"parent": SECRET, "page_size": requested}).pages
+
+    assert [len(page.versions) for page in pages] == [25000, 1]
+
+
+def test_list_secrets_page_size_is_capped_at_25000(client, emulator):
+    for i in range(25001):
+        emulator.create_secret(f"projects/{PROJECT}/secrets/s{i}")
+
+    pages = client.list_secrets(request={"parent": f"projects/{PROJECT}", "page_size": 25001}).pages
+
+    assert [len(page.secrets) for page in pages] == [25000, 1]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(
+            lambda c: list(c.list_secret_versions(request={"parent": SECRET, "page_size": -1})),
+            id="versions",
+        ),
+        pytest.param(
+            lambda c: list(
+                c.list_secrets(request={"parent": f"projects/{PROJECT}", "page_size": -1})
+            ),
+            id="secrets",
+        ),
+    ],
+)
+def test_a_negative_page_size_is_invalid_argument(client, secret, call):
+    """Secret Manager does not document it; AIP-158 says INVALID_ARGUMENT."""
+    with pytest.raises(exceptions.InvalidArgument):
+        call(client)
+
+
+def test_equal_create_times_list_the_newest_created_first(frozen_client):
+    """Undocumented tie order; the emulator lists the later-created item first."""
+    for secret_id in ["a", "b", "c"]:
+        frozen_client.create_secret(parent=f"projects/{PROJECT}", secret_id=secret_id, secret={})
+    parent = f"projects/{PROJECT}/secrets/a"
+    for _ in range(3):
+        frozen_client.add_secret_version(parent=parent, payload={"data": b"x"})
+
+    secrets = frozen_client.list_secrets(request={"parent": f"projects/{PROJECT}", "page_size": 1})
+    versions = frozen_client.list_secret_versions(request={"parent": parent, "page_size": 1})
+
+    assert [s.name.rsplit("/", 1)[1] for s in secrets] == ["c", "b", "a"]
+    assert version_numbers(versions) == [3, 2, 1]
+
+
+def test_a_version_alias_may_name_a_destroyed_version(client, emulator, secret):
+    """Undocumented; the emulator allows it, and access through it is FAILED_PRECONDITION."""
+    emulator.add_version(secret, b"x", state="DESTROYED")
+
+    set_aliases(client, {"gone": 1})
+
+    with pytest.raises(exceptions.FailedPrecondition):
+        client.access_secret_version(name=f"{SECRET}/versions/gone")
+
+
+def test_topics_can_be_removed_from_a_secret_with_a_rotation(frozen_client):
+    """Undocumented; the emulator allows it and keeps the rotation."""
+    frozen_client.create_secret(
+        parent=f"projects/{PROJECT}",
+        secret_id="s",
+        secret={"topics": TOPICS, "rotation": {"next_rotation_time": NOW + timedelta(hours=1)}},
+    )
+
+    updated = frozen_client.update_secret(
+        secret={"name": f"projects/{PROJECT}/secrets/s", "topics": []},
+        update_mask={"paths": ["topics"]},
+    )
+
+    assert list(updated.topics) == []
+    assert updated.rotation.next_rotation_time == NOW + timedelta(hours=1)
 
 
 # --- other RPCs -----------------------------------------------------------------------------

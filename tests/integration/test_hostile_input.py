@@ -62,6 +62,18 @@ def payloads(world: World) -> dict[str, tuple[bytes, str]]:
         ),
         "deeply-nested": (b"[" * 20_000 + b"]" * 20_000, "invalid_token_document"),
         "not-utf8": (b"\xff\xfe" + CANARY_TOKEN.encode("utf-16-le"), "invalid_token_document"),
+        "number-with-5000-digits": (
+            b'{"apiKey": "' + CANARY_KEY.encode() + b'", "n": 1' + b"0" * 5000 + b"}",
+            "invalid_token_document",
+        ),
+        "lone-surrogate": (
+            json.dumps({**doc, "note": "\ud800"}).encode(),
+            "invalid_token_document",
+        ),
+        "two-different-keys": (
+            json.dumps({**doc, "authToken": world.issue(expires_in=DAY).api_key}).encode(),
+            "invalid_token_document",
+        ),
         "too-large-to-rewrite": (
             json.dumps({**doc, "padding": "p" * (64 * 1024 - 2048)}).encode(),
             "document_too_large",
@@ -85,6 +97,9 @@ CASES = [
     "v2-key-without-refresh-token",
     "deeply-nested",
     "not-utf8",
+    "number-with-5000-digits",
+    "lone-surrogate",
+    "two-different-keys",
     "too-large-to-rewrite",
 ]
 

@@ -1,0 +1,703 @@
+"""The fake refuses what Google documents it refuses, and accepts the edge of what it allows.
+
+One test per rule in the table of ``devtools/fake_google_apis.py``'s docstring. These talk to
+the fake over plain HTTP (no gcloud): each sends a request shaped like gcloud's, once with
+values on the allowed side of the documented boundary and once just past it, and checks the
+refusal is Google's shape (400, INVALID_ARGUMENT, a BadRequest field violation) and that
+nothing was stored.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import google_crc32c
+import pytest
+
+from devtools.fake_google_apis import BAD_REQUEST_TYPE, JSON, FakeGoogleApis
+
+P = "demo-project"
+LOC = f"/v1/projects/{P}/locations/us-central1"
+FUNCTIONS = f"/v2/projects/{P}/locations/us-central1/functions"
+FN_SA = f"momento-key-rotator@{P}.iam.gserviceaccount.com"
+JOB_SA = f"momento-key-rotation-invoker@{P}.iam.gserviceaccount.com"
+URL = "https://momento-key-rotation-fakehash-uc.a.run.app"
+
+
+class Api:
+    """Plain HTTP calls to the fake, answering (status, parsed JSON)."""
+
+    def __init__(self, fake: FakeGoogleApis) -> None:
+        self.fake = fake
+
+    def call(
+        self, method: str, api: str, path: str, body: Any = None, query: str = ""
+    ) -> tuple[int, JSON]:
+        url = f"{self.fake.base_url}/{api}{path}" + (f"?{query}" if query else "")
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - local fake
+        request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - local fake
+                return answer.status, json.load(answer)
+        except urllib.error.HTTPError as error:
+            return error.code, json.load(error)
+
+    def accepted(self, method: str, api: str, path: str, body: Any = None, query: str = "") -> JSON:
+        status, answer = self.call(method, api, path, body, query)
+        assert status == 200, answer
+        return answer
+
+    def refused(  # noqa: PLR0917 - reads like the request it sends
+        self, field: str, method: str, api: str, path: str, body: Any = None, query: str = ""
+    ) -> str:
+        """Assert Google's INVALID_ARGUMENT shape and that the fake's state did not change."""
+        before = self.fake.snapshot()
+        status, answer = self.call(method, api, path, body, query)
+        assert status == 400, answer
+        error = answer["error"]
+        assert (error["code"], error["status"]) == (400, "INVALID_ARGUMENT")
+        [detail] = error["details"]
+        assert detail["@type"] == BAD_REQUEST_TYPE
+        [violation] = detail["fieldViolations"]
+        assert violation["field"] == field
+        assert violation["description"] == error["message"]
+        assert self.fake.snapshot() == before
+        message: str = error["message"]
+        return message
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeGoogleApis]:
+    with FakeGoogleApis() as server:
+        server.add_secret(P, "momento-key", (b"{}",))
+        yield server
+
+
+@pytest.fixture(scope="module")
+def api(fake: FakeGoogleApis) -> Api:
+    client = Api(fake)
+    # The function whose Cloud Run service the run-policy tests write to.
+    client.accepted(
+        "POST", "cloudfunctions", FUNCTIONS, function(), "functionId=momento-key-rotation"
+    )
+    return client
+
+
+_ids = iter(range(10**6))
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{next(_ids):06d}"
+
+
+# ---------------------------------------------------------------------------------- IAM
+
+
+def account(account_id: str, **details: str) -> JSON:
+    return {"accountId": account_id, "serviceAccount": details}
+
+
+ACCOUNTS = f"/v1/projects/{P}/serviceAccounts"
+
+
+@pytest.mark.parametrize(
+    "account_id", ["abcdef", "a" * 30, "a-b-c9", "z0000000000000000000000000000z"]
+)
+def test_service_account_id_allowed(api, account_id):
+    api.accepted("POST", "iam", ACCOUNTS, account(account_id))
+
+
+@pytest.mark.parametrize(
+    "account_id", ["abcde", "a" * 31, "1abcde", "abcde-", "Abcdef", "abc_def", "abc.def", ""]
+)
+def test_service_account_id_refused(api, account_id):
+    api.refused("account_id", "POST", "iam", ACCOUNTS, account(account_id))
+
+
+def test_service_account_display_name_is_at_most_100_utf8_bytes(api):
+    api.accepted("POST", "iam", ACCOUNTS, account(unique("sa-"), displayName="x" * 100))
+    api.accepted("POST", "iam", ACCOUNTS, account(unique("sa-"), displayName="é" * 50))
+    for name in ("x" * 101, "é" * 51):
+        api.refused(
+            "service_account.display_name",
+            "POST",
+            "iam",
+            ACCOUNTS,
+            account(unique("sa-"), displayName=name),
+        )
+
+
+def test_service_account_description_is_at_most_256_utf8_bytes(api):
+    api.accepted("POST", "iam", ACCOUNTS, account(unique("sa-"), description="d" * 256))
+    api.refused(
+        "service_account.description",
+        "POST",
+        "iam",
+        ACCOUNTS,
+        account(unique("sa-"), description="d" * 257),
+    )
+
+
+ROLES = f"/v1/projects/{P}/roles"
+PERMISSIONS = ["secretmanager.versions.access", "secretmanager.versions.add"]
+
+
+def role(role_id: str, **fields: Any) -> JSON:
+    return {
+        "roleId": role_id,
+        "role": {"title": "t", "stage": "GA", "includedPermissions": PERMISSIONS, **fields},
+    }
+
+
+@pytest.mark.parametrize("role_id", ["abc", "a.b_C9", "R" * 64, "momentoKeyRotator"])
+def test_custom_role_id_allowed(api, role_id):
+    api.accepted("POST", "iam", ROLES, role(role_id))
+
+
+@pytest.mark.parametrize("role_id", ["ab", "a" * 65, "a-b-c", "a b c", "role/x", ""])
+def test_custom_role_id_refused(api, role_id):
+    api.refused("role_id", "POST", "iam", ROLES, role(role_id))
+
+
+def test_custom_role_title_is_at_most_100_utf8_bytes(api):
+    api.accepted("POST", "iam", ROLES, role(unique("title"), title="t" * 100))
+    api.refused("role.title", "POST", "iam", ROLES, role(unique("title"), title="t" * 101))
+    api.refused("role.title", "POST", "iam", ROLES, role(unique("title"), title="€" * 34))
+
+
+def test_custom_role_description_is_at_most_300_utf8_bytes(api):
+    api.accepted("POST", "iam", ROLES, role(unique("desc"), description="d" * 300))
+    api.refused(
+        "role.description", "POST", "iam", ROLES, role(unique("desc"), description="d" * 301)
+    )
+
+
+def test_custom_role_stage_is_a_launch_stage(api):
+    for stage in ("ALPHA", "BETA", "GA", "DEPRECATED", "DISABLED", "EAP"):
+        api.accepted("POST", "iam", ROLES, role(unique("stage"), stage=stage))
+    api.refused("role.stage", "POST", "iam", ROLES, role(unique("stage"), stage="PRODUCTION"))
+
+
+@pytest.mark.parametrize(
+    "permission", ["secretmanager.versions", "secretmanager versions.add", "", "a.b.c.d"]
+)
+def test_custom_role_permissions_are_service_resource_verb(api, permission):
+    body = role(unique("perm"), includedPermissions=[*PERMISSIONS, permission])
+    api.refused("role.included_permissions[2]", "POST", "iam", ROLES, body)
+
+
+def test_custom_role_update_is_checked_too(api):
+    role_id = unique("upd")
+    api.accepted("POST", "iam", ROLES, role(role_id))
+    api.refused(
+        "role.title",
+        "PATCH",
+        "iam",
+        f"{ROLES}/{role_id}",
+        {"title": "t" * 101},
+        "updateMask=title",
+    )
+
+
+def secret_policy(role_name: str, *members: str) -> JSON:
+    return {"policy": {"bindings": [{"role": role_name, "members": list(members)}]}}
+
+
+SECRET_POLICY = f"/v1/projects/{P}/secrets/momento-key:setIamPolicy"
+RUN_POLICY = f"{LOC}/services/momento-key-rotation:setIamPolicy"
+
+
+@pytest.mark.parametrize(
+    "member",
+    [
+        f"serviceAccount:{FN_SA}",
+        "user:alice@example.com",
+        "group:admins@example.com",
+        "domain:example.com",
+        "allUsers",
+        "allAuthenticatedUsers",
+        "deleted:serviceAccount:x@p.iam.gserviceaccount.com?uid=123",
+        "principal://iam.googleapis.com/locations/global/workforcePools/p/subject/s",
+    ],
+)
+def test_policy_members_allowed(api, member):
+    role_name = f"projects/{P}/roles/momentoKeyRotator"
+    api.accepted("POST", "secretmanager", SECRET_POLICY, secret_policy(role_name, member))
+    api.accepted("POST", "secretmanager", SECRET_POLICY, {"policy": {}})
+
+
+@pytest.mark.parametrize(
+    "member",
+    [FN_SA, "serviceAccount:", "serviceAccount:no-at-sign", "allusers", "sa:" + FN_SA, ""],
+)
+def test_policy_members_refused(api, member):
+    role_name = f"projects/{P}/roles/momentoKeyRotator"
+    field = "policy.bindings[0].members[0]"
+    api.refused(field, "POST", "secretmanager", SECRET_POLICY, secret_policy(role_name, member))
+    api.refused(field, "POST", "run", RUN_POLICY, secret_policy("roles/run.invoker", member))
+
+
+@pytest.mark.parametrize(
+    "role_name",
+    ["run.invoker", "roles/", f"projects/{P}/roles/", f"projects/{P}/role/x", "roles/run invoker"],
+)
+def test_policy_roles_have_a_role_name_form(api, role_name):
+    member = f"serviceAccount:{FN_SA}"
+    for good in ("roles/run.invoker", f"projects/{P}/roles/a_b.c", "organizations/1/roles/x"):
+        api.accepted("POST", "secretmanager", SECRET_POLICY, secret_policy(good, member))
+    api.refused(
+        "policy.bindings[0].role",
+        "POST",
+        "secretmanager",
+        SECRET_POLICY,
+        secret_policy(role_name, member),
+    )
+
+
+# ---------------------------------------------------------------------------------- Secret Manager
+
+SECRETS = f"/v1/projects/{P}/secrets"
+AUTOMATIC = {"replication": {"automatic": {}}}
+
+
+def test_secret_id_is_at_most_255_letters_digits_hyphens_underscores(api):
+    for secret_id in ("a", "A-b_9", "s" * 255):
+        api.accepted("POST", "secretmanager", SECRETS, AUTOMATIC, f"secretId={secret_id}")
+    for secret_id in ("s" * 256, "a.b", "a/b", "a%20b", ""):
+        api.refused(
+            "secret_id", "POST", "secretmanager", SECRETS, AUTOMATIC, f"secretId={secret_id}"
+        )
+
+
+def test_secret_labels_follow_the_label_rules(api):
+    good = {**AUTOMATIC, "labels": {"env": "prod", "k" * 63: "v" * 63}}
+    api.accepted("POST", "secretmanager", SECRETS, good, f"secretId={unique('l')}")
+    bad = {**AUTOMATIC, "labels": {"Env": "prod"}}
+    api.refused("labels", "POST", "secretmanager", SECRETS, bad, f"secretId={unique('l')}")
+
+
+def add_version(data: bytes, crc: int | None = None) -> JSON:
+    payload: JSON = {"data": base64.b64encode(data).decode()}
+    if crc is not None:
+        payload["dataCrc32c"] = str(crc)  # an int64: JSON carries it as a string
+    return {"payload": payload}
+
+
+ADD_VERSION = f"{SECRETS}/momento-key:addVersion"
+
+
+def test_secret_payload_is_at_most_64_kib(api):
+    api.accepted("POST", "secretmanager", ADD_VERSION, add_version(b"x" * 65536))
+    api.refused("payload.data", "POST", "secretmanager", ADD_VERSION, add_version(b"x" * 65537))
+
+
+def test_secret_payload_checksum_must_match(api):
+    data = b'{"apiKey": "k", "refreshToken": "r"}'
+    api.accepted("POST", "secretmanager", ADD_VERSION, add_version(data, google_crc32c.value(data)))
+    wrong = google_crc32c.value(data) ^ 1
+    api.refused(
+        "payload.data_crc32c", "POST", "secretmanager", ADD_VERSION, add_version(data, wrong)
+    )
+
+
+# ---------------------------------------------------------------------------------- Service Usage
+
+
+def test_batch_enable_takes_at_most_20_services(api):
+    path = f"/v1/projects/{P}/services:batchEnable"
+    services = [f"s{i}.googleapis.com" for i in range(21)]
+    api.accepted("POST", "serviceusage", path, {"serviceIds": services[:20]})
+    api.refused("service_ids", "POST", "serviceusage", path, {"serviceIds": services})
+
+
+# ---------------------------------------------------------------------------------- Cloud Functions
+
+
+def function(**changes: Any) -> JSON:
+    """A create body shaped like the one gcloud sends for deploy.sh."""
+    body: JSON = {
+        "buildConfig": {
+            "entryPoint": "rotate",
+            "runtime": "python312",
+            "source": {"storageSource": {"bucket": "b", "object": "o.zip"}},
+        },
+        "labels": {"deploy-fingerprint": "0" * 40, "deployment-tool": "cli-gcloud"},
+        "serviceConfig": {
+            "availableMemory": "256Mi",
+            "environmentVariables": {"ROTATION_SECRETS": "momento-key", "DRY_RUN": "false"},
+            "maxInstanceCount": 1,
+            "serviceAccountEmail": FN_SA,
+            "timeoutSeconds": 300,
+        },
+    }
+    for dotted, value in changes.items():
+        *parents, last = dotted.split("__")
+        target = body
+        for key in parents:
+            target = target.setdefault(key, {})
+        if value is None:
+            target.pop(last, None)
+        else:
+            target[last] = value
+    return body
+
+
+def create_function(api: Api, body: JSON, function_id: str | None = None) -> JSON:
+    function_id = unique("fn-") if function_id is None else function_id
+    return api.accepted("POST", "cloudfunctions", FUNCTIONS, body, f"functionId={function_id}")
+
+
+def refuse_function(api: Api, field: str, body: JSON, function_id: str | None = None) -> str:
+    function_id = unique("fn-") if function_id is None else function_id
+    return api.refused(
+        field, "POST", "cloudfunctions", FUNCTIONS, body, f"functionId={function_id}"
+    )
+
+
+@pytest.mark.parametrize("function_id", ["a", "key-rotation", "f" * 63, "Fn_1"])
+def test_function_id_allowed(api, function_id):
+    create_function(api, function(), function_id)
+
+
+@pytest.mark.parametrize("function_id", ["f" * 64, "bad.name", "has%20space", "a/b", "", "%C3%A9"])
+def test_function_id_refused(api, function_id):
+    refuse_function(api, "function_id", function(), function_id)
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        {"deploy-fingerprint": "f" * 63},
+        {"k" * 63: ""},
+        {"é-clé": "ü_1"},
+        {f"k{i}": "v" for i in range(64)},
+    ],
+)
+def test_function_labels_allowed(api, labels):
+    create_function(api, function(labels=labels))
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        {"deploy-fingerprint": "f" * 64},  # a 64-character fingerprint would not fit
+        {"deploy-fingerprint": "ABCDEF"},
+        {"deploy-fingerprint": "a.b"},
+        {"deploy-fingerprint": "a/b"},
+        {"Deploy": "x"},
+        {"1key": "x"},
+        {"_key": "x"},
+        {"": "x"},
+        {"k" * 64: "x"},
+        {"run.googleapis.com/x": "y"},
+        {f"k{i}": "v" for i in range(65)},
+    ],
+)
+def test_function_labels_refused(api, labels):
+    refuse_function(api, "labels", function(labels=labels))
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "PORT",
+        "K_SERVICE",
+        "K_REVISION",
+        "K_CONFIGURATION",
+        "FUNCTION_TARGET",
+        "FUNCTION_SIGNATURE_TYPE",
+        "X_GOOGLE_ANYTHING",
+        "A=B",
+        "",
+    ],
+)
+def test_function_env_var_names_that_are_reserved_or_invalid_are_refused(api, name):
+    body = function(serviceConfig__environmentVariables={"ROTATION_SECRETS": "k", name: "1"})
+    refuse_function(api, "service_config.environment_variables", body)
+
+
+def test_function_env_var_names_near_the_reserved_ones_are_allowed(api):
+    names = {"PORTS": "1", "K_SERVICE_NAME": "1", "X_GOOGLEAPIS": "1", "x_google_lower": "1"}
+    create_function(api, function(serviceConfig__environmentVariables=names))
+
+
+def test_function_env_vars_are_at_most_1000_and_32_kib(api):
+    field = "service_config.environment_variables"
+    many = {f"V{i}": "" for i in range(1000)}
+    create_function(api, function(serviceConfig__environmentVariables=many))
+    refuse_function(api, field, function(serviceConfig__environmentVariables={**many, "V1000": ""}))
+    create_function(api, function(serviceConfig__environmentVariables={"A": "x" * 32767}))
+    refuse_function(api, field, function(serviceConfig__environmentVariables={"A": "x" * 32768}))
+
+
+@pytest.mark.parametrize("memory", ["128Mi", "128M", "256Mi", "1Gi", "32Gi", "268435456", "0.5Gi"])
+def test_function_memory_allowed(api, memory):
+    create_function(api, function(serviceConfig__availableMemory=memory))
+
+
+@pytest.mark.parametrize("memory", ["64Mi", "122Mi", "33Gi", "256MB", "256mi", "lots", "1Ti"])
+def test_function_memory_refused(api, memory):
+    refuse_function(
+        api, "service_config.available_memory", function(serviceConfig__availableMemory=memory)
+    )
+
+
+def test_function_timeout_is_at_most_3600s_for_http_and_540s_for_events(api):
+    field = "service_config.timeout_seconds"
+    create_function(api, function(serviceConfig__timeoutSeconds=3600))
+    refuse_function(api, field, function(serviceConfig__timeoutSeconds=3601))
+    event = {"eventType": "google.cloud.pubsub.topic.v1.messagePublished"}
+    create_function(api, function(eventTrigger=event, serviceConfig__timeoutSeconds=540))
+    refuse_function(api, field, function(eventTrigger=event, serviceConfig__timeoutSeconds=541))
+
+
+def test_function_build_service_account_is_a_resource_name(api):
+    good = f"projects/{P}/serviceAccounts/builder@{P}.iam.gserviceaccount.com"
+    create_function(api, function(buildConfig__serviceAccount=good))
+    refuse_function(
+        api,
+        "build_config.service_account",
+        function(buildConfig__serviceAccount=f"builder@{P}.iam.gserviceaccount.com"),
+    )
+
+
+def test_function_runtime_is_required_on_create(api):
+    refuse_function(api, "build_config.runtime", function(buildConfig__runtime=None))
+
+
+def test_function_update_is_checked_too(api, fake):
+    function_id = unique("fn-")
+    create_function(api, function(), function_id)
+    path = f"{FUNCTIONS}/{function_id}"
+    before = copy.deepcopy(
+        fake.functions[f"projects/{P}/locations/us-central1/functions/{function_id}"]
+    )
+    api.refused(
+        "labels",
+        "PATCH",
+        "cloudfunctions",
+        path,
+        {"labels": {"deploy-fingerprint": "F" * 40}},
+        "updateMask=labels",
+    )
+    api.refused(
+        "service_config.available_memory",
+        "PATCH",
+        "cloudfunctions",
+        path,
+        {"serviceConfig": {"availableMemory": "64Mi"}},
+        "updateMask=serviceConfig.availableMemory",
+    )
+    assert fake.functions[before["name"]] == before
+
+
+# ---------------------------------------------------------------------------------- Cloud Scheduler
+
+JOBS = f"{LOC}/jobs"
+
+
+def job(name: str | None = None, **changes: Any) -> JSON:
+    """A create body shaped like the one gcloud sends for deploy.sh."""
+    body: JSON = {
+        "attemptDeadline": "330s",
+        "description": "Rotates Momento API keys in Secret Manager (deploy.sh)",
+        "httpTarget": {
+            "body": "e30=",
+            "headers": {"Content-Type": "application/json"},
+            "httpMethod": "POST",
+            "oidcToken": {"audience": URL, "serviceAccountEmail": JOB_SA},
+            "uri": URL,
+        },
+        "name": f"projects/{P}/locations/us-central1/jobs/{name or unique('job-')}",
+        "retryConfig": {
+            "maxBackoffDuration": "600s",
+            "maxDoublings": 3,
+            "minBackoffDuration": "60s",
+            "retryCount": 3,
+        },
+        "schedule": "0 3 * * *",
+        "timeZone": "Etc/UTC",
+    }
+    for dotted, value in changes.items():
+        *parents, last = dotted.split("__")
+        target = body
+        for key in parents:
+            target = target.setdefault(key, {})
+        if value is None:
+            target.pop(last, None)
+        else:
+            target[last] = value
+    return body
+
+
+def test_job_name_allowed(api):
+    for name in ("momento-key-rotation", "My_Job-1", "j" * 500):
+        api.accepted("POST", "cloudscheduler", JOBS, job(name))
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        f"projects/{P}/locations/us-central1/jobs/" + "j" * 501,
+        f"projects/{P}/locations/us-central1/jobs/my.job",
+        f"projects/{P}/locations/us-central1/jobs/",
+        f"projects/{P}/jobs/x",
+        "projects/my_project/locations/us-central1/jobs/x",
+        "x",
+    ],
+)
+def test_job_name_refused(api, name):
+    api.refused("job.name", "POST", "cloudscheduler", JOBS, {**job(), "name": name})
+
+
+def test_job_description_is_at_most_500_characters(api):
+    api.accepted("POST", "cloudscheduler", JOBS, job(description="é" * 500))
+    api.refused("job.description", "POST", "cloudscheduler", JOBS, job(description="d" * 501))
+
+
+def test_job_schedule_is_required_on_create(api):
+    api.refused("job.schedule", "POST", "cloudscheduler", JOBS, job(schedule=None))
+    api.refused("job.schedule", "POST", "cloudscheduler", JOBS, job(schedule=""))
+
+
+@pytest.mark.parametrize("zone", ["Etc/UTC", "utc", "UTC", "Europe/Paris", "America/New_York"])
+def test_job_time_zone_allowed(api, zone):
+    api.accepted("POST", "cloudscheduler", JOBS, job(timeZone=zone))
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "UTC+2", "GMT+02:00", "Paris", ""])
+def test_job_time_zone_refused(api, zone):
+    api.refused("job.time_zone", "POST", "cloudscheduler", JOBS, job(timeZone=zone))
+
+
+def test_job_uri_is_http_or_https_and_at_most_2083_characters(api):
+    field = "job.http_target.uri"
+    api.accepted("POST", "cloudscheduler", JOBS, job(httpTarget__uri="http://acme.com"))
+    long_ok = "https://a.example/" + "p" * (2083 - len("https://a.example/"))
+    api.accepted("POST", "cloudscheduler", JOBS, job(httpTarget__uri=long_ok))
+    for uri in ("ftp://acme.com", "acme.com", long_ok + "p", ""):
+        api.refused(field, "POST", "cloudscheduler", JOBS, job(httpTarget__uri=uri))
+
+
+def test_job_body_needs_post_put_or_patch(api):
+    for method in ("POST", "PUT", "PATCH"):
+        api.accepted("POST", "cloudscheduler", JOBS, job(httpTarget__httpMethod=method))
+    api.accepted(
+        "POST", "cloudscheduler", JOBS, job(httpTarget__httpMethod="GET", httpTarget__body=None)
+    )
+    for method in ("GET", "DELETE", "HEAD", "OPTIONS"):
+        api.refused(
+            "job.http_target.body",
+            "POST",
+            "cloudscheduler",
+            JOBS,
+            job(httpTarget__httpMethod=method),
+        )
+
+
+def test_job_headers_are_under_80kb(api):
+    field = "job.http_target.headers"
+    small = {"Content-Type": "application/json", "X-Big": "x" * 70_000}
+    api.accepted("POST", "cloudscheduler", JOBS, job(httpTarget__headers=small))
+    big = {"Content-Type": "application/json", "X-Big": "x" * 82_000}
+    api.refused(field, "POST", "cloudscheduler", JOBS, job(httpTarget__headers=big))
+
+
+def test_job_oidc_account_is_in_the_jobs_project(api):
+    field = "job.http_target.oidc_token.service_account_email"
+    compute = "123456789012-compute@developer.gserviceaccount.com"
+    api.accepted(
+        "POST", "cloudscheduler", JOBS, job(httpTarget__oidcToken__serviceAccountEmail=compute)
+    )
+    other = "invoker@other-project.iam.gserviceaccount.com"
+    api.refused(
+        field, "POST", "cloudscheduler", JOBS, job(httpTarget__oidcToken__serviceAccountEmail=other)
+    )
+
+
+def test_job_retry_count_is_0_to_5(api):
+    field = "job.retry_config.retry_count"
+    for count in (0, 5, "5"):
+        api.accepted("POST", "cloudscheduler", JOBS, job(retryConfig__retryCount=count))
+    for count in (6, -1, "many"):
+        api.refused(field, "POST", "cloudscheduler", JOBS, job(retryConfig__retryCount=count))
+
+
+@pytest.mark.parametrize(
+    ("key", "field"),
+    [
+        ("retryConfig__minBackoffDuration", "job.retry_config.min_backoff_duration"),
+        ("retryConfig__maxBackoffDuration", "job.retry_config.max_backoff_duration"),
+        ("retryConfig__maxRetryDuration", "job.retry_config.max_retry_duration"),
+        ("attemptDeadline", "job.attempt_deadline"),
+    ],
+)
+def test_job_durations_are_protobuf_durations(api, key, field):
+    api.accepted("POST", "cloudscheduler", JOBS, job(**{key: "60.5s"}))
+    for value in ("60", "1m", "60 s", "s", "1.0000000001s"):
+        api.refused(field, "POST", "cloudscheduler", JOBS, job(**{key: value}))
+
+
+def test_job_attempt_deadline_is_15s_to_30m_for_http_targets(api):
+    for deadline in ("15s", "1800s", "330s"):
+        api.accepted("POST", "cloudscheduler", JOBS, job(attemptDeadline=deadline))
+    for deadline in ("14.9s", "1801s", "1800.5s"):
+        api.refused(
+            "job.attempt_deadline", "POST", "cloudscheduler", JOBS, job(attemptDeadline=deadline)
+        )
+
+
+def test_job_update_is_checked_too(api, fake):
+    name = unique("job-")
+    api.accepted("POST", "cloudscheduler", JOBS, job(name))
+    before = copy.deepcopy(fake.jobs[f"projects/{P}/locations/us-central1/jobs/{name}"])
+    api.refused(
+        "job.retry_config.retry_count",
+        "PATCH",
+        "cloudscheduler",
+        f"{JOBS}/{name}",
+        {"retryConfig": {"retryCount": 9}},
+        "updateMask=retryConfig.retryCount",
+    )
+    api.refused(
+        "job.time_zone",
+        "PATCH",
+        "cloudscheduler",
+        f"{JOBS}/{name}",
+        {"timeZone": "Mars/Olympus"},
+        "updateMask=timeZone",
+    )
+    assert fake.jobs[before["name"]] == before
+
+
+# ---------------------------------------------------------------------------------- the shape
+
+
+def test_refusals_have_googles_error_shape(api):
+    """400 with INVALID_ARGUMENT and a google.rpc.BadRequest naming the field, like Google's
+    JSON errors; gcloud prints the message and exits 1."""
+    status, answer = api.call("POST", "iam", ACCOUNTS, account("short"))
+    assert status == 400
+    assert answer == {
+        "error": {
+            "code": 400,
+            "message": answer["error"]["message"],
+            "status": "INVALID_ARGUMENT",
+            "details": [
+                {
+                    "@type": "type.googleapis.com/google.rpc.BadRequest",
+                    "fieldViolations": [
+                        {"field": "account_id", "description": answer["error"]["message"]}
+                    ],
+                }
+            ],
+        }
+    }
+    assert "'short'" in answer["error"]["message"]
