@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's two commands, each of which sets itself up first:
 #   ./dev.sh demo   run a whole rotation on local emulators, showing before and after
+#   ./dev.sh serve  the function on local emulators, in the foreground, for your own requests
 #   ./dev.sh test   lint, type-check and run every test
 # Setup is a virtualenv in .venv with requirements-dev.txt, redone when the requirements change.
 set -euo pipefail
@@ -21,8 +22,11 @@ setup() {
     "$PYTHON" -m venv "$VENV"
   fi
   if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$wanted" ]]; then
+    # About 30 s on a first run; say so, rather than sit silent.
+    echo "dev.sh: installing the pinned requirements into $VENV (once, or when they change)..." >&2
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
     echo "$wanted" >"$stamp"
+    echo "dev.sh: $VENV is ready" >&2
   fi
 }
 
@@ -43,6 +47,7 @@ run_tests() {
 
 case "${1:-}" in
   demo) setup; "$VENV/bin/python" -m devtools.demo ;;
+  serve) shift; setup; exec "$VENV/bin/python" -m devtools.serve "$@" ;;
   test) shift; setup; run_tests "$@" ;;
-  *) echo "usage: ./dev.sh demo | ./dev.sh test [pytest args]" >&2; exit 2 ;;
+  *) echo "usage: ./dev.sh demo | ./dev.sh serve [--port N] | ./dev.sh test [pytest args]" >&2; exit 2 ;;
 esac

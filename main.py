@@ -8,10 +8,9 @@ from typing import Any
 import flask
 import functions_framework
 
-from rotation import logs
 from rotation.config import load_config
 from rotation.errors import RequestError
-from rotation.http import Response, handle
+from rotation.http import handle, refuse
 from rotation.request import read_body
 from rotation.runtime import Runtime
 
@@ -28,23 +27,8 @@ def rotate(request: flask.Request) -> flask.Response:
     try:
         body = read_body(request.stream, request.content_length)
     except RequestError as error:
-        return _respond(*_refused(error))
+        return _respond(*refuse(error))
     return _respond(*handle(_runtime, request.method, body, request.content_type))
-
-
-def _refused(error: RequestError) -> Response:
-    """What rotation.http answers for a RequestError, for a body refused before handle()."""
-    logs.warning(
-        f"rejected request: {error.message}",
-        event="rotation.request_rejected",
-        code=str(error.code),
-    )
-    answer = {
-        "ok": False,
-        "error": {"code": str(error.code), "message": error.message},
-        "results": [],
-    }
-    return answer, error.status, {"Content-Type": "application/json"}
 
 
 def _respond(answer: dict[str, Any], status: int, headers: dict[str, str]) -> flask.Response:

@@ -23,11 +23,12 @@ _LISTENING = re.compile(r"listening on (\S+)")
 
 
 def start_emulator(
-    module: str, *args: str, timeout: float = 30.0
+    module: str, *args: str, port: int = 0, timeout: float = 30.0
 ) -> tuple[subprocess.Popen[str], str]:
-    """Run ``python -m module --port 0 ...``; return the process and the address it printed."""
+    """Run ``python -m module --port PORT ...`` (0: any free port); return the process and the
+    address it printed."""
     process = subprocess.Popen(
-        [sys.executable, "-m", module, "--host", "127.0.0.1", "--port", "0", *args],
+        [sys.executable, "-m", module, "--host", "127.0.0.1", "--port", str(port), *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -46,6 +47,15 @@ def start_emulator(
     raise RuntimeError(f"{module} did not start (exit code {process.poll()})")
 
 
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -59,9 +69,14 @@ def start_function(
     workers: int = 1,
     threads: int = 8,
     timeout: float = 60.0,
+    port: int = 0,
 ) -> tuple[subprocess.Popen[str], str]:
-    """Serve main.rotate with functions-framework; return the process and its base URL."""
-    port = free_port()
+    """Serve main.rotate with functions-framework on ``port`` (0: any free port); return the
+    process and its base URL."""
+    if port == 0:
+        port = free_port()
+    elif not port_is_free(port):
+        raise RuntimeError(f"port {port} is in use; stop what listens there, or pick another")
     process = subprocess.Popen(
         _function_command(port),
         cwd=ROOT,

@@ -76,15 +76,20 @@ class Config:
     lease_duration: timedelta = timedelta(minutes=5)
 
 
-def resolve_secret_name(name: str, project: str | None, *, source: str) -> str:
-    """Return the full ``projects/P/secrets/S`` form of a full or short secret name."""
+def resolve_secret_name(
+    name: str, project: str | None, *, source: str, project_setting: str = "GOOGLE_CLOUD_PROJECT"
+) -> str:
+    """Return the full ``projects/P/secrets/S`` form of a full or short secret name.
+
+    ``project_setting`` is how the caller's user sets the project, for the message when unset.
+    """
     name = name.strip()
     if _FULL_NAME.fullmatch(name):
         return name
     if _SHORT_NAME.fullmatch(name):
         if not project:
             raise ConfigError(
-                f"{source}: secret {name!r} is a short name, but GOOGLE_CLOUD_PROJECT is not set; "
+                f"{source}: secret {name!r} is a short name, but {project_setting} is not set; "
                 "set it, or use the full form projects/PROJECT/secrets/SECRET"
             )
         return f"projects/{project}/secrets/{name}"
@@ -104,11 +109,21 @@ def _describe(text: str) -> str:
     return repr(text[:40].encode("utf-8", "surrogatepass").hex() + "...")
 
 
-def load_config(env: Mapping[str, str]) -> Config:
-    """Parse the environment; raise ConfigError naming the first bad variable."""
-    project = _project(env)
+def load_config(env: Mapping[str, str], *, names: Mapping[str, str] | None = None) -> Config:
+    """Parse the environment; raise ConfigError naming the first bad variable.
+
+    ``names`` maps a variable to how the user set it, when that was not the variable itself
+    (the CLI's ``--secrets`` and ``--project``), so messages name what the user typed.
+    """
+    names = names or {}
+    project = _project(env, names)
     config = Config(
-        secrets=_secrets(_get(env, "ROTATION_SECRETS", SECRETS_FORM), project),
+        secrets=_secrets(
+            _get(env, "ROTATION_SECRETS", SECRETS_FORM),
+            project,
+            source=names.get("ROTATION_SECRETS", "ROTATION_SECRETS"),
+            project_setting=names.get("GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_PROJECT"),
+        ),
         project=project,
         refresh_before=_duration(env, "REFRESH_BEFORE", Config.refresh_before),
         retention=_duration(env, "RETENTION", Config.retention),
@@ -144,21 +159,27 @@ def _get(env: Mapping[str, str], variable: str, form: str) -> str:
     return raw.strip()
 
 
-def _project(env: Mapping[str, str]) -> str | None:
+def _project(env: Mapping[str, str], names: Mapping[str, str]) -> str | None:
     for variable in ("GOOGLE_CLOUD_PROJECT", "GCP_PROJECT"):
         raw = _get(env, variable, PROJECT_FORM)
         if raw:
             if not _PROJECT_ID.fullmatch(raw):
-                raise ConfigError(f"{variable}={_describe(raw)} is not valid; use {PROJECT_FORM}")
+                shown = names.get(variable, variable)
+                raise ConfigError(f"{shown}={_describe(raw)} is not valid; use {PROJECT_FORM}")
             return raw
     return None
 
 
-def _secrets(raw: str, project: str | None) -> tuple[str, ...]:
+def _secrets(
+    raw: str, project: str | None, *, source: str, project_setting: str
+) -> tuple[str, ...]:
     names = [part for part in (piece.strip() for piece in raw.split(",")) if part]
     if not names:
-        raise ConfigError(f"ROTATION_SECRETS is empty; set it to {SECRETS_FORM}")
-    resolved = [resolve_secret_name(name, project, source="ROTATION_SECRETS") for name in names]
+        raise ConfigError(f"{source} is empty; set it to {SECRETS_FORM}")
+    resolved = [
+        resolve_secret_name(name, project, source=source, project_setting=project_setting)
+        for name in names
+    ]
     return tuple(dict.fromkeys(resolved))  # keep order, drop repeats
 
 

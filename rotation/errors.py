@@ -46,6 +46,9 @@ class ErrorCode(StrEnum):
     INVALID_ARGUMENT = "invalid_argument"
     UNAUTHENTICATED = "unauthenticated"
     CHECKSUM_MISMATCH = "checksum_mismatch"
+    NO_CREDENTIALS = "no_credentials"
+    CREDENTIALS_REFUSED = "credentials_refused"
+    EMULATOR_UNREACHABLE = "emulator_unreachable"
     SWEEP_INCOMPLETE = "sweep_incomplete"
     # Momento
     MOMENTO_ERROR = "momento_error"
@@ -107,6 +110,12 @@ class SecretStoreError(RotationError):
     """Secret Manager refused or failed a call."""
 
     code = ErrorCode.SECRET_MANAGER_ERROR
+
+
+class SetupError(SecretStoreError):
+    """The caller's environment cannot reach Secret Manager at all: no credentials, credentials
+    refused, or no emulator listening where one is configured. Retrying will not help; the
+    message says what to run or set."""
 
 
 class ConflictError(SecretStoreError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from rotation import logs, redact
-from rotation.errors import ErrorCode, RequestError
+from rotation.errors import ErrorCode, RequestError, RotationError, SetupError
 from rotation.request import parse_request
 from rotation.runtime import Runtime
 
@@ -44,17 +44,20 @@ def _handle(runtime: Runtime, method: str, body: bytes, content_type: str | None
     if method != "POST":
         return _error(
             RequestError(
-                f"method {method} is not allowed; send POST",
-                status=405,
-                code=ErrorCode.METHOD_NOT_ALLOWED,
+                f"method {method} is not allowed; send POST", code=ErrorCode.METHOD_NOT_ALLOWED
             ),
+            405,
             extra_headers={"Allow": "POST"},
         )
     try:
         request = parse_request(body, content_type, runtime.config)
     except RequestError as error:
-        return _error(error)
-    rotator = runtime.rotator()
+        return _error(error, error.status)
+    try:
+        rotator = runtime.rotator()
+    except SetupError as error:
+        # No secret can be read: one error for the whole run, and a 500 so Scheduler retries.
+        return _error(error, 500, event="rotation.setup_failed")
     results = [
         rotator.rotate(secret, force=request.force, dry_run=request.dry_run)
         for secret in request.secrets
@@ -68,15 +71,24 @@ def _handle(runtime: Runtime, method: str, body: bytes, content_type: str | None
     return body_json, 200 if ok else 500, dict(_JSON)
 
 
-def _error(error: RequestError, extra_headers: dict[str, str] | None = None) -> Response:
-    logs.warning(
-        f"rejected request: {error.message}",
-        event="rotation.request_rejected",
-        code=str(error.code),
-    )
+def refuse(error: RequestError) -> Response:
+    """The answer to a request refused before :func:`handle`, e.g. a body too large to read."""
+    return _error(error, error.status)
+
+
+def _error(
+    error: RotationError,
+    status: int,
+    *,
+    event: str = "rotation.request_rejected",
+    extra_headers: dict[str, str] | None = None,
+) -> Response:
+    log = logs.error if status >= 500 else logs.warning
+    prefix = "rejected request" if status < 500 else "cannot rotate"
+    log(f"{prefix}: {error.message}", event=event, code=str(error.code))
     body = {
         "ok": False,
         "error": {"code": str(error.code), "message": error.message},
         "results": [],
     }
-    return body, error.status, {**_JSON, **(extra_headers or {})}
+    return body, status, {**_JSON, **(extra_headers or {})}

@@ -10,11 +10,19 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from typing import Any
+from typing import Any, TextIO
 
 from rotation.redact import scrub
 
 _lock = threading.Lock()
+# None: sys.stdout as it is at each write (Cloud Logging reads stdout; tests swap it).
+_stream: TextIO | None = None
+
+
+def write_to(stream: TextIO | None) -> None:
+    """Send log lines to ``stream`` (None: stdout). The CLI keeps stdout for its result."""
+    global _stream  # noqa: PLW0603 - one process-wide log destination, set by the entry point
+    _stream = stream
 
 
 def log(severity: str, message: str, **fields: Any) -> None:
@@ -22,8 +30,9 @@ def log(severity: str, message: str, **fields: Any) -> None:
     entry: dict[str, Any] = {"severity": severity, "message": message, **fields}
     line = scrub(json.dumps(entry, default=str, ensure_ascii=False))
     with _lock:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
+        stream = _stream or sys.stdout
+        stream.write(line + "\n")
+        stream.flush()
 
 
 def warning(message: str, **fields: Any) -> None:

@@ -299,8 +299,10 @@ class Rotator:
             # Also for keys due again at once (a lifetime shorter than REFRESH_BEFORE) and for
             # forced runs: one burst, one refresh.
             return (
-                f"another invocation refreshed this key at {rfc3339(last.at)}; a burst of runs "
-                "refreshes once"
+                f"another invocation refreshed this key at {rfc3339(last.at)}, less than "
+                f"LEASE_DURATION ({format_duration(self._config.lease_duration)}) ago; a burst "
+                "of runs refreshes once, even forced ones; force again after "
+                f"{rfc3339(last.at + self._config.lease_duration)}"
             )
         return None
 

@@ -15,12 +15,15 @@ from rotation.config import Config
 from rotation.rotate import Rotator
 
 if TYPE_CHECKING:
+    from google.auth.credentials import Credentials
+
     from rotation.ports import KeyRefresher, SecretStore
 
 
 class Runtime:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, credentials: Credentials | None = None) -> None:
         self.config = config
+        self._credentials = credentials
         self._lock = threading.Lock()
         self._store: SecretStore | None = None
         self._refresher: KeyRefresher | None = None
@@ -36,6 +39,7 @@ class Runtime:
                 self._store = GoogleSecretStore(
                     emulator_host=self.config.secret_manager_emulator_host,
                     deadline=self.config.store_deadline,
+                    credentials=self._credentials,
                 )
             return self._store
 

@@ -11,30 +11,43 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from rotation.errors import ConflictError, ErrorCode, SecretStoreError
+from rotation.errors import ConflictError, ErrorCode, SecretStoreError, SetupError
 from rotation.ports import SecretMetadata, StoredVersion, version_number
 from rotation.redact import scrub
 from rotation.retention import VersionInfo
 
 if TYPE_CHECKING:
     from google.api_core.exceptions import GoogleAPICallError
+    from google.auth.credentials import Credentials
 
 _T = TypeVar("_T")
 _ATTEMPT_TIMEOUT_SECONDS = 10.0
 _LIST_PAGE_SIZE = 1000
+# A local emulator accepts a connection at once; a few seconds allow for a slow machine.
+_EMULATOR_CONNECT_SECONDS = 5.0
 
 
 class GoogleSecretStore:
     """SecretStore over the real ``google-cloud-secret-manager`` client."""
 
-    def __init__(self, *, emulator_host: str | None, deadline: timedelta) -> None:
+    def __init__(
+        self,
+        *,
+        emulator_host: str | None,
+        deadline: timedelta,
+        credentials: Credentials | None = None,
+    ) -> None:
         import google_crc32c  # noqa: PLC0415  (cold start: import lazily)
         from google.api_core import exceptions, retry  # noqa: PLC0415
         from google.cloud import secretmanager  # noqa: PLC0415
 
         self._crc32c = google_crc32c.value
         self._exceptions = exceptions
-        self._client = _make_client(secretmanager, emulator_host)
+        self._client = (
+            _emulator_client(secretmanager, emulator_host)
+            if emulator_host
+            else _google_client(secretmanager, credentials)
+        )
         # Transient errors are retried for every call. That includes add: a retried add whose
         # first attempt actually landed leaves two identical versions, which is harmless, while
         # giving up leaves the only copy of a freshly refreshed key in memory.
@@ -207,9 +220,21 @@ class _PreconditionFailedError(SecretStoreError):
     """FAILED_PRECONDITION or ABORTED: a stale etag, or a state that forbids the call."""
 
 
-def _make_client(secretmanager: Any, emulator_host: str | None) -> Any:
-    if not emulator_host:
-        return secretmanager.SecretManagerServiceClient()
+def _google_client(secretmanager: Any, credentials: Credentials | None) -> Any:
+    from google.auth import exceptions as auth_exceptions  # noqa: PLC0415
+
+    try:
+        return secretmanager.SecretManagerServiceClient(credentials=credentials)
+    except auth_exceptions.DefaultCredentialsError:
+        raise SetupError(
+            "no Google credentials were found to call Secret Manager with; run "
+            "'gcloud auth application-default login', or set GOOGLE_APPLICATION_CREDENTIALS to "
+            "a service account key file (or SECRET_MANAGER_EMULATOR_HOST to use an emulator)",
+            code=ErrorCode.NO_CREDENTIALS,
+        ) from None
+
+
+def _emulator_client(secretmanager: Any, emulator_host: str) -> Any:
     import grpc  # noqa: PLC0415
     from google.cloud.secretmanager_v1.services.secret_manager_service.transports import (  # noqa: PLC0415
         SecretManagerServiceGrpcTransport,
@@ -217,6 +242,18 @@ def _make_client(secretmanager: Any, emulator_host: str | None) -> Any:
 
     # Passing credentials as well would raise ValueError; the channel carries none.
     channel = grpc.insecure_channel(emulator_host)
+    try:
+        # Without this, a refused connection is UNAVAILABLE, which is retried until the
+        # deadline: a minute of silence for what is really "the emulator is not running".
+        grpc.channel_ready_future(channel).result(timeout=_EMULATOR_CONNECT_SECONDS)
+    except grpc.FutureTimeoutError:
+        channel.close()
+        raise SetupError(
+            f"no Secret Manager emulator answers at {emulator_host} "
+            f"(SECRET_MANAGER_EMULATOR_HOST), after {_EMULATOR_CONNECT_SECONDS:g}s; start it "
+            "(./dev.sh serve starts one), or unset the variable to use Secret Manager itself",
+            code=ErrorCode.EMULATOR_UNREACHABLE,
+        ) from None
     return secretmanager.SecretManagerServiceClient(
         transport=SecretManagerServiceGrpcTransport(channel=channel)
     )

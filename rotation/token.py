@@ -129,6 +129,35 @@ class RefreshedKey:
 
 def parse_document(payload: bytes) -> TokenDocument:
     """Parse a stored payload into a TokenDocument, or raise TokenDocumentError saying why."""
+    document = _load_object(payload)
+    key_fields, key = _key(document)
+    if key.form is KeyForm.V2:
+        # Checked before the refresh token: v2 keys come without one, and "add the refresh
+        # token" would be the wrong advice.
+        raise NotRefreshableError(V2_MESSAGE, code=ErrorCode.V2_KEY_NOT_REFRESHABLE)
+    refresh_token = _required_string(document, REFRESH_TOKEN_FIELD)
+    return TokenDocument(
+        fields=document,
+        key_fields=key_fields,
+        key=key,
+        refresh_token=refresh_token,
+        valid_until=_valid_until(document),
+    )
+
+
+def parse_key(payload: bytes) -> ApiKey:
+    """Only the key of a stored payload, for an application that uses it (rotation.consumer).
+
+    The same checks as :func:`parse_document`, less the refresh token: an application needs
+    none, and the function stores a refreshed key even when Momento sent no refresh token
+    (``refresh_token_missing``); that key works until it expires. Any key form is returned.
+    """
+    _, key = _key(_load_object(payload))
+    return key
+
+
+def _load_object(payload: bytes) -> dict[str, Any]:
+    """The payload's JSON object, or TokenDocumentError saying why it is not one."""
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise TokenDocumentError(
             f"the payload is {len(payload)} bytes, more than the {MAX_PAYLOAD_BYTES} a token "
@@ -167,19 +196,7 @@ def parse_document(payload: bytes) -> TokenDocument:
             "refreshToken; add a version holding the JSON Momento's console downloads"
         )
     _refuse_lone_surrogates(document)
-    key_fields, key = _key(document)
-    if key.form is KeyForm.V2:
-        # Checked before the refresh token: v2 keys come without one, and "add the refresh
-        # token" would be the wrong advice.
-        raise NotRefreshableError(V2_MESSAGE, code=ErrorCode.V2_KEY_NOT_REFRESHABLE)
-    refresh_token = _required_string(document, REFRESH_TOKEN_FIELD)
-    return TokenDocument(
-        fields=document,
-        key_fields=key_fields,
-        key=key,
-        refresh_token=refresh_token,
-        valid_until=_valid_until(document),
-    )
+    return document
 
 
 def render_refreshed(document: TokenDocument, refreshed: RefreshedKey) -> bytes:

@@ -1,9 +1,13 @@
-"""Momento-shaped keys for unit tests, minted without a server."""
+"""Keys for tests, minted without a server: Momento-shaped API keys, and Google service
+account key files whose token endpoint is a local fake."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from devtools.emulators.momento import sign_jwt, wrap_v1
 
@@ -41,3 +45,22 @@ def document(**fields: Any) -> bytes:
     }
     base.update(fields)
     return json.dumps({k: v for k, v in base.items() if v is not None}).encode()
+
+
+def service_account_key(token_uri: str, email: str, project: str) -> dict[str, str]:
+    """A throwaway service account key file's contents; google-auth exchanges it at token_uri."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return {
+        "type": "service_account",
+        "project_id": project,
+        "private_key_id": "throwaway",
+        "private_key": pem,
+        "client_email": email,
+        "client_id": "1",
+        "token_uri": token_uri,
+    }

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from devtools.fake_google_apis import FakeGoogleApis, RecordedRequest, gcloud_env
+from tests.keys import service_account_key
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY_SH = REPO / "deploy.sh"
@@ -100,24 +99,6 @@ def fake(tmp_path_factory: pytest.TempPathFactory):
         yield server
 
 
-def _service_account_key(token_uri: str) -> dict[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    return {
-        "type": "service_account",
-        "project_id": PROJECT,
-        "private_key_id": "throwaway",
-        "private_key": pem,
-        "client_email": DEPLOYER,
-        "client_id": "1",
-        "token_uri": token_uri,
-    }
-
-
 @pytest.fixture(scope="module")
 def fake_env(fake: FakeGoogleApis, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """deploy.sh's environment: a fresh gcloud configuration that only reaches the fake."""
@@ -128,7 +109,9 @@ def fake_env(fake: FakeGoogleApis, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture(scope="module")
 def deployer(gcloud: str, fake: FakeGoogleApis, fake_env: dict[str, str], tmp_path_factory):
     key_file = tmp_path_factory.mktemp("key") / "deployer.json"
-    key_file.write_text(json.dumps(_service_account_key(f"{fake.base_url}/oauth2/token")))
+    key_file.write_text(
+        json.dumps(service_account_key(f"{fake.base_url}/oauth2/token", DEPLOYER, PROJECT))
+    )
     subprocess.run(
         [gcloud, "auth", "activate-service-account", "--key-file", str(key_file)],
         env=fake_env,
