@@ -85,7 +85,7 @@ class MomentoAuthClient:
                 request, timeout=self._timeout, metadata=(("authorization", key.jwt),)
             )
         except grpc.RpcError as error:
-            raise _momento_error("refresh the key", error) from None
+            raise _momento_error("refresh the key", error, endpoint=self._override) from None
         if not response.api_key:
             raise MomentoError(
                 "Momento answered the refresh without a new key; the stored key is unchanged. "
@@ -151,10 +151,16 @@ _KINDS: dict[ErrorCode, type[MomentoError]] = {
 }
 
 
-def _momento_error(action: str, error: grpc.RpcError) -> MomentoError:
+def _momento_error(action: str, error: grpc.RpcError, *, endpoint: str | None) -> MomentoError:
     converted: Any = convert_error(error, Service.AUTH)
     error_code = getattr(converted, "error_code", MomentoErrorCode.UNKNOWN_ERROR)
     code, meaning = _MEANING.get(error_code, (ErrorCode.MOMENTO_ERROR, "run again later"))
+    if code is ErrorCode.UNAVAILABLE and endpoint:
+        # An override is nearly always a local emulator: say where, rather than "later".
+        meaning = (
+            f"is anything serving MOMENTO_CONTROL_ENDPOINT={endpoint}? Start the Momento "
+            "emulator there (./dev.sh serve starts one), or unset the variable"
+        )
     detail = scrub(str(error.details() or "no detail"))
     kind = _KINDS.get(code, MomentoError)
     return kind(f"could not {action}: Momento said {detail!r}; {meaning}", code=code)

@@ -130,6 +130,20 @@ def test_an_emulator_that_is_not_running_fails_fast_and_says_so(world: World) ->
     assert elapsed < 30, f"took {elapsed:.0f}s"
 
 
+def test_a_momento_emulator_that_is_not_running_is_named_at_once(world: World) -> None:
+    secret = world.new_secret()
+    world.seed_key(secret, expires_in=DAY)
+    address = f"127.0.0.1:{free_port()}"
+
+    done = run_cli(world, "--secrets", secret, MOMENTO_CONTROL_ENDPOINT=address)
+
+    assert done.returncode == 1
+    error = answer(done)["results"][0]["error"]
+    assert error["code"] == "unavailable"
+    assert f"is anything serving MOMENTO_CONTROL_ENDPOINT={address}?" in error["message"]
+    assert world.states(secret) == {1: "ENABLED"}
+
+
 def without_google_credentials(home: Path, **more: str) -> dict[str, str]:
     """No emulator, no ADC file, no gcloud config, and a metadata server that refuses at once."""
     return {
