@@ -7,10 +7,12 @@ from typing import Any
 
 import flask
 import functions_framework
+from cloudevents.http import CloudEvent
 
 from rotation.config import load_config
 from rotation.errors import RequestError
 from rotation.http import handle, refuse
+from rotation.pubsub import handle_event
 from rotation.request import read_body
 from rotation.runtime import Runtime
 
@@ -29,6 +31,13 @@ def rotate(request: flask.Request) -> flask.Response:
     except RequestError as error:
         return _respond(*refuse(error))
     return _respond(*handle(_runtime, request.method, body, request.content_type))
+
+
+@functions_framework.cloud_event
+def rotate_event(event: CloudEvent) -> None:
+    """Rotate the secret a Secret Manager ``SECRET_ROTATE`` notification names (CloudEvent
+    target ``rotate_event``, an Eventarc Pub/Sub trigger). Raises only to ask for redelivery."""
+    handle_event(_runtime, event.data)
 
 
 def _respond(answer: dict[str, Any], status: int, headers: dict[str, str]) -> flask.Response:

@@ -70,15 +70,16 @@ def start_function(
     threads: int = 8,
     timeout: float = 60.0,
     port: int = 0,
+    target: str = "rotate",
 ) -> tuple[subprocess.Popen[str], str]:
-    """Serve main.rotate with functions-framework on ``port`` (0: any free port); return the
-    process and its base URL."""
+    """Serve ``main.<target>`` with functions-framework on ``port`` (0: any free port); return
+    the process and its base URL."""
     if port == 0:
         port = free_port()
     elif not port_is_free(port):
         raise RuntimeError(f"port {port} is in use; stop what listens there, or pick another")
     process = subprocess.Popen(
-        _function_command(port),
+        _function_command(port, target),
         cwd=ROOT,
         env={**os.environ, **env, "WORKERS": str(workers), "THREADS": str(threads)},
         stdout=log,
@@ -98,12 +99,12 @@ def start_function(
     raise RuntimeError("functions-framework did not start listening in time")
 
 
-def _function_command(port: int) -> Sequence[str]:
+def _function_command(port: int, target: str) -> Sequence[str]:
     return [
         sys.executable,
         "-m",
         "functions_framework",
-        "--target=rotate",
+        f"--target={target}",
         "--source=main.py",
         "--host=127.0.0.1",
         f"--port={port}",

@@ -62,8 +62,30 @@ class ErrorCode(StrEnum):
     REFRESH_TOKEN_MISSING = "refresh_token_missing"
     STORED_DOCUMENT_UNREADABLE = "stored_document_unreadable"
     NEW_KEY_REJECTED = "new_key_rejected"
+    # Pub/Sub events
+    INVALID_EVENT = "invalid_event"
+    SECRET_NOT_MANAGED = "secret_not_managed"
     # a bug
     INTERNAL_ERROR = "internal_error"
+
+    @property
+    def transient(self) -> bool:
+        """Whether the same call may succeed later unchanged: worth a Pub/Sub redelivery."""
+        return self in _TRANSIENT
+
+
+_TRANSIENT = frozenset(
+    {
+        ErrorCode.SECRET_MANAGER_UNAVAILABLE,
+        ErrorCode.SECRET_MANAGER_TIMEOUT,
+        ErrorCode.SECRET_MANAGER_QUOTA,
+        ErrorCode.UNAVAILABLE,
+        ErrorCode.LIMIT_EXCEEDED,
+        # Momento may not have completed the refresh: a retry then works, and if it had, the
+        # retry is refused with a message saying so (a permanent failure, not redelivered).
+        ErrorCode.TIMEOUT,
+    }
+)
 
 
 class RotationError(Exception):

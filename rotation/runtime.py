@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from rotation.config import Config
+from rotation.identity import ProjectNumbers
 from rotation.rotate import Rotator
 
 if TYPE_CHECKING:
@@ -24,6 +25,9 @@ class Runtime:
     def __init__(self, config: Config, *, credentials: Credentials | None = None) -> None:
         self.config = config
         self._credentials = credentials
+        # Learned from the names Secret Manager returns; lets an event's project number match
+        # a configured project id without asking again.
+        self.project_numbers = ProjectNumbers()
         self._lock = threading.Lock()
         self._store: SecretStore | None = None
         self._refresher: KeyRefresher | None = None

@@ -197,7 +197,8 @@ class World:
         """Results that told the operator loudly that a refreshed key was not stored."""
         count = 0
         for text in self.responses:
-            for result in (json.loads(text) if text else {}).get("results", []):
+            # A CloudEvent function answers "OK" or an error page, not the JSON results.
+            for result in (json.loads(text) if text.startswith("{") else {}).get("results", []):
                 error = result.get("error") or {}
                 message = str(error.get("message"))
                 if error.get("code") == "refreshed_not_stored" or any(

@@ -1,0 +1,95 @@
+"""Secret Manager's Pub/Sub notifications, as the ``rotate_event`` CloudEvent function gets them.
+
+Pure: takes the CloudEvent's ``data`` (a ``google.cloud.pubsub.topic.v1.messagePublished``
+event, whose ``message`` is the Pub/Sub message Secret Manager published) and returns a typed
+:class:`SecretEvent`, or raises :class:`EventError` naming what is missing. Nothing here reads
+the message's ``data`` (the Secret resource as JSON): the attributes say everything needed.
+
+Message shape, from Secret Manager's "Set up notifications on a secret" page: attributes
+``eventType`` (``SECRET_ROTATE``, ``SECRET_VERSION_ADD``, ...), ``secretId`` (the secret's full
+name, with the project NUMBER), ``dataFormat``; ``TOPIC_CONFIGURED`` is a test message that
+carries no other attribute and no data. ``publishTime`` is Pub/Sub's, in RFC 3339.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rotation.errors import ErrorCode, RotationError
+
+ROTATE = "SECRET_ROTATE"
+_SECRET_NAME = re.compile(r"projects/([a-z0-9][a-z0-9:.-]*)/secrets/([A-Za-z0-9_-]{1,255})")
+
+
+class EventError(RotationError):
+    """The event is not a Secret Manager notification we can act on. Redelivery won't help."""
+
+    code = ErrorCode.INVALID_EVENT
+
+
+@dataclass(frozen=True)
+class SecretEvent:
+    event_type: str
+    secret: str | None  # projects/NUMBER/secrets/ID; None for TOPIC_CONFIGURED
+    published_at: datetime
+    message_id: str
+
+    @property
+    def is_rotation(self) -> bool:
+        return self.event_type == ROTATE
+
+
+def parse_event(data: object) -> SecretEvent:
+    """The Secret Manager notification inside a messagePublished CloudEvent's ``data``."""
+    message = _mapping(_mapping(data, "the event data").get("message"), "data.message")
+    attributes = _mapping(message.get("attributes", {}), "data.message.attributes")
+    event_type = _text(attributes.get("eventType"), "data.message.attributes.eventType")
+    published_at = _time(message.get("publishTime"))
+    message_id = str(message.get("messageId", ""))
+    if event_type == "TOPIC_CONFIGURED":
+        return SecretEvent(event_type, None, published_at, message_id)
+    secret = _text(attributes.get("secretId"), "data.message.attributes.secretId")
+    if not _SECRET_NAME.fullmatch(secret):
+        raise EventError(
+            f"data.message.attributes.secretId {secret[:300]!r} is not a secret name "
+            "(projects/PROJECT/secrets/SECRET); is this topic fed by Secret Manager?"
+        )
+    return SecretEvent(event_type, secret, published_at, message_id)
+
+
+def _mapping(value: object, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise EventError(
+            f"{where} is missing or not an object; this function expects the "
+            "google.cloud.pubsub.topic.v1.messagePublished CloudEvent of a Secret Manager "
+            "notification"
+        )
+    return value
+
+
+def _text(value: object, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise EventError(
+            f"{where} is missing; this function expects a Secret Manager notification "
+            "(configure the secret's topics and rotation with deploy.sh --rotation-period)"
+        )
+    return value
+
+
+def _time(value: object) -> datetime:
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is not None:
+                return parsed
+    raise EventError(
+        "data.message.publishTime is missing or not an RFC 3339 time with a zone; "
+        "it is needed to tell a redelivery from a new rotation"
+    )

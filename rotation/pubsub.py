@@ -1,0 +1,125 @@
+"""The Pub/Sub face of the function: a Secret Manager notification in, one secret rotated.
+
+Secret Manager publishes ``SECRET_ROTATE`` when a secret's rotation schedule comes due. The
+owner asked for a rotation at that time, so the key is refreshed whatever ``REFRESH_BEFORE``
+says (a forced rotation), then the retention sweep runs as for HTTP.
+
+Pub/Sub delivers at least once, and Eventarc redelivers when the function fails, so:
+
+- **Idempotent.** A version created after the message was published means the rotation it
+  asked for already happened (an earlier delivery, or a run that beat it): nothing is done.
+  Concurrent deliveries are arbitrated by the rotation lease, as concurrent HTTP runs are.
+- **Transient failures are redelivered**: :func:`handle_event` raises :class:`RedeliverError`,
+  the function answers 500, and Pub/Sub tries again with backoff.
+- **Everything else is acknowledged**, with an ERROR line: an event for a secret this
+  deployment does not manage, a malformed event, a failure that retrying cannot fix (an expired
+  key, a refused refresh token). Redelivering those forever would only hide them.
+- Other event types (``SECRET_VERSION_ADD``, ...) are acknowledged and ignored, at DEBUG.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from rotation import logs, redact
+from rotation.errors import ErrorCode, RotationError
+from rotation.events import EventError, parse_event
+from rotation.identity import configured_for
+from rotation.policy import rfc3339
+from rotation.runtime import Runtime
+
+
+class RedeliverError(Exception):
+    """Raised so that the function fails and Pub/Sub redelivers; the message names no secret
+    value, only the secret and the error code."""
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    """What became of one event; ``secret`` is the configured name, when there was one."""
+
+    action: str  # rotated, skipped, ignored, failed
+    reason: str
+    secret: str | None = None
+
+
+def handle_event(runtime: Runtime, data: object) -> EventOutcome:
+    """Act on one notification. Returns (acknowledge) or raises RedeliverError (retry)."""
+    with redact.request_scope():
+        try:
+            event = parse_event(data)
+        except EventError as error:
+            return _acknowledged_failure(error, None)
+        if not event.is_rotation or event.secret is None:
+            logs.log(
+                "DEBUG",
+                f"ignored {event.event_type} notification for {event.secret}",
+                event="rotation.event_ignored",
+                event_type=event.event_type,
+            )
+            return EventOutcome("ignored", f"{event.event_type} is not a rotation request")
+        return _rotate(runtime, event.secret, event.published_at)
+
+
+def _rotate(runtime: Runtime, named: str, published_at: datetime) -> EventOutcome:
+    store = runtime.store()
+    try:
+        secret = configured_for(
+            named,
+            runtime.config.secrets,
+            runtime.project_numbers,
+            lambda name: store.read_latest(name).name,
+        )
+    except RotationError as error:
+        return _failed(error, named)
+    if secret is None:
+        return _acknowledged_failure(
+            RotationError(
+                f"{named} asked for a rotation, but this deployment does not manage it; "
+                "add it to ROTATION_SECRETS (deploy.sh --secrets), or remove the rotation "
+                "schedule and topic from the secret",
+                code=ErrorCode.SECRET_NOT_MANAGED,
+            ),
+            named,
+        )
+    try:
+        newer = [
+            version for version in store.list_enabled(secret) if version.create_time > published_at
+        ]
+    except RotationError as error:
+        return _failed(error, secret)
+    if newer:
+        reason = (
+            f"already rotated: version {newer[0].number} was created at "
+            f"{rfc3339(newer[0].create_time)}, after this rotation request was published at "
+            f"{rfc3339(published_at)} (a redelivery, or a run that came first)"
+        )
+        logs.log("INFO", f"{secret}: skipped: {reason}", event="rotation.event_skipped")
+        return EventOutcome("skipped", reason, secret)
+    result = runtime.rotator().rotate(secret, force=True, dry_run=runtime.config.dry_run)
+    if result.error_code is not None:
+        return _failed(
+            RotationError(result.error_message or str(result.error_code), code=result.error_code),
+            secret,
+        )
+    return EventOutcome(str(result.action), result.reason, secret)
+
+
+def _failed(error: RotationError, secret: str) -> EventOutcome:
+    if error.code.transient:
+        raise RedeliverError(
+            f"rotation of {secret} failed with {error.code} (transient); Pub/Sub redelivers"
+        )
+    return _acknowledged_failure(error, secret)
+
+
+def _acknowledged_failure(error: RotationError, secret: str | None) -> EventOutcome:
+    logs.error(
+        f"rotation event not acted on: {error.message}; acknowledged, as redelivering cannot fix "
+        "this",
+        event="rotation.event_failed",
+        secret=secret,
+        error_code=str(error.code),
+    )
+    return EventOutcome("failed", error.message, secret)

@@ -1,0 +1,85 @@
+"""Secret Manager notifications parsed from Eventarc's event data, and secret identity."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from rotation.events import EventError, parse_event
+from rotation.identity import ProjectNumbers, configured_for
+
+SECRET = "projects/123456789012/secrets/momento-key"
+
+
+def data(**attributes: Any) -> dict[str, Any]:
+    return {
+        "message": {
+            "attributes": {"eventType": "SECRET_ROTATE", "secretId": SECRET, **attributes},
+            "messageId": "42",
+            "publishTime": "2026-12-02T10:00:00.123456789Z",
+        }
+    }
+
+
+def test_a_rotation_notification() -> None:
+    event = parse_event(data())
+    assert (event.event_type, event.secret, event.is_rotation) == ("SECRET_ROTATE", SECRET, True)
+    assert event.published_at == datetime(2026, 12, 2, 10, 0, 0, 123456, tzinfo=UTC)
+
+
+def test_the_test_message_has_no_secret() -> None:
+    event = parse_event({"message": {"attributes": {"eventType": "TOPIC_CONFIGURED"},
+                                     "publishTime": "2026-12-02T10:00:00Z"}})  # fmt: skip
+    assert (event.secret, event.is_rotation) == (None, False)
+
+
+@pytest.mark.parametrize(
+    ("event_data", "names"),
+    [
+        (None, "the event data"),
+        ({}, "data.message"),
+        ({"message": {"attributes": []}}, "data.message.attributes"),
+        (data(eventType=""), "eventType is missing"),
+        (data(secretId=None), "secretId is missing"),
+        (data(secretId="projects/p/secrets/a/b"), "is not a secret name"),
+        ({"message": {**data()["message"], "publishTime": "yesterday"}}, "publishTime"),
+        ({"message": {**data()["message"], "publishTime": "2026-12-02T10:00:00"}}, "publishTime"),
+    ],
+    ids=["none", "no-message", "attributes-list", "no-type", "no-secret", "bad-secret",
+         "bad-time", "time-without-zone"],
+)  # fmt: skip
+def test_malformed_events_are_named(event_data: object, names: str) -> None:
+    with pytest.raises(EventError, match=names):
+        parse_event(event_data)
+
+
+CONFIGURED = ("projects/my-project/secrets/momento-key", "projects/my-project/secrets/other")
+
+
+@pytest.mark.parametrize(
+    ("named", "expected", "lookups"),
+    [
+        ("projects/123456789012/secrets/momento-key", CONFIGURED[0], 1),
+        ("projects/my-project/secrets/momento-key", CONFIGURED[0], 0),
+        ("projects/999999999999/secrets/momento-key", None, 1),
+        ("projects/123456789012/secrets/unknown", None, 0),
+    ],
+    ids=["number-matches-id", "same-id", "another-project", "another-secret"],
+)
+def test_an_event_names_a_configured_secret_by_number(
+    named: str, expected: str | None, lookups: int
+) -> None:
+    asked: list[str] = []
+
+    def lookup(name: str) -> str:
+        asked.append(name)
+        return name.replace("my-project", "123456789012") + "/versions/3"
+
+    numbers = ProjectNumbers()
+    assert configured_for(named, CONFIGURED, numbers, lookup) == expected
+    assert len(asked) == lookups
+    # Learned once per instance: asking again costs nothing.
+    assert configured_for(named, CONFIGURED, numbers, lookup) == expected
+    assert len(asked) == lookups
