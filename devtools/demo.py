@@ -20,11 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from devtools.local_stack import PROJECT, SECRET, local_stack
+from devtools.pubsub_emulator import PubSubUnavailableError, pubsub_emulator
 from rotation.token import parse_document
 
 # The function's default is 7d. The demo's version 1 was superseded two seconds ago, so a
 # one-second retention lets the demo show the sweep disabling it.
 DEMO_RETENTION = "1s"
+# Within LEASE_DURATION (default 5m) of a refresh, another rotation of the same key, forced or
+# scheduled, is skipped: a burst refreshes once. Short here, so that the scheduled rotation can
+# follow the first one; it must exceed 2 x STORE_DEADLINE + MOMENTO_TIMEOUT.
+DEMO_TIMINGS = {"LEASE_DURATION": "7s", "STORE_DEADLINE": "2s", "MOMENTO_TIMEOUT": "2s"}
+TOPIC = "momento-key-rotation"
 
 
 def main() -> int:
@@ -38,7 +44,10 @@ def main() -> int:
         with (
             log_path.open("w") as log,
             local_stack(
-                function_log=log, extra_env={"RETENTION": DEMO_RETENTION}, older_version=True
+                function_log=log,
+                extra_env={"RETENTION": DEMO_RETENTION, **DEMO_TIMINGS},
+                older_version=True,
+                event_function=True,
             ) as stack,
         ):
             time.sleep(2)  # version 1 is now superseded for longer than the demo's retention
@@ -48,17 +57,60 @@ def main() -> int:
             )
             show("before", stack.client)
             first = trigger(stack.url)
+            refreshed_at = time.monotonic()
             print(
                 f"  (versions are named by project number, as Secret Manager returns them; "
                 f"{PROJECT!r} is the project's id: the same project)"
             )
             show("after", stack.client)
             second = trigger(stack.url)
+            scheduled = scheduled_rotation(stack.client, stack.event_url, refreshed_at)
         print("\nfunction log (structured, one JSON object per line):")
         for line in log_path.read_text().splitlines():
             if line.startswith("{"):
                 print("  " + line)
-    return 0 if first and second else 1
+    return 0 if first and second and scheduled else 1
+
+
+def scheduled_rotation(client: Any, event_url: str | None, refreshed_at: float) -> bool:
+    """SECRET_ROTATE through the Pub/Sub emulator to rotate_event, as a rotation schedule does."""
+    print(
+        "\n== a scheduled rotation: SECRET_ROTATE through the Pub/Sub emulator ==\n"
+        "Secret Manager publishes SECRET_ROTATE to the secret's topic when its rotation schedule\n"
+        "comes due (deploy.sh --rotation-period); Eventarc delivers it to rotate_event, which\n"
+        "refreshes the key whatever REFRESH_BEFORE says: the owner asked for it."
+    )
+    before = len(list(client.list_secret_versions(request={"parent": SECRET})))
+    try:
+        with pubsub_emulator(PROJECT) as pubsub:
+            pubsub.create_topic(TOPIC)
+            pubsub.push_to(TOPIC, f"{TOPIC}-push", str(event_url))
+            lease = float(DEMO_TIMINGS["LEASE_DURATION"].rstrip("s"))
+            wait = refreshed_at + lease - time.monotonic()
+            if wait > 0:
+                print(
+                    f"  waiting {wait:.0f} s: the demo's LEASE_DURATION is "
+                    f"{DEMO_TIMINGS['LEASE_DURATION']} (default 5m), and within it of the last "
+                    "refresh a rotation is skipped, so that a burst refreshes once"
+                )
+                time.sleep(wait)
+            # As Secret Manager names it in the message: with the project number.
+            pubsub.publish_rotate(TOPIC, client.get_secret(name=SECRET).name)
+            print(f"  published SECRET_ROTATE on projects/{PROJECT}/topics/{TOPIC}")
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if len(list(client.list_secret_versions(request={"parent": SECRET}))) > before:
+                    break
+                time.sleep(0.2)
+            else:
+                print("  no new version within 60 s; see the function log below")
+                return False
+    except PubSubUnavailableError as error:
+        print(f"  not shown: {error}")
+        return True
+    time.sleep(1)  # let the sweep that follows the refresh finish before showing
+    show("after the scheduled rotation", client)
+    return True
 
 
 def show(label: str, client: Any) -> None:

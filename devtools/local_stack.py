@@ -31,7 +31,8 @@ SECRET = f"projects/{PROJECT}/secrets/{SECRET_ID}"
 
 @dataclass(frozen=True)
 class Stack:
-    url: str  # the function's base URL
+    url: str  # the function's base URL (HTTP target rotate)
+    event_url: str | None  # the CloudEvent target rotate_event's, when started
     env: Mapping[str, str]  # the function's environment: what the CLI needs to reach the same
     client: Any  # a Secret Manager client talking to the emulator
 
@@ -43,6 +44,7 @@ class Ports:
     function: int = 0
     secret_manager: int = 0
     momento: int = 0
+    event_function: int = 0
 
 
 @contextlib.contextmanager
@@ -52,11 +54,14 @@ def local_stack(
     ports: Ports = Ports(),
     extra_env: Mapping[str, str] | None = None,
     older_version: bool = False,
+    event_function: bool = False,
 ) -> Iterator[Stack]:
     """Start the emulators, seed SECRET with a key that expires in a day, start the function.
 
     With ``older_version``, an older copy of the document is added first as version 1, so that
-    a rotation has something to sweep. Everything is stopped on exit.
+    a rotation has something to sweep. With ``event_function``, ``rotate_event`` is served too,
+    by a second functions-framework process (one serves one target). Everything is stopped on
+    exit.
     """
     with tempfile.TemporaryDirectory(prefix="rotation-local-") as scratch:
         key_file = Path(scratch) / "momento-console-download.json"
@@ -92,7 +97,14 @@ def local_stack(
                     }
                     function, url = start_function(env, log=function_log, port=ports.function)
                     with stopping(function):
-                        yield Stack(url=url, env=env, client=client)
+                        if not event_function:
+                            yield Stack(url=url, event_url=None, env=env, client=client)
+                            return
+                        events, event_url = start_function(
+                            env, log=function_log, port=ports.event_function, target="rotate_event"
+                        )
+                        with stopping(events):
+                            yield Stack(url=url, event_url=event_url, env=env, client=client)
                 finally:
                     client.transport.close()  # type: ignore[no-untyped-call]
 

@@ -60,7 +60,15 @@ def test_the_demo_command_runs_a_rotation_and_shows_it() -> None:
     (demo,) = [line for line in commands("two-commands") if line.startswith("./dev.sh demo")]
     done = run(demo, user_env())
     assert done.returncode == 0, done.stdout + done.stderr
-    for promised in ("== before ==", "refreshed:", "disabled:", "== after ==", "skipped:"):
+    for promised in (
+        "== before ==",
+        "refreshed:",
+        "disabled:",
+        "== after ==",
+        "skipped:",
+        "published SECRET_ROTATE",
+        "== after the scheduled rotation ==",
+    ):
         assert promised in done.stdout
     assert '"event": "rotation.result"' in done.stdout
 
