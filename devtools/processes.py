@@ -49,6 +49,8 @@ def start_emulator(
 
 def port_is_free(port: int) -> bool:
     with socket.socket() as probe:
+        # As servers bind: a port whose last connections linger in TIME_WAIT is free to them.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

@@ -76,7 +76,12 @@ def test_the_demo_command_runs_a_rotation_and_shows_it() -> None:
 @pytest.fixture
 def served() -> Iterator[subprocess.Popen[str]]:
     """``./dev.sh serve`` as a user starts it, in its own process group as a terminal would."""
-    ports = (DEFAULT_PORTS.function, DEFAULT_PORTS.secret_manager, DEFAULT_PORTS.momento)
+    ports = (
+        DEFAULT_PORTS.function,
+        DEFAULT_PORTS.secret_manager,
+        DEFAULT_PORTS.momento,
+        DEFAULT_PORTS.event_function,
+    )
     busy = [port for port in ports if not port_is_free(port)]
     assert not busy, f"./dev.sh serve needs ports {busy}, which something else holds"
     process = subprocess.Popen(
@@ -92,8 +97,15 @@ def served() -> Iterator[subprocess.Popen[str]]:
         yield process
     finally:
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+            # Ctrl-C first: serve stops the functions, which run in sessions of their own.
+            os.killpg(process.pid, signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def read_until(process: subprocess.Popen[str], marker: str, timeout: float = 90) -> str:
@@ -114,13 +126,15 @@ def test_serve_prints_the_readme_commands_and_they_work(served: subprocess.Popen
     printed = read_until(served, "press Ctrl-C")
     # The README shows exactly what serve prints, so the two cannot drift apart.
     assert block("serve") in printed
-    dry_run, rotate, again, cli = commands("serve")
+    dry_run, rotate, again, cli, scheduled = commands("serve")
 
     answers: list[dict[str, Any]] = []
     for command in (dry_run, rotate, again):
         done = run(command, user_env())
         assert done.returncode == 0, done.stderr
         answers.append(json.loads(done.stdout))
+        if command is rotate:
+            rotated_at = time.monotonic()
     assert [answer["results"][0]["action"] for answer in answers] == [
         "skipped",
         "refreshed",
@@ -133,12 +147,23 @@ def test_serve_prints_the_readme_commands_and_they_work(served: subprocess.Popen
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["dry_run"] is True
 
+    # As the README says: a scheduled rotation refreshes once LEASE_DURATION has passed.
+    time.sleep(max(0.0, rotated_at + 10.5 - time.monotonic()))
+    done = run(scheduled, user_env())
+    assert (done.returncode, done.stdout) == (0, "OK"), done.stderr
+    read_until(served, "refreshed: forced")
+
     # Ctrl-C: the terminal sends SIGINT to the whole foreground process group.
     os.killpg(served.pid, signal.SIGINT)
     rest, _ = served.communicate(timeout=30)
     assert served.returncode == 0, rest
     assert "stopped" in rest
-    for port in (DEFAULT_PORTS.function, DEFAULT_PORTS.secret_manager, DEFAULT_PORTS.momento):
+    for port in (
+        DEFAULT_PORTS.function,
+        DEFAULT_PORTS.secret_manager,
+        DEFAULT_PORTS.momento,
+        DEFAULT_PORTS.event_function,
+    ):
         assert port_is_free(port), f"port {port} still held after Ctrl-C"
 
 
@@ -149,7 +174,8 @@ def test_serve_commands_are_what_the_readme_shows() -> None:
         "MOMENTO_CONTROL_INSECURE": "true",
     }
     url = f"http://127.0.0.1:{DEFAULT_PORTS.function}/"
-    assert serve_commands(url, env) == block("serve")
+    event_url = f"http://127.0.0.1:{DEFAULT_PORTS.event_function}/"
+    assert serve_commands(url, event_url, env) == block("serve")
 
 
 def test_the_cli_commands_run_as_written(world: World) -> None:
