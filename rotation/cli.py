@@ -1,12 +1,16 @@
-"""``python -m rotation``: run one rotation from a shell, with the function's own code.
+"""``python -m rotation``: the operator's commands, with the function's own code.
 
-For an operator who wants to check or rotate a secret by hand, with their own Application
-Default Credentials, without going through Cloud Scheduler. Configuration is the function's:
-the same environment variables, which the flags below override.
+    python -m rotation [rotate] [--secrets S,...] [--project P] [--force] [--dry-run]
+    python -m rotation seed --from FILE SECRET [--project P]
 
-Output: the function's JSON answer on stdout, and nothing else there, so it can be piped into
-``jq``; log lines and explanations go to stderr. Exit 0 when nothing failed, 1 when a secret
-failed, 2 on bad usage, configuration or credentials (something to fix before running again).
+``rotate`` (the default) runs one rotation as the function would, with your Application Default
+Credentials. ``seed`` checks a token JSON downloaded from Momento's console (refusing v2 and
+expired keys) and adds it as the secret's new version. Configuration is the function's: the
+same environment variables, which the flags override.
+
+Output: one JSON document on stdout, and nothing else there, so it can be piped into ``jq``;
+log lines and explanations go to stderr. Exit 0 when nothing failed, 1 when something failed,
+2 on bad usage, configuration, input or credentials (something to fix before running again).
 """
 
 from __future__ import annotations
@@ -16,43 +20,65 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rotation import logs
-from rotation.config import load_config
-from rotation.errors import ConfigError, RotationError, SetupError
+from rotation.check import check_document
+from rotation.config import Config, load_config
+from rotation.errors import (
+    ConfigError,
+    NotRefreshableError,
+    RotationError,
+    SetupError,
+    TokenDocumentError,
+)
 from rotation.http import handle
+from rotation.policy import epoch_to_rfc3339
 from rotation.runtime import Runtime
+from rotation.token import parse_document
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+COMMANDS = ("rotate", "seed")
 # Codes of a run that could not start: fixed by the operator, not by running again.
 _SETUP_CODES = {"no_credentials", "credentials_refused", "emulator_unreachable"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if not arguments or arguments[0] not in (*COMMANDS, "-h", "--help"):
+        arguments.insert(0, "rotate")  # the command before there were others
+    args = _parser().parse_args(arguments)
     logs.write_to(sys.stderr)
     try:
-        env, names = _environment(args)
-        config = load_config(env, names=names)
-        credentials = None
-        if not config.secret_manager_emulator_host:
-            from rotation.credentials import application_default  # noqa: PLC0415
-
-            credentials = application_default()
-    except (ConfigError, SetupError) as error:
+        runtime = _runtime(args)
+        if args.command == "seed":
+            return _seed(runtime, Path(args.source), runtime.config.secrets[0])
+    except (ConfigError, SetupError, TokenDocumentError, NotRefreshableError) as error:
         print(f"rotation: {error.message}", file=sys.stderr)
         return EXIT_USAGE
     except RotationError as error:
         print(f"rotation: {error.message}", file=sys.stderr)
         return EXIT_FAILED
-    return _run(Runtime(config, credentials=credentials), force=args.force, dry_run=args.dry_run)
+    return _rotate(runtime, force=args.force, dry_run=args.dry_run)
 
 
-def _run(runtime: Runtime, *, force: bool, dry_run: bool) -> int:
+def _runtime(args: argparse.Namespace) -> Runtime:
+    env, names = _environment(args)
+    config: Config = load_config(env, names=names)
+    credentials = None
+    if not config.secret_manager_emulator_host:
+        from rotation.credentials import application_default  # noqa: PLC0415
+
+        credentials = application_default()
+    return Runtime(config, credentials=credentials)
+
+
+def _rotate(runtime: Runtime, *, force: bool, dry_run: bool) -> int:
     request = json.dumps({"force": force, "dry_run": dry_run}).encode()
     body, status, _ = handle(runtime, "POST", request, "application/json")
-    print(json.dumps(body, indent=2))
+    _print(body)
     error = body.get("error")
     if error and error["code"] in _SETUP_CODES:
         print(f"rotation: {error['message']}", file=sys.stderr)
@@ -60,6 +86,28 @@ def _run(runtime: Runtime, *, force: bool, dry_run: bool) -> int:
     if force:
         _explain_unforced(body["results"])
     return EXIT_OK if status == 200 else EXIT_FAILED
+
+
+def _seed(runtime: Runtime, source: Path, secret: str) -> int:
+    """Check the console download, then add it as the secret's latest version."""
+    try:
+        data = source.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"--from {source}: cannot read it ({error.strerror})") from None
+    try:
+        check_document(data, now=datetime.now(UTC))
+    except (TokenDocumentError, NotRefreshableError) as error:
+        raise type(error)(f"--from {source}: {error.message}", code=error.code) from None
+    version = runtime.store().add_version(secret, data)
+    _print(
+        {
+            "ok": True,
+            "secret": secret,
+            "version": version,
+            "valid_until": epoch_to_rfc3339(parse_document(data).expires_at),
+        }
+    )
+    return EXIT_OK
 
 
 def _explain_unforced(results: list[dict[str, Any]]) -> None:
@@ -73,13 +121,18 @@ def _explain_unforced(results: list[dict[str, Any]]) -> None:
             )
 
 
+def _print(document: dict[str, Any]) -> None:
+    print(json.dumps(document, indent=2))
+
+
 def _environment(args: argparse.Namespace) -> tuple[dict[str, str], dict[str, str]]:
     """The function's environment with the flags applied, and what to call each flag's variable."""
     env = dict(os.environ)
     names: dict[str, str] = {}
-    if args.secrets is not None:
-        env["ROTATION_SECRETS"] = args.secrets
-        names["ROTATION_SECRETS"] = "--secrets"
+    secrets = args.secret if args.command == "seed" else args.secrets
+    if secrets is not None:
+        env["ROTATION_SECRETS"] = secrets
+        names["ROTATION_SECRETS"] = "SECRET" if args.command == "seed" else "--secrets"
     if args.project is not None:
         env["GOOGLE_CLOUD_PROJECT"] = args.project
     if args.project is not None or not (env.get("GOOGLE_CLOUD_PROJECT") or env.get("GCP_PROJECT")):
@@ -90,20 +143,35 @@ def _environment(args: argparse.Namespace) -> tuple[dict[str, str], dict[str, st
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m rotation",
-        description="Rotate the configured Momento keys once, as the function would. Prints "
-        "the function's JSON answer on stdout; logs go to stderr.",
+        description="Operate the Momento key rotation with the function's own code. Prints one "
+        "JSON document on stdout; logs go to stderr.",
     )
-    parser.add_argument(
+    commands = parser.add_subparsers(dest="command", required=True)
+    rotate = commands.add_parser(
+        "rotate", help="rotate the configured keys once, as the function would (the default)"
+    )
+    rotate.add_argument(
         "--secrets", help="comma-separated secret names (default: $ROTATION_SECRETS)"
     )
-    parser.add_argument("--project", help="resolves short names (default: $GOOGLE_CLOUD_PROJECT)")
-    parser.add_argument(
+    rotate.add_argument(
         "--force",
         action="store_true",
         help="refresh even if not close to expiry (not within LEASE_DURATION of the last "
         "refresh: a burst of forced runs refreshes once)",
     )
-    parser.add_argument(
+    rotate.add_argument(
         "--dry-run", action="store_true", help="report what would be done, change nothing"
     )
+    seed = commands.add_parser(
+        "seed",
+        help="check a token JSON from Momento's console and add it as the secret's new version",
+    )
+    seed.add_argument(
+        "--from", dest="source", required=True, metavar="FILE", help="the console download"
+    )
+    seed.add_argument("secret", metavar="SECRET", help="projects/P/secrets/S, or S with --project")
+    for command in (rotate, seed):
+        command.add_argument(
+            "--project", help="resolves short names (default: $GOOGLE_CLOUD_PROJECT)"
+        )
     return parser

@@ -207,3 +207,66 @@ def test_refused_credentials_say_what_to_run_and_exit_2(
     assert "refused your Application Default Credentials" in done.stderr
     assert "gcloud auth application-default login" in done.stderr
     assert "PRIVATE KEY" not in done.stdout + done.stderr
+
+
+# ------------------------------------------------------------------------------------ seed
+
+
+def test_seed_adds_the_console_download_as_a_new_version(world: World, tmp_path: Path) -> None:
+    secret = world.new_secret()
+    download = tmp_path / "momento-api-key.json"
+    download.write_bytes(json.dumps(world.issue(expires_in=20 * DAY).console_json()).encode())
+
+    done = run_cli(world, "seed", "--from", str(download), secret)
+
+    assert done.returncode == 0, done.stderr
+    seeded = answer(done)
+    assert seeded["ok"] is True
+    assert seeded["version"].endswith("/versions/1")
+    assert world.document(secret) == json.loads(download.read_text())
+
+
+@pytest.mark.parametrize(
+    ("content", "names"),
+    [
+        (b"not json", "--from"),
+        ("no-refresh-token", "refreshToken"),
+        ("v2", "v2"),
+        ("expired", "expired"),
+    ],
+    ids=["not-json", "no-refresh-token", "v2-key", "expired-key"],
+)
+def test_seed_refuses_what_the_function_could_not_rotate(
+    world: World, tmp_path: Path, content: bytes | str, names: str
+) -> None:
+    secret = world.new_secret()
+    download = tmp_path / "download.json"
+    if content == "no-refresh-token":
+        document = world.issue(expires_in=DAY).console_json()
+        del document["refreshToken"]
+        content = json.dumps(document).encode()
+    elif content == "v2":
+        content = json.dumps(world.issue(expires_in=DAY, form="v2").console_json()).encode()
+    elif content == "expired":
+        content = json.dumps(world.issue(expires_in=-DAY).console_json()).encode()
+    assert isinstance(content, bytes)
+    download.write_bytes(content)
+
+    done = run_cli(world, "seed", "--from", str(download), secret)
+
+    assert done.returncode == 2
+    assert done.stderr.startswith("rotation: ")
+    assert names in done.stderr
+    assert world.states(secret) == {}
+
+
+def test_seed_into_a_secret_that_does_not_exist_says_so(world: World, tmp_path: Path) -> None:
+    download = tmp_path / "download.json"
+    download.write_bytes(json.dumps(world.issue(expires_in=20 * DAY).console_json()).encode())
+    missing = "projects/demo-project/secrets/never-created"
+
+    done = run_cli(world, "seed", "--from", str(download), missing)
+
+    assert done.returncode == 1
+    assert "not found" in done.stderr
+    assert done.stdout == ""
