@@ -31,6 +31,11 @@ _SHORT_NAME = re.compile(_SECRET_ID)
 _PROJECT_ID = re.compile(_PROJECT)
 _HOST_PORT = re.compile(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})")
 _DIGITS = re.compile(r"[0-9]+")
+# The ASCII part of Secret Manager's label rules (resources.py Secret.labels: keys start with a
+# lowercase letter, 1-63 of lowercase letters, digits, _ and -; values 0-63 of the same).
+# International lowercase letters, which Google also allows, are refused here.
+_LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+_LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -39,6 +44,7 @@ PROJECT_FORM = "a project ID (lowercase letters, digits and -)"
 BOOL_FORM = "true or false"
 HOST_PORT_FORM = "host:port"
 SECRETS_FORM = f"a comma-separated list of secret names, each {SECRET_NAME_FORM}"
+LABEL_FORM = "key=value, a Secret Manager label (lowercase letters, digits, _ and -)"
 # Secret Manager keeps every version; a thousand enabled ones is already far past any need.
 MAX_MIN_ENABLED_VERSIONS = 1000
 
@@ -64,6 +70,8 @@ class Config:
 
     secrets: tuple[str, ...]
     project: str | None = None  # resolves short secret names, here and in requests
+    # Also manage every secret in `project` carrying this label (key, value); see discovery.py.
+    rotation_label: tuple[str, str] | None = None
     refresh_before: timedelta = timedelta(days=3)
     retention: timedelta = timedelta(days=7)
     min_enabled_versions: int = 1
@@ -117,14 +125,17 @@ def load_config(env: Mapping[str, str], *, names: Mapping[str, str] | None = Non
     """
     names = names or {}
     project = _project(env, names)
+    label = _label(env, project)
     config = Config(
         secrets=_secrets(
             _get(env, "ROTATION_SECRETS", SECRETS_FORM),
             project,
             source=names.get("ROTATION_SECRETS", "ROTATION_SECRETS"),
             project_setting=names.get("GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_PROJECT"),
+            optional=label is not None,
         ),
         project=project,
+        rotation_label=label,
         refresh_before=_duration(env, "REFRESH_BEFORE", Config.refresh_before),
         retention=_duration(env, "RETENTION", Config.retention),
         min_enabled_versions=_whole_number(
@@ -171,16 +182,34 @@ def _project(env: Mapping[str, str], names: Mapping[str, str]) -> str | None:
 
 
 def _secrets(
-    raw: str, project: str | None, *, source: str, project_setting: str
+    raw: str, project: str | None, *, source: str, project_setting: str, optional: bool
 ) -> tuple[str, ...]:
     names = [part for part in (piece.strip() for piece in raw.split(",")) if part]
-    if not names:
-        raise ConfigError(f"{source} is empty; set it to {SECRETS_FORM}")
+    if not names and not optional:
+        raise ConfigError(
+            f"{source} is empty; set it to {SECRETS_FORM}, or set ROTATION_LABEL to manage the "
+            "secrets carrying a label"
+        )
     resolved = [
         resolve_secret_name(name, project, source=source, project_setting=project_setting)
         for name in names
     ]
     return tuple(dict.fromkeys(resolved))  # keep order, drop repeats
+
+
+def _label(env: Mapping[str, str], project: str | None) -> tuple[str, str] | None:
+    raw = _get(env, "ROTATION_LABEL", LABEL_FORM)
+    if not raw:
+        return None
+    key, equals, value = raw.partition("=")
+    if not equals or not _LABEL_KEY.fullmatch(key) or not _LABEL_VALUE.fullmatch(value):
+        raise ConfigError(f"ROTATION_LABEL={_describe(raw)} is not valid; use {LABEL_FORM}")
+    if not project:
+        raise ConfigError(
+            "ROTATION_LABEL is set, but GOOGLE_CLOUD_PROJECT is not: set it to the project whose "
+            "labelled secrets to manage"
+        )
+    return key, value
 
 
 def _duration(env: Mapping[str, str], variable: str, default: timedelta) -> timedelta:

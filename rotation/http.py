@@ -7,10 +7,13 @@ response.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from rotation import logs, redact
-from rotation.errors import ErrorCode, RequestError, RotationError, SetupError
+from rotation.config import Config
+from rotation.discovery import managed_secrets
+from rotation.errors import ErrorCode, RequestError, RotationError, SecretStoreError, SetupError
 from rotation.request import parse_request
 from rotation.runtime import Runtime
 
@@ -50,14 +53,16 @@ def _handle(runtime: Runtime, method: str, body: bytes, content_type: str | None
             extra_headers={"Allow": "POST"},
         )
     try:
-        request = parse_request(body, content_type, runtime.config)
+        config = _managed(runtime)
+        request = parse_request(body, content_type, config)
+        rotator = runtime.rotator()
     except RequestError as error:
         return _error(error, error.status)
-    try:
-        rotator = runtime.rotator()
     except SetupError as error:
         # No secret can be read: one error for the whole run, and a 500 so Scheduler retries.
         return _error(error, 500, event="rotation.setup_failed")
+    except SecretStoreError as error:
+        return _error(error, 500, event="rotation.discovery_failed")
     results = [
         rotator.rotate(secret, force=request.force, dry_run=request.dry_run)
         for secret in request.secrets
@@ -69,6 +74,14 @@ def _handle(runtime: Runtime, method: str, body: bytes, content_type: str | None
         "results": [result.to_json() for result in results],
     }
     return body_json, 200 if ok else 500, dict(_JSON)
+
+
+def _managed(runtime: Runtime) -> Config:
+    """The configuration with every managed secret. With ROTATION_LABEL that takes one list
+    call; without it, none (and a malformed request is refused before any client is built)."""
+    if runtime.config.rotation_label is None:
+        return runtime.config
+    return replace(runtime.config, secrets=managed_secrets(runtime.config, runtime.store()))
 
 
 def refuse(error: RequestError) -> Response:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from rotation import logs, redact
+from rotation.discovery import managed_secrets
 from rotation.errors import ErrorCode, RotationError
 from rotation.events import EventError, parse_event
 from rotation.identity import configured_for
@@ -67,7 +68,7 @@ def _rotate(runtime: Runtime, named: str, published_at: datetime) -> EventOutcom
     try:
         secret = configured_for(
             named,
-            runtime.config.secrets,
+            managed_secrets(runtime.config, store),
             runtime.project_numbers,
             lambda name: store.read_latest(name).name,
         )
@@ -77,8 +78,8 @@ def _rotate(runtime: Runtime, named: str, published_at: datetime) -> EventOutcom
         return _acknowledged_failure(
             RotationError(
                 f"{named} asked for a rotation, but this deployment does not manage it; "
-                "add it to ROTATION_SECRETS (deploy.sh --secrets), or remove the rotation "
-                "schedule and topic from the secret",
+                "add it to ROTATION_SECRETS (deploy.sh --secrets) or give it ROTATION_LABEL's "
+                "label, or remove the rotation schedule and topic from the secret",
                 code=ErrorCode.SECRET_NOT_MANAGED,
             ),
             named,

@@ -104,6 +104,23 @@ class GoogleSecretStore:
         )
         return str(response.name)
 
+    def list_labelled(self, project: str, key: str, value: str) -> list[str]:
+        def list_all() -> list[str]:
+            # "labels.KEY:VALUE" is the filter form of the docs page "Filter lists of secrets";
+            # the labels are checked again below, so its exact matching rule does not matter.
+            pager = self._client.list_secrets(
+                request={
+                    "parent": f"projects/{project}",
+                    "filter": f"labels.{key}:{value}",
+                    "page_size": _LIST_PAGE_SIZE,
+                },
+                retry=self._retry,
+                timeout=_ATTEMPT_TIMEOUT_SECONDS,
+            )
+            return [str(secret.name) for secret in pager if secret.labels.get(key) == value]
+
+        return self._call(f"list the secrets of {project} labelled {key}={value}", list_all)
+
     def list_enabled(self, secret: str) -> list[VersionInfo]:
         def list_all() -> list[VersionInfo]:
             pager = self._client.list_secret_versions(

@@ -725,15 +725,24 @@ class SecretManagerEmulator(EmulatorServer):
     # Hooks seed state that already exists upstream, so they skip the field rules that RPCs
     # enforce (a test can seed an annotation key an old release wrote before the rules bit).
 
-    def create_secret(self, name: str, *, annotations: Mapping[str, str] | None = None) -> str:
+    def create_secret(
+        self,
+        name: str,
+        *,
+        annotations: Mapping[str, str] | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> str:
         """Create ``projects/P/secrets/S`` (automatic replication); returns its canonical name.
 
-        ``annotations`` are stored as given, unchecked. Raises :class:`EmulatorError`
-        (ALREADY_EXISTS, or INVALID_ARGUMENT for a bad secret id) like the RPC would.
+        ``annotations`` and ``labels`` are stored as given, unchecked. Raises
+        :class:`EmulatorError` (ALREADY_EXISTS, or INVALID_ARGUMENT for a bad secret id) like
+        the RPC would.
         """
         project, secret_id = self._parse(_SECRET_NAME, name, "secret")
         _check_secret_id(secret_id)
-        secret = secretmanager_v1.Secret(annotations=dict(annotations or {}))
+        secret = secretmanager_v1.Secret(
+            annotations=dict(annotations or {}), labels=dict(labels or {})
+        )
         with self._lock:
             return str(self._insert_secret(project, secret_id, secret).meta.name)
 

@@ -86,10 +86,14 @@ class World:
     dropped_on_purpose: int = 0
 
     def new_secret(
-        self, *, short: str | None = None, annotations: dict[str, str] | None = None
+        self,
+        *,
+        short: str | None = None,
+        annotations: dict[str, str] | None = None,
+        labels: dict[str, str] | None = None,
     ) -> str:
         name = f"projects/{PROJECT}/secrets/{short or 'momento-' + uuid.uuid4().hex[:10]}"
-        self.secret_manager.create_secret(name, annotations=annotations)
+        self.secret_manager.create_secret(name, annotations=annotations, labels=labels)
         self.secrets.append(name)
         return name
 

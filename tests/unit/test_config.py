@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -389,3 +390,42 @@ def test_every_duration_at_its_longest_is_accepted_together() -> None:
 )
 def test_booleans(raw: str, value: bool) -> None:
     assert load_config({**BASE, "DRY_RUN": raw}).dry_run is value
+
+
+# ------------------------------------------------------------------------- ROTATION_LABEL
+
+
+@pytest.mark.parametrize(
+    ("env", "label", "secrets"),
+    [
+        ({"ROTATION_LABEL": "momento-rotation=on"}, ("momento-rotation", "on"), ()),
+        ({"ROTATION_LABEL": "team=", "ROTATION_SECRETS": "a"}, ("team", ""), ("a",)),
+        ({"ROTATION_LABEL": " k_1=v-2 "}, ("k_1", "v-2"), ()),
+    ],
+    ids=["label-alone", "empty-value-and-secrets", "underscore-dash-trimmed"],
+)
+def test_a_label_makes_the_secret_list_optional(
+    env: dict[str, str], label: tuple[str, str], secrets: tuple[str, ...]
+) -> None:
+    config = load_config({"GOOGLE_CLOUD_PROJECT": "my-project", **env})
+    assert config.rotation_label == label
+    assert config.secrets == tuple(f"projects/my-project/secrets/{s}" for s in secrets)
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"ROTATION_LABEL": "Team=a"}, "ROTATION_LABEL='Team=a' is not valid"),
+        ({"ROTATION_LABEL": "team"}, "ROTATION_LABEL='team' is not valid"),
+        ({"ROTATION_LABEL": "1team=a"}, "is not valid"),
+        ({"ROTATION_LABEL": "team=A"}, "is not valid"),
+        ({"ROTATION_LABEL": "k=" + "v" * 64}, "is not valid"),
+        ({"ROTATION_LABEL": "team=a", "GOOGLE_CLOUD_PROJECT": ""}, "GOOGLE_CLOUD_PROJECT is not"),
+        ({}, "or set ROTATION_LABEL"),
+    ],
+    ids=["upper-key", "no-equals", "digit-first", "upper-value", "long-value", "no-project",
+         "neither"],
+)  # fmt: skip
+def test_bad_labels_and_no_secrets_at_all_are_named(env: dict[str, str], names: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(names)):
+        load_config({"GOOGLE_CLOUD_PROJECT": "my-project", **env})
