@@ -9,4 +9,5 @@ The package is laid out by concern:
 - orchestration of one secret's rotation: :mod:`rotate`, with :mod:`lease` for concurrent runs;
 - wiring and formatting for the entry points: :mod:`runtime`, :mod:`logs`, :mod:`http`,
   :mod:`cli` (``python -m rotation``).
+- for the application that uses the keys, not the function: :mod:`consumer` (``KeyReader``).
 """
