@@ -12,6 +12,7 @@ messages never echo more than a short, printable rendering of a value.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -39,6 +40,13 @@ PROJECT_FORM = "a project ID (lowercase letters, digits and -)"
 BOOL_FORM = "true or false"
 HOST_PORT_FORM = "host:port"
 SECRETS_FORM = f"a comma-separated list of secret names, each {SECRET_NAME_FORM}"
+# ROTATION_LABEL (issue #10, deploy side; the lead owns the runtime side): key=value, each part
+# per Secret Manager's label rules (resources.proto Secret.labels): key 1-63 characters, value
+# 0-63, of lowercase letters (\p{Ll}, \p{Lo}), digits, _ and -, the key starting with a letter.
+LABEL_FORM = (
+    "key=value, the key 1-63 lowercase letters, digits, _ and -, starting with a letter, "
+    "the value 0-63 of the same"
+)
 # Secret Manager keeps every version; a thousand enabled ones is already far past any need.
 MAX_MIN_ENABLED_VERSIONS = 1000
 
@@ -74,6 +82,8 @@ class Config:
     momento_timeout: timedelta = timedelta(seconds=10)
     store_deadline: timedelta = timedelta(seconds=60)
     lease_duration: timedelta = timedelta(minutes=5)
+    # (key, value) of ROTATION_LABEL: also rotate the secrets carrying this label.
+    rotation_label: tuple[str, str] | None = None
 
 
 def resolve_secret_name(
@@ -117,13 +127,26 @@ def load_config(env: Mapping[str, str], *, names: Mapping[str, str] | None = Non
     """
     names = names or {}
     project = _project(env, names)
-    config = Config(
-        secrets=_secrets(
-            _get(env, "ROTATION_SECRETS", SECRETS_FORM),
+    rotation_label = _label(env, "ROTATION_LABEL")
+    raw_secrets = _get(env, "ROTATION_SECRETS", SECRETS_FORM)
+    if rotation_label is not None and not raw_secrets:
+        secrets: tuple[str, ...] = ()  # the label alone names them
+    elif rotation_label is None and not raw_secrets:
+        raise ConfigError(
+            f"{names.get('ROTATION_SECRETS', 'ROTATION_SECRETS')} is empty and ROTATION_LABEL "
+            f"is not set; set ROTATION_SECRETS to {SECRETS_FORM}, or ROTATION_LABEL to "
+            f"{LABEL_FORM}"
+        )
+    else:
+        secrets = _secrets(
+            raw_secrets,
             project,
             source=names.get("ROTATION_SECRETS", "ROTATION_SECRETS"),
             project_setting=names.get("GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_PROJECT"),
-        ),
+        )
+    config = Config(
+        secrets=secrets,
+        rotation_label=rotation_label,
         project=project,
         refresh_before=_duration(env, "REFRESH_BEFORE", Config.refresh_before),
         retention=_duration(env, "RETENTION", Config.retention),
@@ -181,6 +204,31 @@ def _secrets(
         for name in names
     ]
     return tuple(dict.fromkeys(resolved))  # keep order, drop repeats
+
+
+def _label_char(char: str, *, first: bool) -> bool:
+    if unicodedata.category(char) in {"Ll", "Lo"}:
+        return True
+    return not first and (char in "_-" or unicodedata.category(char).startswith("N"))
+
+
+def _label(env: Mapping[str, str], variable: str) -> tuple[str, str] | None:
+    """ROTATION_LABEL's key=value, checked against Secret Manager's label rules."""
+    raw = _get(env, variable, LABEL_FORM)
+    if not raw:
+        return None
+    key, equals, value = raw.partition("=")
+    valid = (
+        equals == "="
+        and 1 <= len(key) <= 63
+        and _label_char(key[0], first=True)
+        and all(_label_char(c, first=False) for c in key)
+        and len(value) <= 63
+        and all(_label_char(c, first=False) for c in value)
+    )
+    if not valid:
+        raise ConfigError(f"{variable}={_describe(raw)} is not valid; use {LABEL_FORM}")
+    return key, value
 
 
 def _duration(env: Mapping[str, str], variable: str, default: timedelta) -> timedelta:
