@@ -572,6 +572,8 @@ def check_function(function: JSON, *, creating: bool) -> None:
                 "projects/{projectId}/serviceAccounts/{serviceAccountEmail}",
             )
     _check_env_vars(service.get("environmentVariables") or {})
+    if "eventTrigger" in function:
+        _check_event_trigger(function["eventTrigger"])
     if "availableMemory" in service:
         _check_memory(service["availableMemory"])
     if "timeoutSeconds" in service:
@@ -582,6 +584,24 @@ def check_function(function: JSON, *, creating: bool) -> None:
                 "service_config.timeout_seconds",
                 f"timeout_seconds {timeout} is over the maximum of {limit} seconds",
             )
+
+
+# functions.proto EventTrigger.
+RETRY_POLICIES = frozenset({"RETRY_POLICY_UNSPECIFIED", "RETRY_POLICY_DO_NOT_RETRY"})
+RETRY_POLICIES |= {"RETRY_POLICY_RETRY"}
+
+
+def _check_event_trigger(trigger: Any) -> None:
+    if not isinstance(trigger, dict):
+        raise _invalid("event_trigger", "event_trigger must be an object")
+    if not trigger.get("eventType"):
+        raise _invalid("event_trigger.event_type", "event_type is required")
+    if "pubsubTopic" in trigger:
+        check_topic_name(trigger["pubsubTopic"], "event_trigger.pubsub_topic")
+    if trigger.get("retryPolicy", "RETRY_POLICY_UNSPECIFIED") not in RETRY_POLICIES:
+        raise _invalid(
+            "event_trigger.retry_policy", f"Invalid retry_policy {trigger['retryPolicy']!r}"
+        )
 
 
 def _check_env_vars(variables: Any) -> None:
@@ -963,10 +983,19 @@ class FakeGoogleApis:
 
     # ----------------------------------------------------------------------------- seeding
 
-    def add_secret(self, project: str, secret_id: str, payloads: tuple[bytes, ...] = ()) -> None:
+    def add_secret(
+        self,
+        project: str,
+        secret_id: str,
+        payloads: tuple[bytes, ...] = (),
+        labels: dict[str, str] | None = None,
+    ) -> None:
         """Create a secret (and versions) directly, as if it had been there before a test."""
         with self._lock:
-            self._create_secret(project, secret_id, {"replication": {"automatic": {}}})
+            body: JSON = {"replication": {"automatic": {}}}
+            if labels:
+                body["labels"] = dict(labels)
+            self._create_secret(project, secret_id, body)
             for data in payloads:
                 self._add_version(project, secret_id, base64.b64encode(data).decode())
 
@@ -1609,6 +1638,10 @@ class FakeGoogleApis:
         function["url"] = (
             f"https://{r}-{p}.cloudfunctions.net/{function['name'].rsplit('/', 1)[-1]}"
         )
+        if "eventTrigger" in function:  # Cloud Functions creates an Eventarc trigger for it
+            trigger = f"projects/{p}/locations/{r}/triggers/{service_id}-{next(self._ids):06d}"
+            function["eventTrigger"]["trigger"] = trigger
+            function["eventTrigger"].setdefault("triggerRegion", r)
         function.update(state="ACTIVE", environment="GEN_2", updateTime=_now())
         self.run_policies.setdefault(service_id, _IamPolicy())
         return function
