@@ -25,7 +25,7 @@ and nothing is stored (updates are checked on the resulting resource before it i
 messages are the fake's own words: don't parse them. Tests are in tests/deploy/ (the rule tests
 in test_fake_rules.py talk HTTP to the fake; test_deploy*.py run the real gcloud).
 
-"iam.proto" is google/iam/admin/v1/iam.proto, "job.proto"/"target.proto" are
+"iam.proto" is google/iam/admin/v1/iam.proto, "policy.proto" google/iam/v1/policy.proto, "job.proto"/"target.proto" are
 google/cloud/scheduler/v1/, "functions.proto" google/cloud/functions/v2/, "service.proto"/
 "resources.proto" google/cloud/secretmanager/v1/, all in github.com/googleapis/googleapis.
 
@@ -68,6 +68,18 @@ google/cloud/scheduler/v1/, "functions.proto" google/cloud/functions/v2/, "servi
 | durations (min/max backoff, max retry duration, attempt deadline): protobuf Duration JSON, decimal seconds with at most 9 fractional digits and "s" | google/protobuf/duration.proto (JSON mapping) | test_job_durations_are_protobuf_durations |
 | attempt deadline for HTTP targets: 15 s to 30 min | job.proto Job.attempt_deadline | test_job_attempt_deadline_is_15s_to_30m_for_http_targets |
 | job updates (PATCH) obey the same rules | as above | test_job_update_is_checked_too |
+| Pub/Sub topic name: projects/P/topics/T, T starting with a letter, 3-255 letters, digits, ``-_.~+%``, not starting with "goog" | google/pubsub/v1/pubsub.proto Topic.name | test_topic_name_allowed, test_topic_name_refused |
+| topic and project IAM policies: the policy member and role rules above | policy.proto Binding.members, Binding.role | test_topic_and_project_policies_follow_the_policy_rules |
+| secret topics: at most 10, each a topic name | resources.proto Secret.topics, Topic.name | test_secret_topics_are_at_most_10_topic_names |
+| secret rotation: Secret.topics must be set to configure rotation | resources.proto Rotation | test_secret_rotation_needs_topics |
+| rotation period: in seconds, 3600s (1h) to 3153600000s (100 years) | resources.proto Rotation.rotation_period | test_secret_rotation_period_is_1h_to_100_years_in_seconds |
+| rotation period set: next_rotation_time must be set | resources.proto Rotation.rotation_period | test_secret_rotation_period_needs_a_next_rotation_time |
+| next rotation time: at least 5 minutes in the future (checked when the request sets it) | resources.proto Rotation.next_rotation_time | test_secret_next_rotation_time_is_at_least_5_minutes_ahead |
+| update mask: a masked field absent from the body is cleared (``--remove-rotation-schedule --remove-topics``) | google/protobuf/field_mask.proto (update semantics); AIP-134 | test_removing_the_schedule_and_topics_clears_them |
+| event trigger: event_type required; pubsub_topic a topic name; retry_policy RETRY_POLICY_UNSPECIFIED, RETRY_POLICY_DO_NOT_RETRY or RETRY_POLICY_RETRY | functions.proto EventTrigger | test_function_event_trigger_is_checked |
+| log metric name: at most 100 of A-Z, a-z, 0-9 and ``_-.,+!*',()%/``, not starting with ``/`` | google/logging/v2/logging_metrics.proto LogMetric.name | test_log_metric_name_allowed, test_log_metric_name_refused |
+| log metric filter: required, at most 20000 characters; description at most 8000 characters (create and update) | logging_metrics.proto LogMetric.filter, LogMetric.description | test_log_metric_filter_and_description_limits |
+| alert policy: no name on create; display name at most 512 characters and not unique; 1 to 6 conditions; channels projects/[PROJECT_ID_OR_NUMBER]/notificationChannels/[CHANNEL_ID]; severity CRITICAL, ERROR, WARNING or unspecified; user labels the label rules (create and update) | google/monitoring/v3/alert.proto AlertPolicy.name, display_name, conditions, notification_channels, severity, user_labels | test_alert_policy_rules |
 | refusals: 400, INVALID_ARGUMENT, BadRequest field violation | google/rpc/error_details.proto BadRequest; AIP-193 | test_refusals_have_googles_error_shape |
 | unknown: function id length 1-3, upper case, ``_``, leading digit. functions.proto says "4-63 characters, valid characters /[a-z][0-9]-/"; the deploy guide says "start with a letter followed by up to 62 letters, numbers, hyphens, or underscores, end with a letter or a number". The fake refuses only what both refuse; deploy.sh asks for the stricter 4-63 of a-z, 0-9, - | | |
 | unknown: memory between 128M (decimal) and 128Mi, and values between the listed tiers; the fake accepts them | | |
@@ -80,6 +92,13 @@ google/cloud/scheduler/v1/, "functions.proto" google/cloud/functions/v2/, "servi
 | unknown: whether a binding may name a custom role or a service account that does not exist (or is deleted); not checked | | |
 | unknown: the status of a data_crc32c mismatch; 400 INVALID_ARGUMENT, as devtools/emulators/secret_manager.py answers | | |
 | unknown: whether labels also have a byte limit (some APIs document 128 bytes); not checked | | |
+| unknown: whether Secret Manager refuses a rotation topic that does not exist or that its service agent may not publish to (Topic.name says only that publication needs the permission); not refused, and deploy.sh grants before it schedules | | |
+| unknown: whether Secret Manager returns Secret.topics names with the project id or number; the fake returns them as sent, deploy.sh matches by topic id | | |
+| unknown: the fake never advances next_rotation_time or publishes SECRET_ROTATE; deploy.sh only checks that one is set | | |
+| unknown: secrets.list filter grammar beyond ``labels.KEY=VALUE`` (what deploy.sh sends); the fake refuses other terms | | |
+| unknown: rules for alert conditions (filter grammar, aligners, durations, thresholds), and whether a notification channel must exist or sit in the same project; only the channel's form is checked | | |
+| unknown: what generateServiceIdentity answers for a project whose agent exists; the fake answers the same email every time | | |
+| unknown: which labels.* a Pub/Sub topic accepts beyond the label rules; deploy.sh sends none | | |
 """  # noqa: E501 - the rule table keeps one row per line
 
 from __future__ import annotations
@@ -1094,8 +1113,8 @@ class FakeGoogleApis:
 
         @route("POST", "cloudresourcemanager", "/v1/projects/{project}:setIamPolicy")
         def set_project_policy(c: _Call) -> JSON:
-            policy = self.project_policies.setdefault(c.params["project"], _IamPolicy())
             check_policy(c.body.get("policy", {}))
+            policy = self.project_policies.setdefault(c.params["project"], _IamPolicy())
             return policy.replace(c.body.get("policy", {}))
 
         # --- Service Usage
