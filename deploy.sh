@@ -22,6 +22,13 @@ ROTATOR_PERMISSIONS=(
 )
 readonly ROTATOR_PERMISSIONS
 
+# With --label: the function lists the secrets carrying the label, so it needs this one permission
+# at project level (IAM conditions cannot match a secret's labels). A second custom role.
+LISTER_PERMISSIONS=(
+  secretmanager.secrets.list # find the secrets carrying ROTATION_LABEL
+)
+readonly LISTER_PERMISSIONS
+
 REQUIRED_APIS=(
   cloudfunctions.googleapis.com
   run.googleapis.com
@@ -30,10 +37,25 @@ REQUIRED_APIS=(
   cloudscheduler.googleapis.com
   secretmanager.googleapis.com
   iam.googleapis.com
+  logging.googleapis.com    # the log-based failure metrics
+  monitoring.googleapis.com # the alert policies
 )
 readonly REQUIRED_APIS
+# With --rotation-period: Secret Manager publishes to a Pub/Sub topic, and an Eventarc trigger
+# delivers each message to the event function.
+readonly SCHEDULE_APIS=(pubsub.googleapis.com eventarc.googleapis.com)
 
 readonly ENTRY_POINT=rotate
+readonly EVENT_ENTRY_POINT=rotate_event
+readonly EVENT_SUFFIX=-event
+readonly PUBLISHER_ROLE=roles/pubsub.publisher
+# Secret Manager's rotation_period bounds (resources.proto Rotation.rotation_period), and the
+# first notification: an hour after the deploy (Secret Manager wants at least 5 minutes ahead).
+readonly MIN_ROTATION_PERIOD_S=3600
+readonly MAX_ROTATION_PERIOD_S=3153600000
+readonly FIRST_ROTATION_DELAY_S=3600
+# Cloud Functions' limit for event-driven functions ("Function timeout").
+readonly MAX_EVENT_TIMEOUT_S=540
 readonly INVOKER_ROLE=roles/run.invoker
 readonly JOB_BODY='{}'
 readonly JOB_BODY_BASE64=e30=
@@ -49,8 +71,8 @@ readonly script_dir
 
 usage() {
   cat <<'EOF'
-Usage: ./deploy.sh --project ID --secrets NAME[,NAME...] [options]
-       ./deploy.sh --project ID --secrets NAME[,NAME...] --teardown
+Usage: ./deploy.sh --project ID (--secrets NAME[,NAME...] | --label KEY=VALUE) [options]
+       ./deploy.sh --project ID (--secrets NAME[,NAME...] | --label KEY=VALUE) --teardown
        ./deploy.sh ... --dry-run
 
 Deploys the Momento key rotation function (Cloud Functions gen2, private) and a Cloud
@@ -62,14 +84,24 @@ Scheduler job that calls it. In order, each step checking first so a re-run chan
      the function's account on each named secret (nothing at project level);
   5. deploy the function, running as its own account, with no unauthenticated access;
   6. allow only the scheduler's account to invoke it;
-  7. create or update the scheduler job (POST, OIDC token, retries).
+  7. create or update the scheduler job (POST, OIDC token, retries);
+  8. with --rotation-period: a Pub/Sub topic Secret Manager may publish to, a second function
+     (NAME-event) triggered by it, and a rotation schedule on each secret;
+  9. log-based metrics counting failed results, and two alert policies (any failure; a key
+     refreshed but not stored), sent to --alert-channel if given.
 
 Each option falls back to the environment variable in brackets, then to the default.
 
 Required:
   --project ID              Google Cloud project.                  [GOOGLE_CLOUD_PROJECT]
   --secrets LIST            Secret Manager secrets to rotate, comma-separated, each NAME or
-                            projects/ID/secrets/NAME (same project). [ROTATION_SECRETS]
+                            projects/ID/secrets/NAME (same project). Optional with --label.
+                                                                   [ROTATION_SECRETS]
+  --label KEY=VALUE         Also rotate every secret carrying this label (Secret Manager's label
+                            rules). Each one found gets the function's role; the function lists
+                            them itself (one more role, secretmanager.secrets.list on the
+                            project). A secret labelled later is readable after a re-run.
+                                                                   [ROTATION_LABEL]
 
 Rotation (passed to the function; first checked by its own parser, rotation/check.py):
   --refresh-before DUR      Refresh a key this long before it expires (90m, 72h, 3d, 3600s).
@@ -83,6 +115,17 @@ Schedule:
   --schedule CRON           When the job runs (unix cron).         [ROTATION_SCHEDULE; 0 3 * * *]
   --time-zone TZ            Time zone of the schedule.             [ROTATION_TIME_ZONE; Etc/UTC]
   --job-name NAME           Cloud Scheduler job name.              [SCHEDULER_JOB; function name]
+  --no-scheduler            No daily job (deletes one found); needs --rotation-period.
+                                                                   [ROTATION_SCHEDULER=false]
+  --rotation-period DUR     Secret Manager's own rotation schedule on each secret, every DUR
+                            (1h to 100 years: 720h, 30d, 86400s; first one an hour from now).
+                            Adds a Pub/Sub topic, the function NAME-event (entry point
+                            rotate_event, Pub/Sub trigger, retried on failure). [ROTATION_PERIOD]
+  --topic TOPIC             Pub/Sub topic for the schedule.        [ROTATION_TOPIC; momento-key-rotation]
+
+Alerting:
+  --alert-channel NAME      projects/ID/notificationChannels/ID the alert policies notify
+                            (without it they are created with no channel). [ALERT_CHANNEL]
 
 Function:
   --region REGION           Region of the function and the job.    [GOOGLE_CLOUD_REGION; us-central1]
@@ -102,6 +145,8 @@ Identities:
   --scheduler-account ID    Account the job calls the function as. [SCHEDULER_ACCOUNT; momento-key-rotation-invoker]
   --role-id ID              Custom role holding the function's permissions.
                                                                    [ROTATOR_ROLE_ID; momentoKeyRotator]
+  --lister-role-id ID       Custom role (secretmanager.secrets.list, project level), --label only.
+                                                                   [LISTER_ROLE_ID; momentoKeySecretLister]
 
 Seeding:
   --seed-from FILE          The JSON file Momento's console downloads (apiKey and
@@ -116,13 +161,16 @@ Seeding:
 
 Modes:
   --dry-run                 Print every gcloud command it would run; run none.
-  --teardown                Remove the job, the function, the grants on the secrets, the
-                            custom role and both accounts. Secrets and their data stay.
+  --teardown                Remove the job, both functions, the rotation schedules and topic,
+                            the grants, the metrics and alert policies, the custom roles and
+                            both accounts. Secrets and their data stay.
   -h, --help                Show this help.
 
 Examples:
   ./deploy.sh --project my-project --secrets momento-api-key --seed-from ~/Downloads/key.json
   ./deploy.sh --project my-project --secrets momento-api-key --dry-run
+  ./deploy.sh --project my-project --label rotation=momento --rotation-period 30d \
+    --alert-channel projects/my-project/notificationChannels/123
   gcloud scheduler jobs run momento-key-rotation --location us-central1 --project my-project
   ./deploy.sh --project my-project --secrets momento-api-key --teardown
 EOF
@@ -247,6 +295,12 @@ scheduler_account=${SCHEDULER_ACCOUNT:-momento-key-rotation-invoker}
 role_id=${ROTATOR_ROLE_ID:-momentoKeyRotator}
 seed_from=${SEED_FROM:-}
 seed_secret=${SEED_SECRET:-}
+rotation_label=${ROTATION_LABEL:-}
+rotation_period=${ROTATION_PERIOD:-}
+topic=${ROTATION_TOPIC:-momento-key-rotation}
+scheduler=${ROTATION_SCHEDULER:-true}
+alert_channel=${ALERT_CHANNEL:-}
+lister_role_id=${LISTER_ROLE_ID:-momentoKeySecretLister}
 force_deploy=false
 dry_run=false
 teardown=false
@@ -278,6 +332,12 @@ while ((i < ${#args[@]})); do
     --teardown) teardown=true ;;
     --force-deploy) force_deploy=true ;;
     --function-dry-run) function_dry_run=true ;;
+    --no-scheduler) scheduler=false ;;
+    --label) take && rotation_label=$value ;;
+    --rotation-period) take && rotation_period=$value ;;
+    --topic) take && topic=$value ;;
+    --alert-channel) take && alert_channel=$value ;;
+    --lister-role-id) take && lister_role_id=$value ;;
     --project) take && project=$value ;;
     --region) take && region=$value ;;
     --secrets) take && secrets_csv=$value ;;
@@ -311,7 +371,8 @@ done
 # refuses exactly what the function would refuse at start, with the function's message.
 
 [[ -n $project ]] || usage_error "--project is required (or set GOOGLE_CLOUD_PROJECT)"
-[[ -n $secrets_csv ]] || usage_error "--secrets is required (or set ROTATION_SECRETS)"
+[[ -n $secrets_csv || -n $rotation_label ]] ||
+  usage_error "--secrets is required (or set ROTATION_SECRETS), unless --label is given"
 
 matches() { [[ $1 =~ $2 ]]; }
 check() { # check VALUE REGEX MESSAGE
@@ -347,6 +408,47 @@ done
 [[ $function_account != "$scheduler_account" ]] ||
   usage_error "--function-account and --scheduler-account must differ: each has one job"
 check "$role_id" '^[A-Za-z0-9_.]{3,64}$' "--role-id '$role_id': 3-64 letters, digits, _ and ."
+check "$lister_role_id" '^[A-Za-z0-9_.]{3,64}$' \
+  "--lister-role-id '$lister_role_id': 3-64 letters, digits, _ and ."
+[[ $lister_role_id != "$role_id" ]] || usage_error "--lister-role-id and --role-id must differ"
+case $scheduler in
+  true | false) ;;
+  *) usage_error "ROTATION_SCHEDULER='$scheduler': true or false (--no-scheduler sets false)" ;;
+esac
+
+# --rotation-period: a whole number of s, m, h or d, sent to gcloud in seconds.
+rotation_period_s=""
+if [[ -n $rotation_period ]]; then
+  period_form="1h to 100 years, a whole number with s, m, h or d (such as 30d or 720h);"
+  period_form+=" Secret Manager refuses rotation periods under an hour"
+  check "$rotation_period" '^[0-9]{1,10}[smhd]$' "--rotation-period '$rotation_period': $period_form"
+  period_number=$((10#${rotation_period%?}))
+  case $rotation_period in
+    *s) rotation_period_s=$period_number ;;
+    *m) rotation_period_s=$((period_number * 60)) ;;
+    *h) rotation_period_s=$((period_number * 3600)) ;;
+    *d) rotation_period_s=$((period_number * 86400)) ;;
+  esac
+  ((rotation_period_s >= MIN_ROTATION_PERIOD_S && rotation_period_s <= MAX_ROTATION_PERIOD_S)) ||
+    usage_error "--rotation-period '$rotation_period': $period_form"
+  # Cloud Functions' function id: at most 63 characters, so the name leaves room for "-event".
+  ((${#function_name} + ${#EVENT_SUFFIX} <= 63)) ||
+    usage_error "--function-name '$function_name': at most $((63 - ${#EVENT_SUFFIX})) characters" \
+      "with --rotation-period (the event function is $function_name$EVENT_SUFFIX)"
+  ((timeout <= MAX_EVENT_TIMEOUT_S)) ||
+    usage_error "--timeout '$timeout': at most $MAX_EVENT_TIMEOUT_S with --rotation-period" \
+      "(the event function's limit)"
+elif [[ $scheduler == false ]]; then
+  usage_error "--no-scheduler needs --rotation-period: without either, nothing runs the rotation"
+fi
+# Pub/Sub's Topic.name rule (google/pubsub/v1/pubsub.proto).
+check "$topic" '^[A-Za-z][-A-Za-z0-9_.~+%]{2,254}$' \
+  "--topic '$topic': 3-255 letters, digits and - _ . ~ + %, starting with a letter"
+[[ $topic != [Gg][Oo][Oo][Gg]* ]] || usage_error "--topic '$topic' must not start with \"goog\""
+if [[ -n $alert_channel ]]; then
+  check "$alert_channel" '^projects/[a-z][-a-z0-9.:]*[a-z0-9]/notificationChannels/[A-Za-z0-9_-]+$' \
+    "--alert-channel '$alert_channel': a channel name, projects/PROJECT/notificationChannels/ID"
+fi
 if [[ -n $build_service_account ]]; then
   check "$build_service_account" '^[^/@]+@[^/@]+$' \
     "--build-service-account '$build_service_account': an account email"
@@ -367,7 +469,7 @@ for name in ${raw_secrets[@]+"${raw_secrets[@]}"}; do
   fi
   contains_line "$(printf '%s\n' ${secrets[@]+"${secrets[@]}"})" "$name" || secrets+=("$name")
 done
-((${#secrets[@]} > 0)) || usage_error "--secrets names no secret"
+((${#secrets[@]} > 0)) || [[ -n $rotation_label ]] || usage_error "--secrets names no secret"
 secrets_joined=$(IFS=','; printf '%s' "${secrets[*]}")
 
 [[ -f $source_dir/main.py && -f $source_dir/requirements.txt && -f $source_dir/rotation/check.py ]] ||
@@ -376,9 +478,10 @@ source_dir=$(cd "$source_dir" && pwd)
 
 # The environment variables the function is deployed with, exactly (deploy_function joins them
 # into --set-env-vars).
-function_env=(
-  "GOOGLE_CLOUD_PROJECT=$project"
-  "ROTATION_SECRETS=$secrets_joined"
+function_env=("GOOGLE_CLOUD_PROJECT=$project")
+[[ -z $secrets_joined ]] || function_env+=("ROTATION_SECRETS=$secrets_joined")
+[[ -z $rotation_label ]] || function_env+=("ROTATION_LABEL=$rotation_label")
+function_env+=(
   "REFRESH_BEFORE=$refresh_before"
   "RETENTION=$retention"
   "MIN_ENABLED_VERSIONS=$min_enabled_versions"
@@ -416,6 +519,7 @@ setting_source() {
   case ${1%%[!A-Z_]*} in
     GOOGLE_CLOUD_PROJECT) printf '%s' "--project (GOOGLE_CLOUD_PROJECT)" ;;
     ROTATION_SECRETS) printf '%s' "--secrets (ROTATION_SECRETS)" ;;
+    ROTATION_LABEL) printf '%s' "--label (ROTATION_LABEL)" ;;
     REFRESH_BEFORE) printf '%s' "--refresh-before (REFRESH_BEFORE)" ;;
     RETENTION) printf '%s' "--retention (RETENTION)" ;;
     MIN_ENABLED_VERSIONS) printf '%s' "--min-enabled-versions (MIN_ENABLED_VERSIONS)" ;;
@@ -479,13 +583,24 @@ fi
 function_sa=$function_account@$project.iam.gserviceaccount.com
 scheduler_sa=$scheduler_account@$project.iam.gserviceaccount.com
 role_name=projects/$project/roles/$role_id
+lister_role_name=projects/$project/roles/$lister_role_id
+event_function=$function_name$EVENT_SUFFIX
+topic_name=projects/$project/topics/$topic
+label_key=${rotation_label%%=*}
+label_value=${rotation_label#*=}
+# The log-based metrics and alert policies (see ensure_alerting).
+failures_metric=$function_name-failures
+not_stored_metric=$function_name-not-stored
+failures_policy="Momento key rotation failed ($function_name)"
+not_stored_policy="Momento key refreshed but not stored ($function_name)"
 attempt_deadline=$((timeout + 30 > 1800 ? 1800 : timeout + 30))s
 common=(--project="$project")
 regional=(--project="$project" --region="$region")
 scheduled=(--project="$project" --location="$region")
 
-err_file=$(mktemp)
-trap 'rm -f "$err_file"' EXIT
+work_dir=$(mktemp -d)
+trap 'rm -rf "$work_dir"' EXIT
+err_file=$work_dir/gcloud-stderr
 
 if [[ $dry_run == true ]]; then
   say "Dry run: printing the gcloud commands deploy.sh would run, running none."
@@ -508,9 +623,10 @@ fi
 
 enable_apis() {
   step "Enable the APIs"
-  local enabled missing=() api
+  local enabled missing=() api wanted=("${REQUIRED_APIS[@]}")
+  [[ -z $rotation_period ]] || wanted+=("${SCHEDULE_APIS[@]}")
   query enabled services list --enabled "${common[@]}" --format='value(config.name)' || true
-  for api in "${REQUIRED_APIS[@]}"; do
+  for api in "${wanted[@]}"; do
     contains_line "$enabled" "$api" || missing+=("$api")
   done
   if ((${#missing[@]} == 0)); then
@@ -545,7 +661,33 @@ check_secrets_exist() {
       die "secret '$secret' does not exist in project $project; create it with" \
         "--seed-from FILE (the JSON from Momento's console), or check --secrets"
   done
-  [[ $dry_run == true ]] || say "  found: ${secrets[*]}"
+  [[ $dry_run == true ]] || ((${#secrets[@]} == 0)) || say "  found: ${secrets[*]}"
+}
+
+# discover_labelled_secrets: the secrets carrying --label, added to managed_secrets (the named
+# ones first, no repeats). Each gets the function's role and, with --rotation-period, a schedule.
+managed_secrets=()
+discover_labelled_secrets() {
+  managed_secrets=(${secrets[@]+"${secrets[@]}"})
+  [[ -n $rotation_label ]] || return 0
+  step "Find the secrets labelled $rotation_label"
+  local found name
+  query found secrets list "${common[@]}" --filter="labels.$label_key=$label_value" \
+    --format='value(name)' || true
+  while IFS= read -r name; do
+    name=${name##*/}
+    [[ -n $name ]] || continue
+    contains_line "$(printf '%s\n' ${managed_secrets[@]+"${managed_secrets[@]}"})" "$name" ||
+      managed_secrets+=("$name")
+  done <<<"$found"
+  if [[ $dry_run == true ]]; then
+    managed_secrets+=(SECRET_WITH_LABEL)
+    say "  # SECRET_WITH_LABEL below stands for each secret this lists"
+  elif ((${#managed_secrets[@]} == 0)); then
+    say "  none yet: label one, then run deploy.sh again to grant the function access to it"
+  else
+    say "  managing: ${managed_secrets[*]}"
+  fi
 }
 
 ensure_account() { # ensure_account ID EMAIL PURPOSE
@@ -559,33 +701,57 @@ ensure_account() { # ensure_account ID EMAIL PURPOSE
   fi
 }
 
+# ensure_role ID OPTION TITLE DESCRIPTION PERMISSION...: a custom role holding exactly these.
 ensure_role() {
-  local found deleted permissions want
-  want=$(IFS=','; printf '%s' "${ROTATOR_PERMISSIONS[*]}" | sorted_csv)
-  if ! query found iam roles describe "$role_id" "${common[@]}" \
+  local id=$1 option=$2 title=$3 description=$4 found deleted permissions want
+  shift 4
+  want=$(IFS=','; printf '%s' "$*" | sorted_csv)
+  if ! query found iam roles describe "$id" "${common[@]}" \
     --format='value[separator="|"](deleted,includedPermissions.list())'; then
-    run iam roles create "$role_id" "${common[@]}" --quiet --stage=GA \
-      --title="Momento key rotator" \
-      --description="Read, add and disable versions of the Momento key secrets, and hold their rotation lease (deploy.sh)" \
-      --permissions="$want" ||
-      die "could not create role $role_name (above). A custom role ID stays reserved for" \
-        "about 37 days after deletion: pass --role-id with a new ID"
+    run iam roles create "$id" "${common[@]}" --quiet --stage=GA \
+      --title="$title" --description="$description" --permissions="$want" ||
+      die "could not create role projects/$project/roles/$id (above). A custom role ID stays" \
+        "reserved for about 37 days after deletion: pass $option with a new ID"
     return 0
   fi
   IFS='|' read -r deleted permissions <<<"$found"
   if [[ $deleted == [Tt]rue ]]; then
-    run iam roles undelete "$role_id" "${common[@]}" --quiet
+    run iam roles undelete "$id" "${common[@]}" --quiet
   fi
   if [[ $(printf '%s' "$permissions" | sorted_csv) != "$want" ]]; then
-    run iam roles update "$role_id" "${common[@]}" --quiet --permissions="$want"
+    run iam roles update "$id" "${common[@]}" --quiet --permissions="$want"
   else
-    say "  role $role_name has exactly the permissions needed"
+    say "  role projects/$project/roles/$id has exactly the permissions needed"
+  fi
+}
+
+ensure_rotator_role() {
+  ensure_role "$role_id" --role-id "Momento key rotator" \
+    "Read, add and disable versions of the Momento key secrets, and hold their rotation lease (deploy.sh)" \
+    "${ROTATOR_PERMISSIONS[@]}"
+}
+
+# With --label: the function lists the labelled secrets, which needs secrets.list on the project.
+grant_lister_role() {
+  [[ -n $rotation_label ]] || return 0
+  step "Grant $lister_role_name (secretmanager.secrets.list only) to $function_sa on the project"
+  ensure_role "$lister_role_id" --lister-role-id "Momento key secret lister" \
+    "List secrets, to find those labelled for Momento key rotation (deploy.sh)" \
+    "${LISTER_PERMISSIONS[@]}"
+  local policy
+  query policy projects get-iam-policy "$project" \
+    --flatten='bindings[].members' --format='value(bindings.role,bindings.members)' || true
+  if contains_line "$policy" "$lister_role_name"$'\t'"serviceAccount:$function_sa"; then
+    say "  already granted"
+  else
+    run_with_retries projects add-iam-policy-binding "$project" --condition=None \
+      --member="serviceAccount:$function_sa" --role="$lister_role_name"
   fi
 }
 
 grant_on_secrets() {
   local secret policy
-  for secret in "${secrets[@]}"; do
+  for secret in ${managed_secrets[@]+"${managed_secrets[@]}"}; do
     query policy secrets get-iam-policy "$secret" "${common[@]}" \
       --flatten='bindings[].members' --format='value(bindings.role,bindings.members)' || true
     if contains_line "$policy" "$role_name"$'\t'"serviceAccount:$function_sa"; then
@@ -597,20 +763,24 @@ grant_on_secrets() {
   done
 }
 
-# describe_function VAR: VAR="STATE|FINGERPRINT|URL|SERVICE" of the function; 1 if missing.
-# (A "|" separator, because read collapses empty tab-separated fields.)
+# describe_function VAR NAME: VAR="STATE|FINGERPRINT|URL|SERVICE" of function NAME; 1 if
+# missing. (A "|" separator, because read collapses empty tab-separated fields.)
 describe_function() {
-  query "$1" functions describe "$function_name" --gen2 "${regional[@]}" \
+  query "$1" functions describe "$2" --gen2 "${regional[@]}" \
     --format="value[separator='|'](state,labels.$FINGERPRINT_LABEL,serviceConfig.uri,serviceConfig.service)"
 }
 
+# deploy_function NAME ENTRY_POINT TRIGGER_ARG...: deploy one function (same source, account and
+# settings for both), unless its fingerprint label says it is up to date. Sets
+# function_description to its describe_function line when it was up to date.
 deploy_function() {
-  step "Deploy function $function_name (gen2, private, runs as $function_sa)"
-  local env_vars args found state deployed fingerprint files file
+  local name=$1 entry_point=$2 env_vars args found state deployed fingerprint files file
+  shift 2
+  function_description=""
   # "^@^": the list is @-separated (no value can hold an @: the function's parser refused any).
   env_vars="^@^$(IFS=@; printf '%s' "${function_env[*]}")"
-  args=(functions deploy "$function_name" --gen2 "${regional[@]}"
-    --runtime="$runtime" --source="$source_dir" --entry-point="$ENTRY_POINT" --trigger-http
+  args=(functions deploy "$name" --gen2 "${regional[@]}"
+    --runtime="$runtime" --source="$source_dir" --entry-point="$entry_point" "$@"
     --no-allow-unauthenticated --service-account="$function_sa"
     --set-env-vars="$env_vars" --max-instances=1 --memory="$memory" --timeout="${timeout}s")
   if [[ -n $build_service_account ]]; then
@@ -618,7 +788,7 @@ deploy_function() {
   fi
 
   if [[ $dry_run == true ]]; then
-    describe_function found || true
+    describe_function found "$name" || true
     show_check meta list-files-for-upload "$source_dir"
     say "  # FINGERPRINT = sha256 of the settings below and of each file listed above"
     run "${args[@]}" --update-labels="$FINGERPRINT_LABEL=FINGERPRINT"
@@ -639,7 +809,7 @@ deploy_function() {
     } | sha256 | cut -c1-40
   )
 
-  if describe_function found; then
+  if describe_function found "$name"; then
     IFS='|' read -r state deployed _ <<<"$found"
     if [[ $state == ACTIVE && $deployed == "$fingerprint" && $force_deploy == false ]]; then
       say "  up to date (same source and settings); --force-deploy redeploys anyway"
@@ -653,25 +823,28 @@ deploy_function() {
 function_description=""
 function_url=""
 function_service=""
+# read_function_endpoint NAME: function_url and function_service of the function just deployed.
 read_function_endpoint() {
-  local found=$function_description
+  local name=$1 found=$function_description
   if [[ $dry_run == true ]]; then
-    describe_function found || true
+    describe_function found "$name" || true
     function_url="FUNCTION_URL"
-    function_service=$function_name
+    function_service=$name
     say "  # FUNCTION_URL = serviceConfig.uri from the describe above"
     return 0
   fi
-  [[ -n $found ]] || describe_function found ||
-    die "function $function_name is missing right after deploying it"
+  [[ -n $found ]] || describe_function found "$name" ||
+    die "function $name is missing right after deploying it"
   IFS='|' read -r _ _ function_url function_service <<<"$found"
   function_service=${function_service##*/}
   [[ -n $function_url && -n $function_service ]] ||
-    die "function $function_name has no URL yet; run deploy.sh again in a minute"
+    die "function $name has no URL yet; run deploy.sh again in a minute"
 }
 
+# allow_scheduler_only: on function_service, roles/run.invoker for the invoker account only (the
+# scheduler's OIDC token, and the Eventarc trigger's push, both come as that account).
 allow_scheduler_only() {
-  step "Allow only $scheduler_sa to invoke the function"
+  step "Allow only $scheduler_sa to invoke $function_service"
   local policy line role member
   query policy run services get-iam-policy "$function_service" "${regional[@]}" \
     --flatten='bindings[].members' --format='value(bindings.role,bindings.members)' || true
@@ -729,50 +902,312 @@ ensure_job() {
     --max-doublings="$JOB_MAX_DOUBLINGS" --description="$JOB_DESCRIPTION"
 }
 
+# remove_job: with --no-scheduler, the daily job goes (Secret Manager's schedule triggers instead).
+remove_job() {
+  step "No scheduler job (--no-scheduler): delete $job_name if there is one"
+  local found
+  if query found scheduler jobs describe "$job_name" "${scheduled[@]}" --format='value(name)'; then
+    run scheduler jobs delete "$job_name" "${scheduled[@]}" --quiet
+  else
+    say "  none"
+  fi
+}
+
+# ensure_topic: the Pub/Sub topic, and roles/pubsub.publisher on it (on that topic only) for
+# Secret Manager's service agent, which publishes the rotation notices.
+ensure_topic() {
+  step "Pub/Sub topic $topic_name, which Secret Manager's service agent may publish to"
+  local found number agent policy
+  if query found pubsub topics describe "$topic" "${common[@]}" --format='value(name)'; then
+    say "  $topic_name exists"
+  else
+    run pubsub topics create "$topic" "${common[@]}"
+  fi
+  query number projects describe "$project" --format='value(projectNumber)' || true
+  if [[ -z $number ]]; then
+    [[ $dry_run == true ]] || die "could not read the project number of $project"
+    number=PROJECT_NUMBER
+  fi
+  agent=service-$number@gcp-sa-secretmanager.iam.gserviceaccount.com
+  query policy pubsub topics get-iam-policy "$topic" "${common[@]}" \
+    --flatten='bindings[].members' --format='value(bindings.role,bindings.members)' || true
+  if contains_line "$policy" "$PUBLISHER_ROLE"$'\t'"serviceAccount:$agent"; then
+    say "  $agent may already publish"
+  else
+    # Creates Secret Manager's service agent if the project has none yet (else returns it).
+    run beta services identity create --service=secretmanager.googleapis.com "${common[@]}"
+    run_with_retries pubsub topics add-iam-policy-binding "$topic" "${common[@]}" \
+      --member="serviceAccount:$agent" --role="$PUBLISHER_ROLE"
+  fi
+}
+
+first_rotation_time() { # now + FIRST_ROTATION_DELAY_S, RFC 3339 UTC
+  "$python_path" -E -s -S -c 'import datetime as d, sys
+when = d.datetime.now(d.timezone.utc) + d.timedelta(seconds=int(sys.argv[1]))
+print(when.strftime("%Y-%m-%dT%H:%M:%SZ"))' "$FIRST_ROTATION_DELAY_S"
+}
+
+# secret_topics VAR SECRET: VAR = "PERIOD|NEXT_TIME|TOPICS" of the secret; 1 if it is missing.
+secret_topics() {
+  local described
+  query described secrets describe "$2" "${common[@]}" \
+    --format='value[separator="|"](rotation.rotationPeriod,rotation.nextRotationTime,topics.map().extract(name).flatten())' ||
+    return 1
+  printf -v "$1" '%s' "$described"
+}
+
+# ours TOPICS: the line of TOPICS naming this deploy's topic (Secret Manager may return it with
+# the project number or id, so match by topic id; the topic is always in this project).
+ours() {
+  local line
+  while IFS= read -r line; do
+    [[ $line == */topics/"$topic" ]] && printf '%s' "$line" && return 0
+  done <<<"$1"
+  return 1
+}
+
+# ensure_rotation_schedules: Secret Manager's own schedule on each secret, publishing to the topic.
+ensure_rotation_schedules() {
+  step "Rotation schedule on each secret: every ${rotation_period_s}s, notices to $topic_name"
+  local secret found period next topics want=${rotation_period_s}s next_time add
+  next_time=$(first_rotation_time)
+  for secret in ${managed_secrets[@]+"${managed_secrets[@]}"}; do
+    add=(--add-topics="$topic_name")
+    if secret_topics found "$secret"; then
+      IFS='|' read -r period next topics <<<"$found"
+      topics=$(tr ',;' '\n' <<<"$topics")
+      if ours "$topics" >/dev/null; then
+        add=()
+        if [[ $period == "$want" && -n $next ]]; then
+          say "  $secret: up to date (next: $next)"
+          continue
+        fi
+      fi
+    fi
+    run secrets update "$secret" "${common[@]}" ${add[@]+"${add[@]}"} \
+      --next-rotation-time="$next_time" --rotation-period="$want"
+  done
+  [[ $dry_run == false ]] || say "  # --next-rotation-time: now + ${FIRST_ROTATION_DELAY_S}s, in UTC"
+}
+
+deploy_event_function() {
+  step "Deploy function $event_function (gen2, private, Pub/Sub trigger on $topic, retried)"
+  deploy_function "$event_function" "$EVENT_ENTRY_POINT" --trigger-topic="$topic" --retry \
+    --trigger-service-account="$scheduler_sa"
+  read_function_endpoint "$event_function"
+  allow_scheduler_only
+}
+
+# ------------------------------------------------------------------------------ alerting
+# Failed results are logged as jsonPayload.event="rotation.result" at ERROR (CRITICAL for a key
+# refreshed but not stored). One log-based metric counts each, and one alert policy fires on each.
+
+metric_filter() { # metric_filter SEVERITY_TEST
+  printf '%s AND %s AND %s AND %s' 'resource.type="cloud_run_revision"' \
+    "resource.labels.service_name=(\"$function_name\" OR \"$event_function\")" \
+    'jsonPayload.event="rotation.result"' "$1"
+}
+
+ensure_metric() { # ensure_metric NAME SEVERITY_TEST DESCRIPTION
+  local name=$1 filter description=$3 found
+  filter=$(metric_filter "$2")
+  if query found logging metrics describe "$name" "${common[@]}" \
+    --format='value[separator="|"](filter,description)'; then
+    if [[ $found == "$filter|$description" ]]; then
+      say "  metric $name: up to date"
+      return 0
+    fi
+    run logging metrics update "$name" "${common[@]}" --log-filter="$filter" \
+      --description="$description"
+  else
+    run logging metrics create "$name" "${common[@]}" --log-filter="$filter" \
+      --description="$description"
+  fi
+}
+
+# The alert policy deploy.sh wants, as JSON (argv: display name, metric, severity, channel or "",
+# documentation).
+readonly POLICY_JSON='import json, sys
+name, metric, severity, channel, doc = sys.argv[1:]
+threshold = {
+    "filter": f"metric.type=\"logging.googleapis.com/user/{metric}\" AND resource.type=\"cloud_run_revision\"",
+    "comparison": "COMPARISON_GT",
+    "thresholdValue": 0,
+    "duration": "0s",
+    "aggregations": [
+        {"alignmentPeriod": "300s", "perSeriesAligner": "ALIGN_DELTA", "crossSeriesReducer": "REDUCE_SUM"}
+    ],
+    "trigger": {"count": 1},
+}
+policy = {
+    "displayName": name,
+    "documentation": {"content": doc, "mimeType": "text/markdown"},
+    "combiner": "OR",
+    "conditions": [{"displayName": f"{metric} > 0", "conditionThreshold": threshold}],
+    "notificationChannels": [channel] if channel else [],
+    "severity": severity,
+    "enabled": True,
+}
+print(json.dumps(policy, indent=1))'
+
+# For each policy listed (JSON on stdin), "NAME same" when it holds every field of FILE with the
+# same value, else "NAME differs". Fields the service adds are ignored; an absent field equals an
+# empty or zero one (proto3 leaves those out).
+readonly POLICY_COMPARE='import json, sys
+want = json.load(open(sys.argv[1]))
+def covers(have, want):
+    if have is None and want in ([], {}, 0, False, ""):
+        return True
+    if isinstance(want, dict):
+        return isinstance(have, dict) and all(covers(have.get(k), v) for k, v in want.items())
+    if isinstance(want, list):
+        return isinstance(have, list) and len(have) == len(want) and all(map(covers, have, want))
+    return have == want
+for policy in json.load(sys.stdin) or []:
+    print(policy["name"], "same" if covers(policy, want) else "differs")'
+
+python_snippet() { "$python_path" -E -s -S -c "$@"; }
+
+ensure_policy() { # ensure_policy DISPLAY_NAME METRIC SEVERITY DOCUMENTATION
+  local display=$1 file=$work_dir/$2.json found verdict name state
+  python_snippet "$POLICY_JSON" "$1" "$2" "$3" "$alert_channel" "$4" >"$file"
+  query found alpha monitoring policies list "${common[@]}" \
+    --filter="displayName=\"$display\"" --format=json || true
+  verdict=$(python_snippet "$POLICY_COMPARE" "$file" <<<"${found:-[]}")
+  read -r name state <<<"$verdict"
+  if (($(grep -c . <<<"$verdict") > 1)); then
+    say "  note: several policies are named '$display'; deploy.sh keeps $name up to date"
+  fi
+  if [[ -z $name ]]; then
+    run alpha monitoring policies create "${common[@]}" --policy-from-file="$file"
+  elif [[ $state == same ]]; then
+    say "  policy '$display': up to date"
+    return 0
+  else
+    run alpha monitoring policies update "$name" "${common[@]}" --policy-from-file="$file"
+  fi
+  [[ $dry_run == false ]] || say "  # $file: $(tr -d '\n' <"$file")"
+}
+
+ensure_alerting() {
+  step "Alerting: failure metrics and policies$([[ -n $alert_channel ]] && echo ", to $alert_channel")"
+  ensure_metric "$failures_metric" 'severity>=ERROR' \
+    "Failed Momento key rotation results of $function_name (deploy.sh)"
+  ensure_metric "$not_stored_metric" 'severity=CRITICAL' \
+    "Momento keys refreshed but not stored by $function_name: act now (deploy.sh)"
+  ensure_policy "$failures_policy" "$failures_metric" ERROR \
+    "A Momento key rotation failed in \`$function_name\`. Read its logs: \`gcloud functions logs read $function_name --gen2 --region $region --project $project\`; each failed result names the secret and the error code."
+  ensure_policy "$not_stored_policy" "$not_stored_metric" CRITICAL \
+    "A Momento key was refreshed but the new key was **not stored** (\`refreshed_not_stored\`) by \`$function_name\`. The old key still works until it expires, but its refresh token may be spent: read the logs now and follow the README (Reliability) to recover."
+  [[ -n $alert_channel ]] ||
+    say "  note: no --alert-channel, so the policies notify no one; re-run with one to be paged"
+}
+
 deploy() {
   enable_apis
   [[ -z $seed_from ]] || seed_secret_from_file
   check_secrets_exist
+  discover_labelled_secrets
   step "Create the service accounts"
   ensure_account "$function_account" "$function_sa" "runs the rotation function"
-  ensure_account "$scheduler_account" "$scheduler_sa" "invokes the rotation function on schedule"
-  step "Grant $role_name to $function_sa on each secret, and nowhere else"
-  ensure_role
+  ensure_account "$scheduler_account" "$scheduler_sa" "invokes the rotation function"
+  step "Grant $role_name to $function_sa on each secret"
+  ensure_rotator_role
   grant_on_secrets
-  deploy_function
-  read_function_endpoint
+  grant_lister_role
+  step "Deploy function $function_name (gen2, private, runs as $function_sa)"
+  deploy_function "$function_name" "$ENTRY_POINT" --trigger-http
+  read_function_endpoint "$function_name"
   allow_scheduler_only
-  ensure_job
+  if [[ $scheduler == true ]]; then
+    ensure_job
+  else
+    remove_job
+  fi
+  if [[ -n $rotation_period ]]; then
+    ensure_topic
+    deploy_event_function
+    ensure_rotation_schedules
+  fi
+  ensure_alerting
   if [[ $dry_run == true ]]; then
     step "End of plan (dry run: nothing was run)"
     return 0
   fi
   step "Done"
-  say "  Function: $function_url (private; invoked by $scheduler_sa)"
-  say "  Rotate now: gcloud scheduler jobs run $job_name --location=$region --project=$project"
+  say "  Function: $function_name (private; invoked by $scheduler_sa)"
+  if [[ $scheduler == true ]]; then
+    say "  Rotate now: gcloud scheduler jobs run $job_name --location=$region --project=$project"
+  fi
+  if [[ -n $rotation_period ]]; then
+    say "  Secret Manager notifies $topic_name every ${rotation_period_s}s;" \
+      "$event_function rotates on each notice"
+  fi
 }
 
 # ------------------------------------------------------------------------------ teardown
 
-teardown() {
-  local found policy secret account
-  step "Delete scheduler job $job_name"
-  if present found scheduler jobs describe "$job_name" "${scheduled[@]}" --format='value(name)'; then
-    run scheduler jobs delete "$job_name" "${scheduled[@]}" --quiet
+delete_if_present() { # delete_if_present WHAT DESCRIBE_ARGS... -- DELETE_ARGS...
+  local what=$1 found describe=() 
+  shift
+  while [[ $1 != -- ]]; do describe+=("$1"); shift; done
+  shift
+  if present found "${describe[@]}"; then
+    run "$@"
   else
-    say "  not found"
+    say "  $what: not found"
   fi
+}
 
-  step "Delete function $function_name (with its Cloud Run service and invoker grant)"
-  if present found functions describe "$function_name" --gen2 "${regional[@]}" \
-    --format='value(name)'; then
-    run functions delete "$function_name" --gen2 "${regional[@]}" --quiet
+delete_role() { # delete_role ID
+  local found
+  if ! present found iam roles describe "$1" "${common[@]}" --format='value(deleted)'; then
+    say "  not found"
+  elif [[ $found == [Tt]rue ]]; then
+    say "  already deleted"
   else
-    say "  not found"
+    run iam roles delete "$1" "${common[@]}" --quiet
   fi
+}
 
+# remove_schedules: take this deploy's topic off each secret, and the rotation schedule with it
+# when no other topic is left (a schedule needs a topic, and one publishing to a deleted topic
+# would only fail). Versions, labels and other topics stay.
+remove_schedules() {
+  step "Remove the rotation schedule and $topic_name from each secret"
+  local secret found mine others line
+  for secret in ${managed_secrets[@]+"${managed_secrets[@]}"}; do
+    if ! secret_topics found "$secret"; then
+      if [[ $dry_run == true ]]; then
+        run secrets update "$secret" "${common[@]}" --remove-rotation-schedule \
+          --remove-topics="$topic_name"
+      else
+        say "  $secret: secret not found"
+      fi
+      continue
+    fi
+    found=$(tr ',;' '\n' <<<"${found##*|}")
+    if ! mine=$(ours "$found"); then
+      say "  $secret: no schedule of ours"
+      continue
+    fi
+    others=""
+    while IFS= read -r line; do
+      [[ -z $line || $line == "$mine" ]] || others+="$line "
+    done <<<"$found"
+    if [[ -z $others ]]; then
+      run secrets update "$secret" "${common[@]}" --remove-rotation-schedule --remove-topics="$mine"
+    else
+      run secrets update "$secret" "${common[@]}" --remove-topics="$mine"
+      say "  $secret: rotation schedule left in place: it also notifies ${others% }"
+    fi
+  done
+}
+
+remove_grants_on_secrets() {
   step "Remove $role_name from the secrets (the secrets and their versions stay)"
-  for secret in "${secrets[@]}"; do
+  local secret policy
+  for secret in ${managed_secrets[@]+"${managed_secrets[@]}"}; do
     if ! present policy secrets get-iam-policy "$secret" "${common[@]}" \
       --flatten='bindings[].members' --format='value(bindings.role,bindings.members)'; then
       say "  $secret: secret not found"
@@ -784,27 +1219,71 @@ teardown() {
       say "  $secret: not granted"
     fi
   done
+}
 
-  step "Delete custom role $role_name"
-  if ! present found iam roles describe "$role_id" "${common[@]}" --format='value(deleted)'; then
-    say "  not found"
-  elif [[ $found == [Tt]rue ]]; then
-    say "  already deleted"
+remove_lister_grant() {
+  step "Remove $lister_role_name from the project, and delete it"
+  local policy
+  if present policy projects get-iam-policy "$project" \
+    --flatten='bindings[].members' --format='value(bindings.role,bindings.members)' &&
+    { [[ $dry_run == true ]] ||
+      contains_line "$policy" "$lister_role_name"$'\t'"serviceAccount:$function_sa"; }; then
+    run projects remove-iam-policy-binding "$project" --condition=None \
+      --member="serviceAccount:$function_sa" --role="$lister_role_name"
   else
-    run iam roles delete "$role_id" "${common[@]}" --quiet
+    say "  not granted"
   fi
+  delete_role "$lister_role_id"
+}
+
+remove_alerting() {
+  step "Delete the alert policies and failure metrics"
+  local display names name metric
+  for display in "$failures_policy" "$not_stored_policy"; do
+    query names alpha monitoring policies list "${common[@]}" \
+      --filter="displayName=\"$display\"" --format='value(name)' || true
+    [[ $dry_run == false ]] || names=POLICY_NAME
+    [[ -n $names ]] || say "  policy '$display': not found"
+    while IFS= read -r name; do
+      [[ -z $name ]] || run alpha monitoring policies delete "$name" "${common[@]}" --quiet
+    done <<<"$names"
+  done
+  for metric in "$failures_metric" "$not_stored_metric"; do
+    delete_if_present "metric $metric" logging metrics describe "$metric" "${common[@]}" \
+      --format='value(name)' -- logging metrics delete "$metric" "${common[@]}" --quiet
+  done
+}
+
+teardown() {
+  local name account
+  step "Delete scheduler job $job_name"
+  delete_if_present "$job_name" scheduler jobs describe "$job_name" "${scheduled[@]}" \
+    --format='value(name)' -- scheduler jobs delete "$job_name" "${scheduled[@]}" --quiet
+
+  step "Delete the functions (with their Cloud Run services, invoker grants and trigger)"
+  for name in "$event_function" "$function_name"; do
+    delete_if_present "$name" functions describe "$name" --gen2 "${regional[@]}" \
+      --format='value(name)' -- functions delete "$name" --gen2 "${regional[@]}" --quiet
+  done
+
+  discover_labelled_secrets
+  remove_schedules
+  step "Delete Pub/Sub topic $topic_name (its IAM policy, with the publisher grant, goes with it)"
+  delete_if_present "$topic_name" pubsub topics describe "$topic" "${common[@]}" \
+    --format='value(name)' -- pubsub topics delete "$topic" "${common[@]}"
+  remove_grants_on_secrets
+  remove_lister_grant
+  step "Delete custom role $role_name"
+  delete_role "$role_id"
+  remove_alerting
 
   step "Delete the service accounts"
   for account in "$function_sa" "$scheduler_sa"; do
-    if present found iam service-accounts describe "$account" "${common[@]}" \
-      --format='value(email)'; then
-      run iam service-accounts delete "$account" "${common[@]}" --quiet
-    else
-      say "  $account: not found"
-    fi
+    delete_if_present "$account" iam service-accounts describe "$account" "${common[@]}" \
+      --format='value(email)' -- iam service-accounts delete "$account" "${common[@]}" --quiet
   done
   step "$([[ $dry_run == true ]] && echo "End of plan (dry run: nothing was run)" || echo Done)"
-  say "  Left in place: the secrets (${secrets[*]}) and their versions, and the enabled APIs."
+  say "  Left in place: the secrets (${managed_secrets[*]}) and their versions, and the enabled APIs."
 }
 
 if [[ $teardown == true ]]; then

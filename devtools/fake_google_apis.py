@@ -25,7 +25,7 @@ and nothing is stored (updates are checked on the resulting resource before it i
 messages are the fake's own words: don't parse them. Tests are in tests/deploy/ (the rule tests
 in test_fake_rules.py talk HTTP to the fake; test_deploy*.py run the real gcloud).
 
-"iam.proto" is google/iam/admin/v1/iam.proto, "job.proto"/"target.proto" are
+"iam.proto" is google/iam/admin/v1/iam.proto, "policy.proto" google/iam/v1/policy.proto, "job.proto"/"target.proto" are
 google/cloud/scheduler/v1/, "functions.proto" google/cloud/functions/v2/, "service.proto"/
 "resources.proto" google/cloud/secretmanager/v1/, all in github.com/googleapis/googleapis.
 
@@ -68,6 +68,18 @@ google/cloud/scheduler/v1/, "functions.proto" google/cloud/functions/v2/, "servi
 | durations (min/max backoff, max retry duration, attempt deadline): protobuf Duration JSON, decimal seconds with at most 9 fractional digits and "s" | google/protobuf/duration.proto (JSON mapping) | test_job_durations_are_protobuf_durations |
 | attempt deadline for HTTP targets: 15 s to 30 min | job.proto Job.attempt_deadline | test_job_attempt_deadline_is_15s_to_30m_for_http_targets |
 | job updates (PATCH) obey the same rules | as above | test_job_update_is_checked_too |
+| Pub/Sub topic name: projects/P/topics/T, T starting with a letter, 3-255 letters, digits, ``-_.~+%``, not starting with "goog" | google/pubsub/v1/pubsub.proto Topic.name | test_topic_name_allowed, test_topic_name_refused |
+| topic and project IAM policies: the policy member and role rules above | policy.proto Binding.members, Binding.role | test_topic_and_project_policies_follow_the_policy_rules |
+| secret topics: at most 10, each a topic name | resources.proto Secret.topics, Topic.name | test_secret_topics_are_at_most_10_topic_names |
+| secret rotation: Secret.topics must be set to configure rotation | resources.proto Rotation | test_secret_rotation_needs_topics |
+| rotation period: in seconds, 3600s (1h) to 3153600000s (100 years) | resources.proto Rotation.rotation_period | test_secret_rotation_period_is_1h_to_100_years_in_seconds |
+| rotation period set: next_rotation_time must be set | resources.proto Rotation.rotation_period | test_secret_rotation_period_needs_a_next_rotation_time |
+| next rotation time: at least 5 minutes in the future (checked when the request sets it) | resources.proto Rotation.next_rotation_time | test_secret_next_rotation_time_is_at_least_5_minutes_ahead |
+| update mask: a masked field absent from the body is cleared (``--remove-rotation-schedule --remove-topics``) | google/protobuf/field_mask.proto (update semantics); AIP-134 | test_removing_the_schedule_and_topics_clears_them |
+| event trigger: event_type required; pubsub_topic a topic name; retry_policy RETRY_POLICY_UNSPECIFIED, RETRY_POLICY_DO_NOT_RETRY or RETRY_POLICY_RETRY | functions.proto EventTrigger | test_function_event_trigger_is_checked |
+| log metric name: at most 100 of A-Z, a-z, 0-9 and ``_-.,+!*',()%/``, not starting with ``/`` | google/logging/v2/logging_metrics.proto LogMetric.name | test_log_metric_name_allowed, test_log_metric_name_refused |
+| log metric filter: required, at most 20000 characters; description at most 8000 characters (create and update) | logging_metrics.proto LogMetric.filter, LogMetric.description | test_log_metric_filter_and_description_limits |
+| alert policy: no name on create; display name at most 512 characters and not unique; 1 to 6 conditions; channels projects/[PROJECT_ID_OR_NUMBER]/notificationChannels/[CHANNEL_ID]; severity CRITICAL, ERROR, WARNING or unspecified; user labels the label rules (create and update) | google/monitoring/v3/alert.proto AlertPolicy.name, display_name, conditions, notification_channels, severity, user_labels | test_alert_policy_rules |
 | refusals: 400, INVALID_ARGUMENT, BadRequest field violation | google/rpc/error_details.proto BadRequest; AIP-193 | test_refusals_have_googles_error_shape |
 | unknown: function id length 1-3, upper case, ``_``, leading digit. functions.proto says "4-63 characters, valid characters /[a-z][0-9]-/"; the deploy guide says "start with a letter followed by up to 62 letters, numbers, hyphens, or underscores, end with a letter or a number". The fake refuses only what both refuse; deploy.sh asks for the stricter 4-63 of a-z, 0-9, - | | |
 | unknown: memory between 128M (decimal) and 128Mi, and values between the listed tiers; the fake accepts them | | |
@@ -80,6 +92,13 @@ google/cloud/scheduler/v1/, "functions.proto" google/cloud/functions/v2/, "servi
 | unknown: whether a binding may name a custom role or a service account that does not exist (or is deleted); not checked | | |
 | unknown: the status of a data_crc32c mismatch; 400 INVALID_ARGUMENT, as devtools/emulators/secret_manager.py answers | | |
 | unknown: whether labels also have a byte limit (some APIs document 128 bytes); not checked | | |
+| unknown: whether Secret Manager refuses a rotation topic that does not exist or that its service agent may not publish to (Topic.name says only that publication needs the permission); not refused, and deploy.sh grants before it schedules | | |
+| unknown: whether Secret Manager returns Secret.topics names with the project id or number; the fake returns them as sent, deploy.sh matches by topic id | | |
+| unknown: the fake never advances next_rotation_time or publishes SECRET_ROTATE; deploy.sh only checks that one is set | | |
+| unknown: secrets.list filter grammar beyond ``labels.KEY=VALUE`` (what deploy.sh sends); the fake refuses other terms | | |
+| unknown: rules for alert conditions (filter grammar, aligners, durations, thresholds), and whether a notification channel must exist or sit in the same project; only the channel's form is checked | | |
+| unknown: what generateServiceIdentity answers for a project whose agent exists; the fake answers the same email every time | | |
+| unknown: which labels.* a Pub/Sub topic accepts beyond the label rules; deploy.sh sends none | | |
 """  # noqa: E501 - the rule table keeps one row per line
 
 from __future__ import annotations
@@ -123,6 +142,7 @@ API_OVERRIDES = (
     "eventarc",
     "iam",
     "logging",
+    "monitoring",
     "pubsub",
     "run",
     "secretmanager",
@@ -134,6 +154,7 @@ API_OVERRIDES = (
 FUNCTIONS_OPERATION_TYPE = "type.googleapis.com/google.cloud.functions.v2.OperationMetadata"
 FUNCTION_TYPE = "type.googleapis.com/google.cloud.functions.v2.Function"
 BATCH_ENABLE_TYPE = "type.googleapis.com/google.api.serviceusage.v1.BatchEnableServicesResponse"
+SERVICE_IDENTITY_TYPE = "type.googleapis.com/google.api.serviceusage.v1beta1.ServiceIdentity"
 BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
 READ_ONLY_SUFFIXES = (":getIamPolicy", ":testIamPermissions", ":generateUploadUrl")
 
@@ -570,6 +591,8 @@ def check_function(function: JSON, *, creating: bool) -> None:
                 "projects/{projectId}/serviceAccounts/{serviceAccountEmail}",
             )
     _check_env_vars(service.get("environmentVariables") or {})
+    if "eventTrigger" in function:
+        _check_event_trigger(function["eventTrigger"])
     if "availableMemory" in service:
         _check_memory(service["availableMemory"])
     if "timeoutSeconds" in service:
@@ -580,6 +603,24 @@ def check_function(function: JSON, *, creating: bool) -> None:
                 "service_config.timeout_seconds",
                 f"timeout_seconds {timeout} is over the maximum of {limit} seconds",
             )
+
+
+# functions.proto EventTrigger.
+RETRY_POLICIES = frozenset({"RETRY_POLICY_UNSPECIFIED", "RETRY_POLICY_DO_NOT_RETRY"})
+RETRY_POLICIES |= {"RETRY_POLICY_RETRY"}
+
+
+def _check_event_trigger(trigger: Any) -> None:
+    if not isinstance(trigger, dict):
+        raise _invalid("event_trigger", "event_trigger must be an object")
+    if not trigger.get("eventType"):
+        raise _invalid("event_trigger.event_type", "event_type is required")
+    if "pubsubTopic" in trigger:
+        check_topic_name(trigger["pubsubTopic"], "event_trigger.pubsub_topic")
+    if trigger.get("retryPolicy", "RETRY_POLICY_UNSPECIFIED") not in RETRY_POLICIES:
+        raise _invalid(
+            "event_trigger.retry_policy", f"Invalid retry_policy {trigger['retryPolicy']!r}"
+        )
 
 
 def _check_env_vars(variables: Any) -> None:
@@ -735,6 +776,150 @@ def _check_retry_config(config: Any) -> None:
         _integer(config["maxDoublings"], "job.retry_config.max_doublings")
 
 
+# Pub/Sub: google/pubsub/v1/pubsub.proto Topic.name.
+_TOPIC_NAME = re.compile(r"projects/(?P<project>[^/\s]+)/topics/(?P<topic>[^/\s]+)")
+_TOPIC_ID = re.compile(r"[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}")
+
+
+def check_topic_name(name: Any, field: str = "name") -> None:
+    text = _string(name, field)
+    match = _TOPIC_NAME.fullmatch(text)
+    topic = match["topic"] if match else ""
+    if not _TOPIC_ID.fullmatch(topic) or topic.lower().startswith("goog"):
+        raise _invalid(
+            field,
+            f"Invalid topic name {text!r}: projects/PROJECT/topics/TOPIC, TOPIC starting with a "
+            "letter, 3-255 letters, numbers, dashes, periods, underscores, tildes, plus or "
+            'percent signs, and not starting with "goog"',
+        )
+
+
+# Secret Manager: resources.proto Secret.topics, Rotation.
+MAX_SECRET_TOPICS = 10
+MIN_ROTATION_PERIOD_S, MAX_ROTATION_PERIOD_S = 3600, 3_153_600_000
+MIN_ROTATION_LEAD_S = 300
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d)")
+
+
+def _timestamp(value: Any, field: str) -> datetime:
+    text = _string(value, field)
+    if not _TIMESTAMP.fullmatch(text):
+        raise _invalid(field, f"Invalid value at '{field}' ({text!r}): not an RFC 3339 Timestamp")
+    trimmed = re.sub(r"(\.\d{6})\d+", r"\1", text).replace("Z", "+00:00")
+    return datetime.fromisoformat(trimmed)
+
+
+def check_secret_notifications(secret: JSON, *, new_next_rotation: bool) -> None:
+    """Secret.topics and Secret.rotation, on the secret as it would be stored."""
+    topics = secret.get("topics") or []
+    if not isinstance(topics, list) or len(topics) > MAX_SECRET_TOPICS:
+        raise _invalid("secret.topics", f"A secret may have at most {MAX_SECRET_TOPICS} topics")
+    for i, topic in enumerate(topics):
+        if not isinstance(topic, dict):
+            raise _invalid(f"secret.topics[{i}]", "a topic must be an object")
+        check_topic_name(topic.get("name"), f"secret.topics[{i}].name")
+    rotation = secret.get("rotation") or {}
+    if not rotation:
+        return
+    if not topics:
+        raise _invalid("secret.rotation", "Secret.topics must be set to configure rotation")
+    if "rotationPeriod" in rotation:
+        period = _duration(rotation["rotationPeriod"], "secret.rotation.rotation_period")
+        if not MIN_ROTATION_PERIOD_S <= period <= MAX_ROTATION_PERIOD_S:
+            raise _invalid(
+                "secret.rotation.rotation_period",
+                f"rotation_period {rotation['rotationPeriod']} must be at least 3600s (1h) and "
+                "at most 3153600000s (100 years)",
+            )
+        if "nextRotationTime" not in rotation:
+            raise _invalid(
+                "secret.rotation.next_rotation_time",
+                "If rotation_period is set, next_rotation_time must be set",
+            )
+    if "nextRotationTime" in rotation:
+        when = _timestamp(rotation["nextRotationTime"], "secret.rotation.next_rotation_time")
+        lead = (when - datetime.now(UTC)).total_seconds()
+        if new_next_rotation and lead < MIN_ROTATION_LEAD_S:
+            raise _invalid(
+                "secret.rotation.next_rotation_time",
+                "next_rotation_time must be at least 5 minutes in the future",
+            )
+
+
+def secret_matches_filter(secret: JSON, filter_text: str) -> bool:
+    """The one filter form deploy.sh sends: labels.KEY=VALUE (ANDed when space-separated)."""
+    labels = secret.get("labels") or {}
+    for term in filter_text.split():
+        if term.upper() == "AND":
+            continue
+        match = re.fullmatch(r"labels\.([^=:]+)[=:](.*)", term)
+        if match is None:
+            raise _invalid("filter", f"The fake only understands labels.KEY=VALUE, not {term!r}")
+        if labels.get(match[1]) != match[2].strip('"'):
+            return False
+    return True
+
+
+# Cloud Logging: google/logging/v2/logging_metrics.proto LogMetric.
+_METRIC_NAME = re.compile(r"[A-Za-z0-9_\-.,+!*'()%/]{1,100}")
+MAX_METRIC_FILTER, MAX_METRIC_DESCRIPTION = 20_000, 8_000
+
+
+def check_log_metric(metric: Any) -> None:
+    if not isinstance(metric, dict):
+        raise _invalid("metric", "metric must be an object")
+    name = _string(metric.get("name", ""), "metric.name")
+    if not _METRIC_NAME.fullmatch(name) or name.startswith("/"):
+        raise _invalid(
+            "metric.name",
+            f"Invalid metric name {name!r}: at most 100 of A-Z, a-z, 0-9 and _-.,+!*',()%/, "
+            "not starting with /",
+        )
+    filter_text = _string(metric.get("filter", ""), "metric.filter")
+    if not filter_text or len(filter_text) > MAX_METRIC_FILTER:
+        raise _invalid("metric.filter", "filter is required, at most 20000 characters")
+    if len(_string(metric.get("description", ""), "metric.description")) > MAX_METRIC_DESCRIPTION:
+        raise _invalid("metric.description", "description is at most 8000 characters")
+
+
+# Cloud Monitoring: google/monitoring/v3/alert.proto AlertPolicy.
+MAX_POLICY_DISPLAY_NAME = 512
+MAX_POLICY_CONDITIONS = 6
+_CHANNEL = re.compile(r"projects/[^/\s]+/notificationChannels/[^/\s]+")
+POLICY_SEVERITIES = frozenset({"SEVERITY_UNSPECIFIED", "CRITICAL", "ERROR", "WARNING"})
+
+
+def check_alert_policy(policy: Any, *, creating: bool) -> None:
+    if not isinstance(policy, dict):
+        raise _invalid("alert_policy", "alert_policy must be an object")
+    if creating and "name" in policy:
+        raise _invalid(
+            "alert_policy.name",
+            "When calling the alertPolicies.create method, do not include the name field",
+        )
+    display_name = _string(policy.get("displayName", ""), "alert_policy.display_name")
+    if len(display_name) > MAX_POLICY_DISPLAY_NAME:
+        raise _invalid("alert_policy.display_name", "display_name is limited to 512 characters")
+    conditions = policy.get("conditions") or []
+    if not isinstance(conditions, list) or not 1 <= len(conditions) <= MAX_POLICY_CONDITIONS:
+        raise _invalid("alert_policy.conditions", "A policy can have from one to six conditions")
+    channels = policy.get("notificationChannels") or []
+    if not isinstance(channels, list):
+        raise _invalid("alert_policy.notification_channels", "notification_channels is a list")
+    for i, channel in enumerate(channels):
+        field = f"alert_policy.notification_channels[{i}]"
+        if not _CHANNEL.fullmatch(_string(channel, field)):
+            raise _invalid(
+                field,
+                f"Invalid notification channel {channel!r}: the format is "
+                "projects/[PROJECT_ID_OR_NUMBER]/notificationChannels/[CHANNEL_ID]",
+            )
+    if policy.get("severity", "SEVERITY_UNSPECIFIED") not in POLICY_SEVERITIES:
+        raise _invalid("alert_policy.severity", f"Invalid severity {policy.get('severity')!r}")
+    if "userLabels" in policy:
+        check_labels(policy["userLabels"], "alert_policy.user_labels")
+
+
 Handler = Callable[["_Call"], Any]
 
 
@@ -770,6 +955,11 @@ class FakeGoogleApis:
         self.jobs: dict[str, JSON] = {}
         self.operations: dict[str, JSON] = {}
         self.uploads: dict[str, list[str]] = {}
+        self.topics: dict[str, JSON] = {}
+        self.topic_policies: dict[str, _IamPolicy] = {}
+        self.project_policies: dict[str, _IamPolicy] = {}
+        self.log_metrics: dict[str, JSON] = {}
+        self.alert_policies: dict[str, JSON] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._routes: list[tuple[str, str, re.Pattern[str], Handler]] = []
@@ -812,10 +1002,19 @@ class FakeGoogleApis:
 
     # ----------------------------------------------------------------------------- seeding
 
-    def add_secret(self, project: str, secret_id: str, payloads: tuple[bytes, ...] = ()) -> None:
+    def add_secret(
+        self,
+        project: str,
+        secret_id: str,
+        payloads: tuple[bytes, ...] = (),
+        labels: dict[str, str] | None = None,
+    ) -> None:
         """Create a secret (and versions) directly, as if it had been there before a test."""
         with self._lock:
-            self._create_secret(project, secret_id, {"replication": {"automatic": {}}})
+            body: JSON = {"replication": {"automatic": {}}}
+            if labels:
+                body["labels"] = dict(labels)
+            self._create_secret(project, secret_id, body)
             for data in payloads:
                 self._add_version(project, secret_id, base64.b64encode(data).decode())
 
@@ -832,6 +1031,11 @@ class FakeGoogleApis:
                 "functions": self.functions,
                 "run_policies": {k: v.as_json() for k, v in self.run_policies.items()},
                 "jobs": self.jobs,
+                "topics": self.topics,
+                "topic_policies": {k: v.as_json() for k, v in self.topic_policies.items()},
+                "project_policies": {k: v.as_json() for k, v in self.project_policies.items()},
+                "log_metrics": self.log_metrics,
+                "alert_policies": self.alert_policies,
             }
             snapshot: JSON = _without_times(copy.deepcopy(state))
             return snapshot
@@ -904,8 +1108,14 @@ class FakeGoogleApis:
             return {"name": f"projects/{PROJECT_NUMBER}", "projectId": p, "state": "ACTIVE"}
 
         @route("POST", "cloudresourcemanager", "/v1/projects/{project}:getIamPolicy")
-        def get_project_policy(_c: _Call) -> JSON:
-            return {"version": 1, "etag": base64.b64encode(b"project").decode(), "bindings": []}
+        def get_project_policy(c: _Call) -> JSON:
+            return self.project_policies.setdefault(c.params["project"], _IamPolicy()).as_json()
+
+        @route("POST", "cloudresourcemanager", "/v1/projects/{project}:setIamPolicy")
+        def set_project_policy(c: _Call) -> JSON:
+            check_policy(c.body.get("policy", {}))
+            policy = self.project_policies.setdefault(c.params["project"], _IamPolicy())
+            return policy.replace(c.body.get("policy", {}))
 
         # --- Service Usage
         @route("GET", "serviceusage", "/v1/projects/{project}/services")
@@ -930,6 +1140,23 @@ class FakeGoogleApis:
             return self._done_operation(
                 f"operations/acf.{next(self._ids)}",
                 {"@type": BATCH_ENABLE_TYPE, "services": services},
+            )
+
+        @route(
+            "POST",
+            "serviceusage",
+            "/v1beta1/projects/{project}/services/{service}:generateServiceIdentity",
+        )
+        def generate_service_identity(c: _Call) -> JSON:
+            agent = c.params["service"].removesuffix(".googleapis.com")
+            email = f"service-{PROJECT_NUMBER}@gcp-sa-{agent}.iam.gserviceaccount.com"
+            return self._done_operation(
+                f"operations/finished.DONE_OPERATION.{next(self._ids)}",
+                {
+                    "@type": SERVICE_IDENTITY_TYPE,
+                    "email": email,
+                    "uniqueId": str(200000000000000000000 + next(self._ids)),
+                },
             )
 
         @route("GET", "serviceusage", "/v1/{name*}")
@@ -1047,6 +1274,138 @@ class FakeGoogleApis:
             policy = self._secret_policy(c.params["project"], c.params["secret"])
             check_policy(c.body.get("policy", {}))
             return policy.replace(c.body.get("policy", {}))
+
+        @route("GET", "secretmanager", "/v1/projects/{project}/secrets")
+        def list_secrets(c: _Call) -> JSON:
+            prefix = self._secret_key(c.params["project"], "")
+            found = [
+                secret
+                for key, secret in sorted(self.secrets.items())
+                if key.startswith(prefix) and secret_matches_filter(secret, c.q("filter"))
+            ]
+            return {"secrets": found, "totalSize": len(found)} if found else {}
+
+        @route("PATCH", "secretmanager", "/v1/projects/{project}/secrets/{secret}")
+        def update_secret(c: _Call) -> JSON:
+            secret = copy.deepcopy(self._secret(c.params["project"], c.params["secret"]))
+            mask = c.q("updateMask") or ",".join(c.body)
+            _apply_mask(secret, c.body, mask)
+            if secret.get("rotation") == {}:
+                del secret["rotation"]
+            if secret.get("topics") == []:
+                del secret["topics"]
+            if "labels" in secret:
+                check_labels(secret["labels"])
+            fields = {part.strip() for part in mask.split(",")}
+            check_secret_notifications(
+                secret, new_next_rotation="rotation.next_rotation_time" in fields
+            )
+            secret["etag"] = f'"{next(self._ids)}"'
+            self.secrets[secret["name"]] = secret
+            return secret
+
+        # --- Pub/Sub
+        @route("GET", "pubsub", "/v1/projects/{project}/topics/{topic}")
+        def get_topic(c: _Call) -> JSON:
+            return self._topic(c.params["project"], c.params["topic"])
+
+        @route("PUT", "pubsub", "/v1/projects/{project}/topics/{topic}")
+        def create_topic(c: _Call) -> JSON:
+            name = f"projects/{c.params['project']}/topics/{c.params['topic']}"
+            check_topic_name(name)
+            if name in self.topics:
+                raise ApiError(409, "Resource already exists in the project (resource=topic).")
+            if "labels" in (c.body or {}):
+                check_labels(c.body["labels"])
+            self.topics[name] = {**copy.deepcopy(c.body or {}), "name": name}
+            self.topic_policies[name] = _IamPolicy()
+            return self.topics[name]
+
+        @route("DELETE", "pubsub", "/v1/projects/{project}/topics/{topic}")
+        def delete_topic(c: _Call) -> JSON:
+            name = self._topic(c.params["project"], c.params["topic"])["name"]
+            del self.topics[name]
+            del self.topic_policies[name]
+            return {}
+
+        @route("GET", "pubsub", "/v1/projects/{project}/topics/{topic}:getIamPolicy")
+        def get_topic_policy(c: _Call) -> JSON:
+            name = self._topic(c.params["project"], c.params["topic"])["name"]
+            return self.topic_policies[name].as_json()
+
+        @route("POST", "pubsub", "/v1/projects/{project}/topics/{topic}:setIamPolicy")
+        def set_topic_policy(c: _Call) -> JSON:
+            name = self._topic(c.params["project"], c.params["topic"])["name"]
+            check_policy(c.body.get("policy", {}))
+            return self.topic_policies[name].replace(c.body.get("policy", {}))
+
+        # --- Cloud Logging: log-based metrics
+        @route("GET", "logging", "/v2/projects/{project}/metrics/{metric}")
+        def get_metric(c: _Call) -> JSON:
+            return self._metric(c.params["project"], c.params["metric"])
+
+        @route("POST", "logging", "/v2/projects/{project}/metrics")
+        def create_metric(c: _Call) -> JSON:
+            check_log_metric(c.body)
+            key = f"projects/{c.params['project']}/metrics/{c.body['name']}"
+            if key in self.log_metrics:
+                raise ApiError(409, f"Metric {c.body['name']} already exists")
+            self.log_metrics[key] = {**copy.deepcopy(c.body), "createTime": _now()}
+            return self.log_metrics[key]
+
+        @route("PUT", "logging", "/v2/projects/{project}/metrics/{metric}")
+        def update_metric(c: _Call) -> JSON:
+            current = self._metric(c.params["project"], c.params["metric"])
+            metric = {**copy.deepcopy(c.body), "name": c.params["metric"]}
+            check_log_metric(metric)
+            metric["createTime"] = current.get("createTime", _now())
+            key = f"projects/{c.params['project']}/metrics/{c.params['metric']}"
+            self.log_metrics[key] = metric
+            return metric
+
+        @route("DELETE", "logging", "/v2/projects/{project}/metrics/{metric}")
+        def delete_metric(c: _Call) -> JSON:
+            self._metric(c.params["project"], c.params["metric"])
+            del self.log_metrics[f"projects/{c.params['project']}/metrics/{c.params['metric']}"]
+            return {}
+
+        # --- Cloud Monitoring: alert policies
+        @route("GET", "monitoring", "/v3/projects/{project}/alertPolicies")
+        def list_alert_policies(c: _Call) -> JSON:
+            prefix = f"projects/{c.params['project']}/alertPolicies/"
+            found = [p for k, p in sorted(self.alert_policies.items()) if k.startswith(prefix)]
+            return {"alertPolicies": found, "totalSize": len(found)} if found else {}
+
+        @route("GET", "monitoring", "/v3/projects/{project}/alertPolicies/{policy}")
+        def get_alert_policy(c: _Call) -> JSON:
+            return self._alert_policy(c.params["project"], c.params["policy"])
+
+        @route("POST", "monitoring", "/v3/projects/{project}/alertPolicies")
+        def create_alert_policy(c: _Call) -> JSON:
+            check_alert_policy(c.body, creating=True)
+            name = f"projects/{c.params['project']}/alertPolicies/{next(self._ids)}"
+            policy = {**copy.deepcopy(c.body), "name": name}
+            policy.setdefault("enabled", True)
+            self.alert_policies[name] = policy
+            return policy
+
+        @route("PATCH", "monitoring", "/v3/projects/{project}/alertPolicies/{policy}")
+        def update_alert_policy(c: _Call) -> JSON:
+            policy = copy.deepcopy(self._alert_policy(c.params["project"], c.params["policy"]))
+            mask = c.q("updateMask")
+            if mask:
+                _apply_mask(policy, c.body, mask)
+            else:  # no mask: the policy is replaced by the one sent
+                policy = {**copy.deepcopy(c.body), "name": policy["name"]}
+            check_alert_policy(policy, creating=False)
+            self.alert_policies[policy["name"]] = policy
+            return policy
+
+        @route("DELETE", "monitoring", "/v3/projects/{project}/alertPolicies/{policy}")
+        def delete_alert_policy(c: _Call) -> JSON:
+            name = self._alert_policy(c.params["project"], c.params["policy"])["name"]
+            del self.alert_policies[name]
+            return {}
 
         # --- Cloud Build
         @route("GET", "cloudbuild", "/v1" + loc + "/defaultServiceAccount")
@@ -1255,6 +1614,24 @@ class FakeGoogleApis:
         self._secret(project, secret_id)
         return self.secret_policies[self._secret_key(project, secret_id)]
 
+    def _topic(self, project: str, topic: str) -> JSON:
+        name = f"projects/{project}/topics/{topic}"
+        if name not in self.topics:
+            raise _not_found("Resource not found (resource=" + topic + ").")
+        return self.topics[name]
+
+    def _metric(self, project: str, metric: str) -> JSON:
+        key = f"projects/{project}/metrics/{metric}"
+        if key not in self.log_metrics:
+            raise _not_found(f"Metric {metric}")
+        return self.log_metrics[key]
+
+    def _alert_policy(self, project: str, policy: str) -> JSON:
+        name = f"projects/{project}/alertPolicies/{policy}"
+        if name not in self.alert_policies:
+            raise _not_found(f"Alert policy {name}")
+        return self.alert_policies[name]
+
     @staticmethod
     def _function_name(params: dict[str, str]) -> str:
         p, r, f = params["project"], params["location"], params["function"]
@@ -1280,6 +1657,10 @@ class FakeGoogleApis:
         function["url"] = (
             f"https://{r}-{p}.cloudfunctions.net/{function['name'].rsplit('/', 1)[-1]}"
         )
+        if "eventTrigger" in function:  # Cloud Functions creates an Eventarc trigger for it
+            trigger = f"projects/{p}/locations/{r}/triggers/{service_id}-{next(self._ids):06d}"
+            function["eventTrigger"]["trigger"] = trigger
+            function["eventTrigger"].setdefault("triggerRegion", r)
         function.update(state="ACTIVE", environment="GEN_2", updateTime=_now())
         self.run_policies.setdefault(service_id, _IamPolicy())
         return function

@@ -12,6 +12,7 @@ messages never echo more than a short, printable rendering of a value.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,11 +32,6 @@ _SHORT_NAME = re.compile(_SECRET_ID)
 _PROJECT_ID = re.compile(_PROJECT)
 _HOST_PORT = re.compile(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})")
 _DIGITS = re.compile(r"[0-9]+")
-# The ASCII part of Secret Manager's label rules (resources.py Secret.labels: keys start with a
-# lowercase letter, 1-63 of lowercase letters, digits, _ and -; values 0-63 of the same).
-# International lowercase letters, which Google also allows, are refused here.
-_LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
-_LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -44,7 +40,13 @@ PROJECT_FORM = "a project ID (lowercase letters, digits and -)"
 BOOL_FORM = "true or false"
 HOST_PORT_FORM = "host:port"
 SECRETS_FORM = f"a comma-separated list of secret names, each {SECRET_NAME_FORM}"
-LABEL_FORM = "key=value, a Secret Manager label (lowercase letters, digits, _ and -)"
+# ROTATION_LABEL: key=value, each part per Secret Manager's label rules (resources.proto
+# Secret.labels): key 1-63 characters, value 0-63, of lowercase letters (\p{Ll}, \p{Lo}),
+# digits (\p{N}), _ and -, the key starting with a letter.
+LABEL_FORM = (
+    "key=value, the key 1-63 lowercase letters, digits, _ and -, starting with a letter, "
+    "the value 0-63 of the same"
+)
 # Secret Manager keeps every version; a thousand enabled ones is already far past any need.
 MAX_MIN_ENABLED_VERSIONS = 1000
 
@@ -197,12 +199,27 @@ def _secrets(
     return tuple(dict.fromkeys(resolved))  # keep order, drop repeats
 
 
+def _label_char(char: str, *, first: bool) -> bool:
+    if unicodedata.category(char) in {"Ll", "Lo"}:
+        return True
+    return not first and (char in "_-" or unicodedata.category(char).startswith("N"))
+
+
 def _label(env: Mapping[str, str], project: str | None) -> tuple[str, str] | None:
+    """ROTATION_LABEL's key=value, checked against Secret Manager's label rules."""
     raw = _get(env, "ROTATION_LABEL", LABEL_FORM)
     if not raw:
         return None
     key, equals, value = raw.partition("=")
-    if not equals or not _LABEL_KEY.fullmatch(key) or not _LABEL_VALUE.fullmatch(value):
+    valid = (
+        equals == "="
+        and 1 <= len(key) <= 63
+        and _label_char(key[0], first=True)
+        and all(_label_char(c, first=False) for c in key)
+        and len(value) <= 63
+        and all(_label_char(c, first=False) for c in value)
+    )
+    if not valid:
         raise ConfigError(f"ROTATION_LABEL={_describe(raw)} is not valid; use {LABEL_FORM}")
     if not project:
         raise ConfigError(

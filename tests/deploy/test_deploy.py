@@ -493,6 +493,10 @@ def test_dry_run_prints_the_whole_plan_and_sends_nothing(fake, fake_env, seed_fi
         f"gcloud functions deploy {FUNCTION} ",
         f"gcloud run services add-iam-policy-binding {FUNCTION} ",
         f"gcloud scheduler jobs create http {FUNCTION} ",
+        f"gcloud logging metrics create {FUNCTION}-failures ",
+        f"gcloud logging metrics create {FUNCTION}-not-stored ",
+        "gcloud alpha monitoring policies create ",
+        "gcloud alpha monitoring policies create ",
     ]
     assert len(planned) == len(expected_order), "\n".join(planned)
     for line, start in zip(planned, expected_order, strict=True):
@@ -521,10 +525,20 @@ def test_dry_run_teardown_plans_every_removal(fake, fake_env):
     ]
     assert [" ".join(line.split()[1:3]) for line in planned] == [
         "scheduler jobs",
+        "functions delete",  # the event function
         "functions delete",
+        "secrets update",  # the rotation schedule and topic, on each secret
+        "secrets update",
+        "pubsub topics",
         "secrets remove-iam-policy-binding",
         "secrets remove-iam-policy-binding",
+        "projects remove-iam-policy-binding",  # the lister role
         "iam roles",
+        "iam roles",
+        "alpha monitoring",
+        "alpha monitoring",
+        "logging metrics",
+        "logging metrics",
         "iam service-accounts",
         "iam service-accounts",
     ]

@@ -15,6 +15,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import google_crc32c
@@ -701,3 +702,247 @@ def test_refusals_have_googles_error_shape(api):
         }
     }
     assert "'short'" in answer["error"]["message"]
+
+
+# ---------------------------------------------------------------------------------- Pub/Sub
+# (issue #10: what deploy.sh --rotation-period sends)
+
+
+def topic_path(topic_id: str) -> str:
+    return f"/v1/projects/{P}/topics/{topic_id}"
+
+
+@pytest.mark.parametrize(
+    "topic_id", ["abc", "A" + "x" * 254, "momento-key-rotation", "t-_.~+%1", "go0g", "gooey"]
+)
+def test_topic_name_allowed(api, topic_id):
+    name = f"projects/{P}/topics/{topic_id}"
+    assert api.accepted("PUT", "pubsub", topic_path(topic_id), {"name": name})["name"] == name
+
+
+@pytest.mark.parametrize(
+    "topic_id", ["ab", "a" * 256, "1abc", "-abc", "goog-topic", "GOOGle", "abc$", "abc!"]
+)
+def test_topic_name_refused(api, topic_id):
+    api.refused(
+        "name", "PUT", "pubsub", topic_path(topic_id), {"name": f"projects/{P}/topics/{topic_id}"}
+    )
+
+
+def test_topic_and_project_policies_follow_the_policy_rules(api):
+    topic_id = unique("topic-")
+    api.accepted("PUT", "pubsub", topic_path(topic_id), {})
+    bad = {"policy": {"bindings": [{"role": "pubsub.publisher", "members": ["allUsers"]}]}}
+    api.refused(
+        "policy.bindings[0].role", "POST", "pubsub", f"{topic_path(topic_id)}:setIamPolicy", bad
+    )
+    api.refused(
+        "policy.bindings[0].role",
+        "POST",
+        "cloudresourcemanager",
+        f"/v1/projects/{P}:setIamPolicy",
+        bad,
+    )
+
+
+# ---------------------------------------------------------------------------------- rotation
+
+
+def rotation_patch(**rotation: str) -> JSON:
+    return {"rotation": rotation, "topics": [{"name": f"projects/{P}/topics/momento-rotation"}]}
+
+
+MASK = "updateMask=rotation.next_rotation_time,rotation.rotation_period,topics"
+
+
+def in_minutes(minutes: float) -> str:
+    return (datetime.now(UTC) + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def secret_path(fake: FakeGoogleApis) -> str:
+    secret_id = unique("rot-")
+    fake.add_secret(P, secret_id)
+    return f"/v1/projects/{P}/secrets/{secret_id}"
+
+
+def test_secret_rotation_period_is_1h_to_100_years_in_seconds(api, fake):
+    for period in ("3600s", "3153600000s", "2592000s"):
+        body = rotation_patch(nextRotationTime=in_minutes(60), rotationPeriod=period)
+        api.accepted("PATCH", "secretmanager", secret_path(fake), body, MASK)
+    for period in ("3599s", "3153600001s", "1800s"):
+        body = rotation_patch(nextRotationTime=in_minutes(60), rotationPeriod=period)
+        api.refused(
+            "secret.rotation.rotation_period",
+            "PATCH",
+            "secretmanager",
+            secret_path(fake),
+            body,
+            MASK,
+        )
+
+
+def test_secret_rotation_period_needs_a_next_rotation_time(api, fake):
+    body = rotation_patch(rotationPeriod="3600s")
+    api.refused(
+        "secret.rotation.next_rotation_time",
+        "PATCH",
+        "secretmanager",
+        secret_path(fake),
+        body,
+        MASK,
+    )
+
+
+def test_secret_next_rotation_time_is_at_least_5_minutes_ahead(api, fake):
+    body = rotation_patch(nextRotationTime=in_minutes(6), rotationPeriod="3600s")
+    api.accepted("PATCH", "secretmanager", secret_path(fake), body, MASK)
+    for minutes in (4, -60):
+        body = rotation_patch(nextRotationTime=in_minutes(minutes), rotationPeriod="3600s")
+        api.refused(
+            "secret.rotation.next_rotation_time",
+            "PATCH",
+            "secretmanager",
+            secret_path(fake),
+            body,
+            MASK,
+        )
+
+
+def test_secret_rotation_needs_topics(api, fake):
+    body = {"rotation": {"nextRotationTime": in_minutes(60), "rotationPeriod": "3600s"}}
+    api.refused("secret.rotation", "PATCH", "secretmanager", secret_path(fake), body, MASK)
+
+
+def test_secret_topics_are_at_most_10_topic_names(api, fake):
+    topics = [{"name": f"projects/{P}/topics/topic-{i}"} for i in range(11)]
+    body = {"topics": topics[:10]}
+    api.accepted("PATCH", "secretmanager", secret_path(fake), body, "updateMask=topics")
+    api.refused(
+        "secret.topics",
+        "PATCH",
+        "secretmanager",
+        secret_path(fake),
+        {"topics": topics},
+        "updateMask=topics",
+    )
+    api.refused(
+        "secret.topics[0].name",
+        "PATCH",
+        "secretmanager",
+        secret_path(fake),
+        {"topics": [{"name": f"projects/{P}/topics/goog-x"}]},
+        "updateMask=topics",
+    )
+
+
+def test_removing_the_schedule_and_topics_clears_them(api, fake):
+    path = secret_path(fake)
+    body = rotation_patch(nextRotationTime=in_minutes(60), rotationPeriod="3600s")
+    api.accepted("PATCH", "secretmanager", path, body, MASK)
+    cleared = api.accepted("PATCH", "secretmanager", path, {"annotations": {}}, MASK)
+    assert "rotation" not in cleared
+    assert "topics" not in cleared
+
+
+# ---------------------------------------------------------------------------------- event trigger
+
+
+def test_function_event_trigger_is_checked(api):
+    trigger = {
+        "eventType": "google.cloud.pubsub.topic.v1.messagePublished",
+        "pubsubTopic": f"projects/{P}/topics/momento-key-rotation",
+        "retryPolicy": "RETRY_POLICY_RETRY",
+    }
+    create_function(api, function(eventTrigger=trigger))
+    refuse_function(
+        api, "event_trigger.event_type", function(eventTrigger={**trigger, "eventType": ""})
+    )
+    refuse_function(
+        api,
+        "event_trigger.pubsub_topic",
+        function(eventTrigger={**trigger, "pubsubTopic": f"projects/{P}/topics/ab"}),
+    )
+    refuse_function(
+        api,
+        "event_trigger.retry_policy",
+        function(eventTrigger={**trigger, "retryPolicy": "ALWAYS"}),
+    )
+
+
+# ---------------------------------------------------------------------------------- Logging
+
+METRICS = f"/v2/projects/{P}/metrics"
+
+
+def metric(name: str, **changes: str) -> JSON:
+    return {"name": name, "filter": 'jsonPayload.event="rotation.result"', **changes}
+
+
+@pytest.mark.parametrize("name", ["a", "m" * 100, "nginx/requests", "A-z_0.9,+!*'()%"])
+def test_log_metric_name_allowed(api, name):
+    api.accepted("POST", "logging", METRICS, metric(name))
+
+
+@pytest.mark.parametrize("name", ["", "m" * 101, "/leading", "has space", "semi;colon", "é"])
+def test_log_metric_name_refused(api, name):
+    api.refused("metric.name", "POST", "logging", METRICS, metric(name))
+
+
+def test_log_metric_filter_and_description_limits(api):
+    api.accepted("POST", "logging", METRICS, metric(unique("m-"), filter="x" * 20000))
+    api.accepted("POST", "logging", METRICS, metric(unique("m-"), description="d" * 8000))
+    api.refused("metric.filter", "POST", "logging", METRICS, metric(unique("m-"), filter=""))
+    api.refused(
+        "metric.filter", "POST", "logging", METRICS, metric(unique("m-"), filter="x" * 20001)
+    )
+    api.refused(
+        "metric.description",
+        "POST",
+        "logging",
+        METRICS,
+        metric(unique("m-"), description="d" * 8001),
+    )
+    name = unique("m-")
+    api.accepted("POST", "logging", METRICS, metric(name))
+    api.refused("metric.filter", "PUT", "logging", f"{METRICS}/{name}", metric(name, filter=""))
+
+
+# ---------------------------------------------------------------------------------- Monitoring
+
+POLICIES = f"/v3/projects/{P}/alertPolicies"
+
+
+def alert_policy(**changes: Any) -> JSON:
+    condition = {
+        "displayName": "failures > 0",
+        "conditionThreshold": {"filter": "metric.type=x", "comparison": "COMPARISON_GT"},
+    }
+    return {"displayName": "p", "combiner": "OR", "conditions": [condition], **changes}
+
+
+def test_alert_policy_rules(api):
+    created = api.accepted("POST", "monitoring", POLICIES, alert_policy(displayName="é" * 512))
+    api.accepted("POST", "monitoring", POLICIES, alert_policy(displayName="p"))  # names repeat
+    six = alert_policy()["conditions"] * 6
+    api.accepted("POST", "monitoring", POLICIES, alert_policy(conditions=six))
+    channel = f"projects/{P}/notificationChannels/42"
+    api.accepted("POST", "monitoring", POLICIES, alert_policy(notificationChannels=[channel]))
+    api.accepted("POST", "monitoring", POLICIES, alert_policy(severity="CRITICAL"))
+    for field, body in (
+        ("alert_policy.name", alert_policy(name=f"{POLICIES}/1")),
+        ("alert_policy.display_name", alert_policy(displayName="x" * 513)),
+        ("alert_policy.conditions", alert_policy(conditions=[])),
+        ("alert_policy.conditions", alert_policy(conditions=six + six[:1])),
+        ("alert_policy.notification_channels[0]", alert_policy(notificationChannels=["42"])),
+        ("alert_policy.severity", alert_policy(severity="PAGE")),
+        ("alert_policy.user_labels", alert_policy(userLabels={"Team": "x"})),
+    ):
+        api.refused(field, "POST", "monitoring", POLICIES, body)
+    policy_id = created["name"].rsplit("/", 1)[-1]
+    api.refused(
+        "alert_policy.conditions",
+        "PATCH",
+        "monitoring",
+        f"{POLICIES}/{policy_id}",
+        alert_policy(conditions=[]),
+    )

@@ -429,3 +429,58 @@ def test_a_label_makes_the_secret_list_optional(
 def test_bad_labels_and_no_secrets_at_all_are_named(env: dict[str, str], names: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(names)):
         load_config({"GOOGLE_CLOUD_PROJECT": "my-project", **env})
+
+
+def test_rotation_label_is_parsed_into_key_and_value() -> None:
+    config = load_config({**BASE, "ROTATION_LABEL": " rotation=momento "})
+    assert config.rotation_label == ("rotation", "momento")
+    assert load_config(BASE).rotation_label is None
+
+
+def test_rotation_label_alone_is_enough_without_secrets() -> None:
+    config = load_config({"GOOGLE_CLOUD_PROJECT": "demo-project", "ROTATION_LABEL": "team=a-1"})
+    assert config.secrets == ()
+    assert config.rotation_label == ("team", "a-1")
+
+
+def test_neither_secrets_nor_label_names_both() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config({"GOOGLE_CLOUD_PROJECT": "demo-project"})
+    assert "ROTATION_SECRETS" in caught.value.message
+    assert "ROTATION_LABEL" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "k=",  # an empty value is allowed
+        "k=" + "v" * 63,
+        "k" * 63 + "=v",
+        "é_-9=ü-_0",  # international lowercase letters are allowed
+    ],
+)
+def test_rotation_label_edges_allowed(value: str) -> None:
+    assert load_config({**BASE, "ROTATION_LABEL": value}).rotation_label is not None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "novalue",
+        "=v",
+        "Key=v",
+        "1key=v",
+        "-key=v",
+        "key=V",
+        "key=a.b",
+        "key=a=b",
+        "k" * 64 + "=v",
+        "k=" + "v" * 64,
+        "key=a b",
+    ],
+)
+def test_rotation_label_outside_the_label_rules_is_refused(value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config({**BASE, "ROTATION_LABEL": value})
+    assert caught.value.message.startswith("ROTATION_LABEL=")
+    assert "key=value" in caught.value.message
