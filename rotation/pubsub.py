@@ -11,7 +11,8 @@ Pub/Sub delivers at least once, and Eventarc redelivers when the function fails,
   Concurrent deliveries are arbitrated by the rotation lease, as concurrent HTTP runs are.
 - **Transient failures are redelivered**: :func:`handle_event` raises :class:`RedeliverError`,
   the function answers 500, and Pub/Sub tries again with backoff.
-- **Everything else is acknowledged**, with an ERROR line: an event for a secret this
+- **Everything else is acknowledged**, with an ERROR ``rotation.result`` line (the one the
+  failure alert counts): an event for a secret this
   deployment does not manage, a malformed event, a failure that retrying cannot fix (an expired
   key, a refused refresh token). Redelivering those forever would only hide them.
 - Other event types (``SECRET_VERSION_ADD``, ...) are acknowledged and ignored, at DEBUG.
@@ -99,28 +100,40 @@ def _rotate(runtime: Runtime, named: str, published_at: datetime) -> EventOutcom
         logs.log("INFO", f"{secret}: skipped: {reason}", event="rotation.event_skipped")
         return EventOutcome("skipped", reason, secret)
     result = runtime.rotator().rotate(secret, force=True, dry_run=runtime.config.dry_run)
-    if result.error_code is not None:
-        return _failed(
-            RotationError(result.error_message or str(result.error_code), code=result.error_code),
-            secret,
-        )
-    return EventOutcome(str(result.action), result.reason, secret)
+    if result.error_code is None:
+        return EventOutcome(str(result.action), result.reason, secret)
+    # The rotator has logged its rotation.result line (which the failure alert counts).
+    if result.error_code.transient:
+        raise _redeliver(secret, result.error_code)
+    return EventOutcome("failed", result.error_message or "", secret)
 
 
 def _failed(error: RotationError, secret: str) -> EventOutcome:
+    """A failure before the rotation began: redelivered if transient, else acknowledged."""
     if error.code.transient:
-        raise RedeliverError(
-            f"rotation of {secret} failed with {error.code} (transient); Pub/Sub redelivers"
-        )
+        raise _redeliver(secret, error.code)
     return _acknowledged_failure(error, secret)
 
 
+def _redeliver(secret: str, code: ErrorCode) -> RedeliverError:
+    logs.warning(
+        f"{secret}: rotation failed with {code}, which may pass; failing the delivery so that "
+        "Pub/Sub redelivers it",
+        event="rotation.event_redelivered",
+        error_code=str(code),
+    )
+    return RedeliverError(f"rotation of {secret} failed with {code} (transient); redeliver")
+
+
 def _acknowledged_failure(error: RotationError, secret: str | None) -> EventOutcome:
+    # Logged as a failed rotation.result, the event deploy.sh's failure alert counts: an event
+    # nobody can act on is a misconfiguration someone must hear about.
     logs.error(
-        f"rotation event not acted on: {error.message}; acknowledged, as redelivering cannot fix "
-        "this",
-        event="rotation.event_failed",
+        f"{secret or 'rotation event'}: failed: {error.message}; the event is acknowledged, as "
+        "redelivering it cannot help",
+        event="rotation.result",
         secret=secret,
+        action="failed",
         error_code=str(error.code),
     )
     return EventOutcome("failed", error.message, secret)

@@ -133,8 +133,8 @@ def test_an_unmanaged_secret_is_acknowledged_with_an_error_line(
     delivery = deliver(world, notification(other))
 
     assert delivery.status == 200  # redelivering cannot fix it
-    (failed,) = [line for line in log_lines() if line.get("event") == "rotation.event_failed"]
-    assert failed["severity"] == "ERROR"
+    (failed,) = [line for line in log_lines() if line.get("event") == "rotation.result"]
+    assert (failed["severity"], failed["action"]) == ("ERROR", "failed")
     assert failed["error_code"] == "secret_not_managed"
     assert "add it to ROTATION_SECRETS" in failed["message"]
     assert world.states(managed) == {1: "ENABLED"}
@@ -149,7 +149,7 @@ def test_a_malformed_event_is_acknowledged_with_an_error_line(
     delivery = deliver(world, event)
 
     assert delivery.status == 200
-    (failed,) = [line for line in log_lines() if line.get("event") == "rotation.event_failed"]
+    (failed,) = [line for line in log_lines() if line.get("event") == "rotation.result"]
     assert failed["error_code"] == "invalid_event"
 
 
@@ -176,5 +176,5 @@ def test_a_permanent_failure_is_acknowledged(
     delivery = deliver(world, notification(by_number(secret)))
 
     assert delivery.status == 200
-    (failed,) = [line for line in log_lines() if line.get("event") == "rotation.event_failed"]
+    (failed,) = [line for line in log_lines() if line.get("event") == "rotation.result"]
     assert failed["error_code"] == "key_expired"
