@@ -130,13 +130,15 @@ class GoogleSecretStore:
             },
         )
 
-    def replace_annotations(self, secret: str, annotations: Mapping[str, str], etag: str) -> bool:
+    def replace_annotations(
+        self, secret: str, annotations: Mapping[str, str], etag: str
+    ) -> str | None:
         request = {
             "secret": {"name": secret, "annotations": dict(annotations), "etag": etag},
             "update_mask": {"paths": ["annotations"]},
         }
         try:
-            self._call(
+            response = self._call(
                 f"update the annotations of {secret}",
                 lambda: self._client.update_secret(
                     request=request, retry=self._retry, timeout=_ATTEMPT_TIMEOUT_SECONDS
@@ -144,8 +146,8 @@ class GoogleSecretStore:
             )
         except _PreconditionFailedError as error:
             self._confirm_conflict(error, etag, lambda: str(self._get_secret(secret).etag))
-            return False
-        return True
+            return None
+        return str(response.etag)
 
     def _get_secret(self, secret: str) -> Any:
         return self._call(
