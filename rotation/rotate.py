@@ -19,6 +19,7 @@ result, and the HTTP layer turns any failed result into a 500 so that Cloud Sche
 
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -28,7 +29,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from rotation import lease, logs, redact
+from rotation import lease, logs, pacing, redact
 from rotation.config import Config
 from rotation.durations import format_duration
 from rotation.errors import (
@@ -41,6 +42,7 @@ from rotation.errors import (
     RotationError,
     SecretStoreError,
 )
+from rotation.pacing import Pacer
 from rotation.policy import Decision, decide, epoch_to_rfc3339, rfc3339
 from rotation.ports import KeyRefresher, SecretStore, StoredVersion, Verification, version_number
 from rotation.retention import SweepPlan, VersionInfo, plan_disable
@@ -157,6 +159,7 @@ class Rotator:
         clock: Callable[[], datetime],
         *,
         sweep_budget: timedelta = SWEEP_BUDGET,
+        pacer: Pacer | None = None,
     ) -> None:
         self._config = config
         self._store = store
@@ -165,6 +168,7 @@ class Rotator:
         self._refresher = refresher
         self._clock = clock
         self._sweep_budget = sweep_budget
+        self._pacer = pacer
 
     def rotate(self, secret: str, *, force: bool, dry_run: bool) -> SecretResult:
         try:
@@ -202,16 +206,22 @@ class Rotator:
 
     def _refresh(self, secret: str, current: Healthy, reason: str) -> SecretResult:
         """Steps 3 to 7, for a key that is due (or forced)."""
-        try:
-            outcome = lease.try_acquire(
-                self._store,
-                secret,
-                base_version=current.version.number,
-                now=self._clock(),
-                duration=self._config.lease_duration,
-            )
-        except RotationError as error:
-            return _result(secret, latest=current, error=error)
+        under: UnderLease | None = None
+        # The lease's write and the new version's are reserved in the budget together, before
+        # the lease: once Momento has spent the refresh token, the add never waits for budget.
+        with self._pacer.refresh_writes(secret) if self._pacer else contextlib.nullcontext():
+            try:
+                outcome = lease.try_acquire(
+                    self._store,
+                    secret,
+                    base_version=current.version.number,
+                    now=self._clock(),
+                    duration=self._config.lease_duration,
+                )
+            except RotationError as error:
+                return _result(secret, latest=current, error=error)
+            if outcome.acquired is not None:
+                under = self._under_lease(secret, current, outcome, reason)
         # The secret as read for the lease: its aliases serve the sweep, with no second read.
         aliases = outcome.metadata.version_aliases
         if outcome.refreshed_at is not None:
@@ -223,9 +233,8 @@ class Rotator:
             )
             sweep = self._sweep(secret, current, dry_run=False, aliases=aliases)
             return _result(secret, reason=burst, latest=current, sweep=sweep)
-        if outcome.acquired is None:
+        if under is None:
             return _result(secret, reason=_lease_held_reason(outcome.held_by), latest=current)
-        under = self._under_lease(secret, current, outcome, reason)
         # Verification and the sweep run after the new version superseded the lease: they
         # change nothing that a concurrent run could duplicate.
         if under.error is not None or under.latest is None:
@@ -397,9 +406,20 @@ class Rotator:
                     tuple(disabled), kept, error=_sweep_stopped(len(disabled), len(doomed), spent)
                 )
             try:
-                self._store.disable(version, deadline=timedelta(seconds=remaining))
+                # Waiting for the write budget counts against the sweep's own budget.
+                with pacing.wait_at_most(remaining):
+                    self._store.disable(version, deadline=timedelta(seconds=remaining))
             except ConflictError:
                 continue  # changed since we listed it: a concurrent sweep got there first
+            except pacing.PacingTimeoutError as error:
+                spent = SecretStoreError(
+                    f"its budget of {format_duration(self._sweep_budget)} ran out waiting: "
+                    f"{error.message}",
+                    code=ErrorCode.SWEEP_INCOMPLETE,
+                )
+                return Sweep(
+                    tuple(disabled), kept, error=_sweep_stopped(len(disabled), len(doomed), spent)
+                )
             except SecretStoreError as error:
                 failure = _sweep_stopped(len(disabled), len(doomed), error)
                 return Sweep(tuple(disabled), kept, error=failure)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from rotation.config import Config
+from rotation.pacing import Pacer, grpc_interceptor
 from rotation.rotate import Rotator
 
 if TYPE_CHECKING:
@@ -21,12 +22,22 @@ if TYPE_CHECKING:
 class Runtime:
     def __init__(self, config: Config) -> None:
         self.config = config
+        # One pacer per instance: every thread and request of this instance shares its budgets.
+        self.pacer = Pacer(
+            reads_per_minute=config.reads_per_minute, writes_per_minute=config.writes_per_minute
+        )
         self._lock = threading.Lock()
         self._store: SecretStore | None = None
         self._refresher: KeyRefresher | None = None
 
     def rotator(self) -> Rotator:
-        return Rotator(self.config, self.store(), self.refresher, clock=lambda: datetime.now(UTC))
+        return Rotator(
+            self.config,
+            self.store(),
+            self.refresher,
+            clock=lambda: datetime.now(UTC),
+            pacer=self.pacer,
+        )
 
     def store(self) -> SecretStore:
         with self._lock:
@@ -36,6 +47,7 @@ class Runtime:
                 self._store = GoogleSecretStore(
                     emulator_host=self.config.secret_manager_emulator_host,
                     deadline=self.config.store_deadline,
+                    interceptor=grpc_interceptor(self.pacer),
                 )
             return self._store
 

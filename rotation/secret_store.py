@@ -27,14 +27,17 @@ _LIST_PAGE_SIZE = 1000
 class GoogleSecretStore:
     """SecretStore over the real ``google-cloud-secret-manager`` client."""
 
-    def __init__(self, *, emulator_host: str | None, deadline: timedelta) -> None:
+    def __init__(
+        self, *, emulator_host: str | None, deadline: timedelta, interceptor: Any = None
+    ) -> None:
+        """``interceptor`` (a gRPC client interceptor) sees every call, retries included."""
         import google_crc32c  # noqa: PLC0415  (cold start: import lazily)
         from google.api_core import exceptions, retry  # noqa: PLC0415
         from google.cloud import secretmanager  # noqa: PLC0415
 
         self._crc32c = google_crc32c.value
         self._exceptions = exceptions
-        self._client = _make_client(secretmanager, emulator_host)
+        self._client = _make_client(secretmanager, emulator_host, interceptor)
         # Transient errors are retried for every call. That includes add: a retried add whose
         # first attempt actually landed leaves two identical versions, which is harmless, while
         # giving up leaves the only copy of a freshly refreshed key in memory.
@@ -209,18 +212,33 @@ class _PreconditionFailedError(SecretStoreError):
     """FAILED_PRECONDITION or ABORTED: a stale etag, or a state that forbids the call."""
 
 
-def _make_client(secretmanager: Any, emulator_host: str | None) -> Any:
-    if not emulator_host:
-        return secretmanager.SecretManagerServiceClient()
+def _make_client(secretmanager: Any, emulator_host: str | None, interceptor: Any = None) -> Any:
     import grpc  # noqa: PLC0415
     from google.cloud.secretmanager_v1.services.secret_manager_service.transports import (  # noqa: PLC0415
         SecretManagerServiceGrpcTransport,
     )
 
+    def intercepted(channel: Any) -> Any:
+        return grpc.intercept_channel(channel, interceptor) if interceptor else channel
+
+    if not emulator_host:
+        if interceptor is None:
+            return secretmanager.SecretManagerServiceClient()
+
+        # The client still resolves the endpoint and credentials as usual and hands them to the
+        # transport, which builds its channel with them; the interceptor only wraps that channel.
+        def channel(*args: Any, **kwargs: Any) -> Any:
+            create = SecretManagerServiceGrpcTransport.create_channel
+            return intercepted(create(*args, **kwargs))
+
+        def transport(*args: Any, **kwargs: Any) -> Any:
+            return SecretManagerServiceGrpcTransport(*args, channel=channel, **kwargs)
+
+        return secretmanager.SecretManagerServiceClient(transport=transport)
     # Passing credentials as well would raise ValueError; the channel carries none.
-    channel = grpc.insecure_channel(emulator_host)
+    channel_to_emulator = intercepted(grpc.insecure_channel(emulator_host))
     return secretmanager.SecretManagerServiceClient(
-        transport=SecretManagerServiceGrpcTransport(channel=channel)
+        transport=SecretManagerServiceGrpcTransport(channel=channel_to_emulator)
     )
 
 
