@@ -15,9 +15,10 @@ import os
 import sys
 from collections.abc import Sequence
 
+from rotation import redact, service
 from rotation.config import load_config
 from rotation.errors import RotationError
-from rotation.http import handle
+from rotation.request import parse_request
 from rotation.runtime import Runtime
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -35,13 +36,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RotationError as error:
         print(f"rotation: {error.message}", file=sys.stderr)
         return EXIT_USAGE
-    request = {"force": args.force, "dry_run": args.dry_run}
-    body, status, _ = handle(
-        Runtime(config), "POST", json.dumps(request).encode(), "application/json"
-    )
-    # The function's own log lines went to stdout; the result goes last, on its own.
-    print(json.dumps(body, indent=2))
-    return EXIT_OK if status == 200 else EXIT_FAILED
+    # The same request the HTTP entry point would build (DRY_RUN=true can't be turned off).
+    body = json.dumps({"force": args.force, "dry_run": args.dry_run}).encode()
+    request = parse_request(body, "application/json", config)
+    with redact.request_scope():
+        try:
+            outcome = service.run(Runtime(config), request)
+        except Exception as error:  # noqa: BLE001 - as the HTTP entry point: type only, no text
+            print(f"rotation: unexpected internal error ({type(error).__name__})", file=sys.stderr)
+            return EXIT_FAILED
+        # The function's own log lines went to stdout; the result goes last, on its own.
+        print(json.dumps(outcome.to_json(), indent=2))
+    return EXIT_OK if outcome.ok else EXIT_FAILED
 
 
 def _parser() -> argparse.ArgumentParser:

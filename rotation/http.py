@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rotation import logs, redact
+from rotation import logs, redact, service
 from rotation.errors import ErrorCode, RequestError
 from rotation.request import parse_request
 from rotation.runtime import Runtime
@@ -54,18 +54,8 @@ def _handle(runtime: Runtime, method: str, body: bytes, content_type: str | None
         request = parse_request(body, content_type, runtime.config)
     except RequestError as error:
         return _error(error)
-    rotator = runtime.rotator()
-    results = [
-        rotator.rotate(secret, force=request.force, dry_run=request.dry_run)
-        for secret in request.secrets
-    ]
-    ok = not any(result.failed for result in results)
-    body_json = {
-        "ok": ok,
-        "dry_run": request.dry_run,
-        "results": [result.to_json() for result in results],
-    }
-    return body_json, 200 if ok else 500, dict(_JSON)
+    outcome = service.run(runtime, request)
+    return outcome.to_json(), 200 if outcome.ok else 500, dict(_JSON)
 
 
 def _error(error: RequestError, extra_headers: dict[str, str] | None = None) -> Response:
