@@ -60,12 +60,23 @@ from google.cloud import secretmanager
 import json
 print(json.dumps({"peak_kib": PEAK_KIB}))
 """
+# One request the way gunicorn hands it over: a WSGI call. (Flask's test client would import
+# click.testing and with it pdb, which no deployed instance loads.)
 _ONE_REQUEST = """
+import io
 import functions_framework
 app = functions_framework.create_app(target="rotate", source="main.py")
-response = app.test_client().post("/", json={})
+environ = {
+    "REQUEST_METHOD": "POST", "PATH_INFO": "/", "QUERY_STRING": "", "SERVER_NAME": "localhost",
+    "SERVER_PORT": "8080", "SERVER_PROTOCOL": "HTTP/1.1", "CONTENT_TYPE": "application/json",
+    "CONTENT_LENGTH": "2", "wsgi.input": io.BytesIO(b"{}"), "wsgi.url_scheme": "http",
+    "wsgi.errors": io.StringIO(), "wsgi.multithread": True, "wsgi.multiprocess": False,
+    "wsgi.run_once": False, "wsgi.version": (1, 0),
+}
+statuses = []
+body = b"".join(app(environ, lambda status, headers, exc_info=None: statuses.append(status)))
 import json, sys
-print(json.dumps({"peak_kib": PEAK_KIB, "status": response.status_code,
+print(json.dumps({"peak_kib": PEAK_KIB, "status": int(statuses[0].split()[0]),
                   "momento_imported": "momento" in sys.modules}))
 """
 _FLEET = """

@@ -34,7 +34,7 @@ it is still read, as a fallback, and dropped on the next write, its timeout carr
 from __future__ import annotations
 
 import json
-import uuid
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -131,7 +131,9 @@ def try_acquire(
         return LeaseOutcome(None, metadata, refreshed_at=last.at)
     abandoned = live if live is not None and live.base_version == base_version else None
     timed_out_at = _timed_out_at(current, last, base_version)
-    mine = Lease(uuid.uuid4().hex, now + duration, base_version, now, timed_out_at=timed_out_at)
+    # 128 random bits name the holder (as uuid4 would, without importing uuid at cold start).
+    holder = os.urandom(16).hex()
+    mine = Lease(holder, now + duration, base_version, now, timed_out_at=timed_out_at)
     etag = store.replace_annotations(secret, _with_lease(metadata.annotations, mine), metadata.etag)
     if etag is None:
         # Someone else wrote first with the same etag, or our own write landed and its retry

@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import contextlib
 import time
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rotation import lease, logs, pacing, redact
+from rotation import logs, pacing, redact
 from rotation.config import Config
 from rotation.durations import format_duration
 from rotation.errors import (
@@ -54,6 +53,11 @@ from rotation.token import (
     parse_document,
     render_refreshed,
 )
+
+if TYPE_CHECKING:
+    # Imported where used: a run with nothing to refresh (the daily case) never needs them,
+    # and every module a cold start imports costs it (see devtools/bench.py).
+    from rotation import lease
 
 # How long one secret's sweep may take, retries included. The sweep is housekeeping: a sick
 # secret must not hold the run while a later secret is due (the next run finishes the sweep).
@@ -206,6 +210,8 @@ class Rotator:
 
     def _refresh(self, secret: str, current: Healthy, reason: str) -> SecretResult:
         """Steps 3 to 7, for a key that is due (or forced)."""
+        from rotation import lease  # noqa: PLC0415 - only refreshes take the lease
+
         under: UnderLease | None = None
         # The lease's write and the new version's are reserved in the budget together, before
         # the lease: once Momento has spent the refresh token, the add never waits for budget.
@@ -442,6 +448,8 @@ class Rotator:
         )
 
     def _release(self, secret: str, outcome: lease.LeaseOutcome, *, timed_out: bool) -> None:
+        from rotation import lease  # noqa: PLC0415 - only refreshes take the lease
+
         try:
             lease.release(self._store, secret, outcome, now=self._clock(), timed_out=timed_out)
         except SecretStoreError as error:
@@ -554,6 +562,8 @@ def _until(expires_at: int | None) -> str:
 
 def _log_internal_error(secret: str, error: Exception) -> None:
     """Where a bug happened, without its message (which may carry whatever it was handed)."""
+    import traceback  # noqa: PLC0415 - only bugs need it
+
     frames = [
         f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}"
         for frame in traceback.extract_tb(error.__traceback__)
