@@ -59,6 +59,8 @@ LEGACY_ANNOTATIONS = {
 
 @dataclass(frozen=True)
 class Lease:
+    """The lease annotation: who refreshes which version, since and until when."""
+
     holder: str
     expires_at: datetime
     base_version: int  # the version the holder read and is refreshing from

@@ -36,7 +36,6 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -117,10 +116,14 @@ class SlidingWindow:
         return len(self._sent)
 
 
-@dataclass
 class _Reservation:
-    secret: str
-    rpcs: list[str] = field(default_factory=list)
+    """Writes of one refresh reserved in the budget: the RPCs not sent yet."""
+
+    __slots__ = ("rpcs", "secret")
+
+    def __init__(self, secret: str, rpcs: list[str]) -> None:
+        self.secret = secret
+        self.rpcs = rpcs
 
 
 _reservation: ContextVar[_Reservation | None] = ContextVar("rotation_reservation", default=None)

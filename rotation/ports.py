@@ -31,6 +31,8 @@ class StoredVersion:
 
 @dataclass(frozen=True)
 class SecretMetadata:
+    """The secret resource itself: annotations (the lease), etag and version aliases."""
+
     annotations: Mapping[str, str]
     etag: str
     # alias -> version number: consumers may read a version by alias, so it must stay enabled
