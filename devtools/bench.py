@@ -199,9 +199,9 @@ class Bench:
         writes = [t for t, method, _ in received if RPC_KINDS[method] is QuotaKind.WRITE]
         reads = [t for t, method, _ in received if RPC_KINDS[method] is QuotaKind.READ]
         by_secret: dict[str, list[float]] = {}
-        for t, method, resource in received:
+        for t, method, name in received:
             if RPC_KINDS[method] is QuotaKind.WRITE:
-                by_secret.setdefault("/".join(resource.split("/")[:4]), []).append(t)
+                by_secret.setdefault("/".join(name.split("/")[:4]), []).append(t)
         return {
             "secrets": size,
             "workers": workers,
