@@ -35,3 +35,19 @@ def test_a_fleet_is_rotated_concurrently_with_results_in_the_requests_order(
     logged = [line["secret"] for line in log_lines() if line.get("event") == "rotation.result"]
     assert sorted(logged) == sorted(secrets)
     assert world.secret_manager.peak_in_flight > 1
+
+
+def test_a_sweep_stops_when_the_write_budget_is_spent_and_says_so(world: World) -> None:
+    """With a budget of 2 writes a minute, the third disable would wait a minute: longer than
+    the sweep's own budget, so the sweep stops at once and the next run finishes it."""
+    secret = world.new_secret()
+    for age in (50, 40, 30, 20):
+        world.seed(secret, world.issue(expires_in=20 * DAY).console_json(), age=age * DAY)
+    world.configure(SECRET_MANAGER_WRITES_PER_MINUTE="2")
+
+    result = world.call().only()
+
+    assert result["error"]["code"] == "sweep_incomplete"
+    assert "SECRET_MANAGER_WRITES_PER_MINUTE=2" in result["error"]["message"]
+    assert "after disabling 2 of 3 versions" in result["error"]["message"]
+    assert world.states(secret) == {1: "DISABLED", 2: "DISABLED", 3: "ENABLED", 4: "ENABLED"}
