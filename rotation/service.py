@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +57,9 @@ def run(runtime: Runtime, request: RotationRequest, *, workers: int = MAX_WORKER
     if workers <= 1 or len(secrets) <= 1:
         results = [rotate(secret) for secret in secrets]
     else:
+        # Imported here: a run of one secret (a cold start's usual case) needs no pool.
+        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
         with ThreadPoolExecutor(min(workers, len(secrets)), "rotation") as pool:
             # Each secret runs in a copy of this context: the request's redaction registry and
             # nothing else (a context can't be entered by two threads at once).
