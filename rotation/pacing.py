@@ -45,7 +45,7 @@ WINDOW_SECONDS = 60.0
 # Secret Manager's soft limit on AddSecretVersion and UpdateSecret per secret (and its limit of
 # about 1 enable/disable per version per second is implied: a run changes a version once).
 SECRET_WRITES_PER_SECOND = 2
-_SECRET = re.compile(r"projects/[^/]+/secrets/[^/]+")
+_SECRET_ID = re.compile(r"projects/[^/]+/secrets/([^/]+)")
 
 
 class QuotaKind(StrEnum):
@@ -187,12 +187,13 @@ class Pacer:
     def refresh_writes(self, secret: str) -> Iterator[None]:
         """Reserve the two writes of a refresh of ``secret`` for the calls made inside."""
         rpcs = list(REFRESH_WRITES)
+        key = _secret_of(secret) or secret
         with self._changed:
-            windows = self._windows_for(QuotaKind.WRITE, secret)
+            windows = self._windows_for(QuotaKind.WRITE, key)
             self._wait_for(windows, len(rpcs), "a refresh")
             for window in windows:
                 window.pending += len(rpcs)
-        token = _reservation.set(_Reservation(secret, rpcs))
+        token = _reservation.set(_Reservation(key, rpcs))
         try:
             yield
         finally:
@@ -252,8 +253,12 @@ class Pacer:
 
 
 def _secret_of(resource: str) -> str | None:
-    match = _SECRET.match(resource)
-    return match.group(0) if match else None
+    """The key of a secret's write window: its id. Secret Manager names the project by number in
+    what it returns (the versions a sweep disables) and we by id in what we send (the lease, the
+    add), so the full name would split one secret's writes over two windows. Secrets of the same
+    id in two projects share a window, which only ever errs on the safe side."""
+    match = _SECRET_ID.match(resource)
+    return match.group(1) if match else None
 
 
 def grpc_interceptor(pacer: Pacer) -> Any:

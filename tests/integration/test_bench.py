@@ -40,6 +40,7 @@ def test_benchmark_smoke_counts_every_call_exactly(tmp_path) -> None:
     )
     results = json.loads(output.read_text())
     assert results["calls"] == EXPECTED_CALLS, done.stdout
+    assert results["calls_most_writes_to_one_secret_in_1s"] == 2, "a sweep waits its turn"
     assert results["cold_start"]["momento_imported_on_skip"] is False
     fleet = results["fleets"]["concurrent"]
     assert (fleet["writes"], fleet["reads"]) == (2 * fleet["secrets"], 2 * fleet["secrets"])

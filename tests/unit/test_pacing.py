@@ -164,3 +164,14 @@ def test_the_window_frees_exactly_at_60_s() -> None:
     assert window.wait(59.0) == 1.0
     assert window.wait(60.0) == 0.0
     assert window.wait(60.0, slots=2) == 10.0
+
+
+def test_a_secret_named_by_project_number_shares_its_window_with_the_name_we_configured() -> None:
+    """The sweep disables versions named as Secret Manager returns them, by project number."""
+    clock = FakeClock()
+    pace = pacer(clock)
+    send_times(clock, pace, [("UpdateSecret", "projects/my-project/secrets/a")] * 2)
+    (disable,) = send_times(
+        clock, pace, [("DisableSecretVersion", "projects/123456789012/secrets/a/versions/1")]
+    )
+    assert disable == 1001.0
