@@ -27,6 +27,10 @@ see either added its version before our read of the latest (superseded) or holds
 the version we read (held, or abandoned only after ``LEASE_DURATION``, which outlasts any
 holder: see :func:`rotation.config.load_config`).
 
+A version added by hand while a refresh is in flight also supersedes its lease: a run that
+comes after it skips for ``LEASE_DURATION`` as after a burst, and the holder goes on to store its
+own refresh of the version it read, which is a valid key too.
+
 Releases before 2026-12 kept the outcome in a second annotation (``LAST_ATTEMPT_ANNOTATION``);
 it is still read, as a fallback, and dropped on the next write, its timeout carried forward.
 """
