@@ -78,10 +78,10 @@ Rotation (passed to the function; first checked by its own parser, rotation/chec
   --min-enabled-versions N  Never leave fewer enabled versions.    [MIN_ENABLED_VERSIONS; 1]
   --function-dry-run        Deploy the function in dry-run mode: it reports, writes nothing.
                                                                    [FUNCTION_DRY_RUN; false]
-  --reads-per-minute N      Most Secret Manager reads (get, list) one run sends per minute;
-                            the project allows 600, shared.  [SECRET_MANAGER_READS_PER_MINUTE; 300]
-  --writes-per-minute N     Most Secret Manager writes (add, update, disable) one run sends
-                            per minute; the project allows 600. [SECRET_MANAGER_WRITES_PER_MINUTE; 300]
+  --reads-per-minute N      Most Secret Manager reads (get, list) the function sends in any
+                            minute; the project allows 600, shared. [SECRET_MANAGER_READS_PER_MINUTE; 300]
+  --writes-per-minute N     Most Secret Manager writes (add, update, disable) the function sends
+                            in any minute; the project allows 600. [SECRET_MANAGER_WRITES_PER_MINUTE; 300]
 
 Schedule:
   --schedule CRON           When the job runs (unix cron).         [ROTATION_SCHEDULE; 0 3 * * *]
