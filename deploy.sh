@@ -110,6 +110,10 @@ Rotation (passed to the function; first checked by its own parser, rotation/chec
   --min-enabled-versions N  Never leave fewer enabled versions.    [MIN_ENABLED_VERSIONS; 1]
   --function-dry-run        Deploy the function in dry-run mode: it reports, writes nothing.
                                                                    [FUNCTION_DRY_RUN; false]
+  --reads-per-minute N      Most Secret Manager reads (get, list) the function sends in any
+                            minute; the project allows 600, shared. [SECRET_MANAGER_READS_PER_MINUTE; 300]
+  --writes-per-minute N     Most Secret Manager writes (add, update, disable) the function sends
+                            in any minute; the project allows 600. [SECRET_MANAGER_WRITES_PER_MINUTE; 300]
 
 Schedule:
   --schedule CRON           When the job runs (unix cron).         [ROTATION_SCHEDULE; 0 3 * * *]
@@ -281,6 +285,8 @@ refresh_before=${REFRESH_BEFORE:-3d}
 retention=${RETENTION:-7d}
 min_enabled_versions=${MIN_ENABLED_VERSIONS:-1}
 function_dry_run=${FUNCTION_DRY_RUN:-false}
+reads_per_minute=${SECRET_MANAGER_READS_PER_MINUTE:-300}
+writes_per_minute=${SECRET_MANAGER_WRITES_PER_MINUTE:-300}
 schedule=${ROTATION_SCHEDULE:-0 3 * * *}
 time_zone=${ROTATION_TIME_ZONE:-Etc/UTC}
 function_name=${FUNCTION_NAME:-momento-key-rotation}
@@ -344,6 +350,8 @@ while ((i < ${#args[@]})); do
     --refresh-before) take && refresh_before=$value ;;
     --retention) take && retention=$value ;;
     --min-enabled-versions) take && min_enabled_versions=$value ;;
+    --reads-per-minute) take && reads_per_minute=$value ;;
+    --writes-per-minute) take && writes_per_minute=$value ;;
     --schedule) take && schedule=$value ;;
     --time-zone) take && time_zone=$value ;;
     --function-name) take && function_name=$value ;;
@@ -486,6 +494,8 @@ function_env+=(
   "RETENTION=$retention"
   "MIN_ENABLED_VERSIONS=$min_enabled_versions"
   "DRY_RUN=$function_dry_run"
+  "SECRET_MANAGER_READS_PER_MINUTE=$reads_per_minute"
+  "SECRET_MANAGER_WRITES_PER_MINUTE=$writes_per_minute"
 )
 
 # The function's own checks run in a local Python 3.11+ (the one gcloud is told to use, when
@@ -524,6 +534,10 @@ setting_source() {
     RETENTION) printf '%s' "--retention (RETENTION)" ;;
     MIN_ENABLED_VERSIONS) printf '%s' "--min-enabled-versions (MIN_ENABLED_VERSIONS)" ;;
     DRY_RUN) printf '%s' "--function-dry-run (FUNCTION_DRY_RUN)" ;;
+    SECRET_MANAGER_READS_PER_MINUTE)
+      printf '%s' "--reads-per-minute (SECRET_MANAGER_READS_PER_MINUTE)" ;;
+    SECRET_MANAGER_WRITES_PER_MINUTE)
+      printf '%s' "--writes-per-minute (SECRET_MANAGER_WRITES_PER_MINUTE)" ;;
     *) printf '%s' "the function's settings" ;;
   esac
 }

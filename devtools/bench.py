@@ -1,56 +1,101 @@
-"""What a run costs, measured against the local emulators, as ratios within one run.
+"""What a run costs, against the local emulators: calls, pacing, concurrency, cold start, memory.
 
-These machines are noisy, so absolute numbers mean little; each figure is compared with a
-baseline measured in the same run:
+One command measures every figure the README quotes, each against a baseline measured in the
+same run (these machines are noisy, so only ratios within a run mean much):
 
-- **cold start**: a fresh interpreter that imports ``main`` and serves one request, for a key
-  that needs nothing (the daily case) and for one that needs a refresh; wall time and peak
-  memory, each as a ratio to a bare interpreter that imports nothing;
-- **warm requests**: requests per second through one function instance (clients already built),
-  skip path against refresh path.
+- **calls per path**: what each path sends to Secret Manager, by quota kind (access; read =
+  get/list; write = add/update/disable), and to Momento. Counted by the emulators, so every
+  attempt counts. Deterministic: the smoke mode in the test suite asserts them exactly.
+- **a fleet of due secrets** with every emulator call delayed by ``--latency`` (25 ms): one at
+  a time (the baseline) against the default concurrency, under the default budgets; and again
+  under a write budget the fleet exceeds, against the budget-bound minimum. A sliding 60 s
+  window lets ``budget`` writes go at once, so with ``W`` writes the last one cannot go out
+  before ``60 s x floor((W - 1) / budget)``; "writes / budget" (the even pace a token bucket
+  would keep) is shown beside it. Pacing is checked on what the emulator received: writes and
+  reads in any 60 s window, and writes to one secret in any second.
+- **memory**: the peak resident memory of the process that rotated the fleet.
+- **cold start**: a fresh process serving one request with nothing to refresh, against a bare
+  process that only imports functions-framework and the Secret Manager client; paired (each
+  pair runs back to back, in alternating order) and compared by the median of the pairs' ratios.
+  The emulators answer these at once (no latency): this compares what the processes do.
 
-Usage: ``.venv/bin/python -m devtools.bench [--rounds N]``. Nothing here is asserted; the
-README quotes the figures.
+Usage: ``.venv/bin/python -m devtools.bench [--latency MS] [--fleet N] [--rounds N]``; writes
+``results.json`` (``--output``). ``--smoke`` is the short form the test suite runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import io
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from datetime import timedelta
+from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from devtools.emulators.momento import MomentoEmulator
 from devtools.emulators.secret_manager import SecretManagerEmulator
+from rotation.pacing import RPC_KINDS, QuotaKind
+from rotation.service import MAX_WORKERS
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "bench-project"
+DAY = timedelta(days=1)
+SWEEP_K = 4
+# Arrival times at the emulator differ from send times by the transit; allow this much.
+JITTER = 0.005
 
 # Peak resident memory of this process since exec (ru_maxrss would include the forked parent).
 _PEAK_KIB = "int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])"
+_BARE = """
+import functions_framework
+from google.cloud import secretmanager
+import json
+print(json.dumps({"peak_kib": PEAK_KIB}))
+"""
+# One request the way gunicorn hands it over: a WSGI call. (Flask's test client would import
+# click.testing and with it pdb, which no deployed instance loads.)
 _ONE_REQUEST = """
-import json, sys, time
-started = time.perf_counter()
+import io
 import functions_framework
 app = functions_framework.create_app(target="rotate", source="main.py")
-response = app.test_client().post("/", json={})
-elapsed = time.perf_counter() - started
-print(json.dumps({"seconds": elapsed, "peak_kib": PEAK_KIB, "status": response.status_code,
+environ = {
+    "REQUEST_METHOD": "POST", "PATH_INFO": "/", "QUERY_STRING": "", "SERVER_NAME": "localhost",
+    "SERVER_PORT": "8080", "SERVER_PROTOCOL": "HTTP/1.1", "CONTENT_TYPE": "application/json",
+    "CONTENT_LENGTH": "2", "wsgi.input": io.BytesIO(b"{}"), "wsgi.url_scheme": "http",
+    "wsgi.errors": io.StringIO(), "wsgi.multithread": True, "wsgi.multiprocess": False,
+    "wsgi.run_once": False, "wsgi.version": (1, 0),
+}
+statuses = []
+body = b"".join(app(environ, lambda status, headers, exc_info=None: statuses.append(status)))
+import json, sys
+print(json.dumps({"peak_kib": PEAK_KIB, "status": int(statuses[0].split()[0]),
                   "momento_imported": "momento" in sys.modules}))
 """
-_BARE = """
-import json, time
-started = time.perf_counter()
-print(json.dumps({"seconds": time.perf_counter() - started, "peak_kib": PEAK_KIB}))
-""".replace("PEAK_KIB", _PEAK_KIB)
+_FLEET = """
+import collections, contextlib, json, os, sys, time
+from rotation import redact, service
+from rotation.config import load_config
+from rotation.request import RotationRequest
+from rotation.runtime import Runtime
+config = load_config(os.environ)
+request = RotationRequest(config.secrets, force=False, dry_run=False)
+with open(os.devnull, "w") as logs, contextlib.redirect_stdout(logs), redact.request_scope():
+    started = time.perf_counter()
+    outcome = service.run(Runtime(config), request, workers=int(sys.argv[1]))
+    seconds = time.perf_counter() - started
+actions = collections.Counter(str(result.action) for result in outcome.results)
+print(json.dumps({"seconds": seconds, "peak_kib": PEAK_KIB, "actions": actions}))
+"""
 
 
 class Bench:
@@ -58,116 +103,383 @@ class Bench:
         self.secret_manager = secret_manager
         self.momento = momento
         self.counter = 0
+        # The most writes one request of calls() sent its secret in any second.
+        self.most_writes_in_1s = 0
 
-    def secret_with_key(self, expires_in: timedelta) -> str:
+    def secret(self, *, expires_in: timedelta, old_versions: int = 0) -> str:
+        """A secret whose latest key expires in ``expires_in``, after ``old_versions`` versions
+        superseded long enough ago (20+ days, RETENTION is 7 days) for the sweep to disable."""
         self.counter += 1
         name = f"projects/{PROJECT}/secrets/bench-{self.counter}"
         self.secret_manager.create_secret(name)
-        key = self.momento.issue_key(lifetime=timedelta(days=30), expires_in=expires_in)
-        self.secret_manager.add_version(name, json.dumps(key.console_json()).encode())
+        now = datetime.now(UTC)
+        for age in range(old_versions, 0, -1):
+            key = self.momento.issue_key(expires_in=20 * DAY)
+            self.secret_manager.add_version(
+                name, _json(key.console_json()), create_time=now - (20 + age) * DAY
+            )
+        key = self.momento.issue_key(expires_in=expires_in)
+        self.secret_manager.add_version(name, _json(key.console_json()), create_time=now - 20 * DAY)
         return name
 
-    def env(self, secret: str) -> dict[str, str]:
+    def env(self, secrets: Iterable[str], **extra: str) -> dict[str, str]:
         return {
             **os.environ,
-            "ROTATION_SECRETS": secret,
+            "ROTATION_SECRETS": ",".join(secrets),
             "GOOGLE_CLOUD_PROJECT": PROJECT,
             "SECRET_MANAGER_EMULATOR_HOST": self.secret_manager.address,
             "MOMENTO_CONTROL_ENDPOINT": self.momento.address,
             "MOMENTO_CONTROL_INSECURE": "true",
+            **extra,
         }
 
-    def cold(self, *, refresh: bool) -> dict[str, float]:
-        secret = self.secret_with_key(timedelta(days=1 if refresh else 20))
-        script = _ONE_REQUEST.replace("PEAK_KIB", _PEAK_KIB)
-        return _run_json([sys.executable, "-c", script], self.env(secret))
+    def set_latency(self, seconds: float) -> None:
+        self.secret_manager.latency = seconds
+        self.momento.latency = seconds
 
-    def bare(self) -> dict[str, float]:
-        return _run_json([sys.executable, "-c", _BARE], dict(os.environ))
+    def mark(self) -> tuple[int, int]:
+        return len(self.secret_manager.received), len(self.momento.received)
 
-    def warm_rate(self, *, refresh: bool, requests: int) -> float:
-        """Requests per second through one instance, each for its own secret.
+    def since(self, mark: tuple[int, int]) -> tuple[list[Any], list[Any]]:
+        return (
+            list(self.secret_manager.received)[mark[0] :],
+            list(self.momento.received)[mark[1] :],
+        )
 
-        One secret per request: a burst of runs on one secret refreshes it once, by design.
-        """
-        import functions_framework  # noqa: PLC0415 - only the warm phase needs it in-process
+    # -- calls per path ------------------------------------------------------------------
 
-        expires_in = timedelta(days=1 if refresh else 20)
-        secrets = [self.secret_with_key(expires_in) for _ in range(requests + 1)]
+    def calls(self, secret: str, body: dict[str, Any], expected: str) -> dict[str, int]:
+        """What one request for ``secret`` sends, by quota kind, through the function's app."""
+        import functions_framework  # noqa: PLC0415 - only this phase needs it in-process
+
         saved = dict(os.environ)
-        os.environ.update(self.env(",".join(secrets)))
+        os.environ.update(self.env([secret]))
         try:
             app = functions_framework.create_app(  # type: ignore[no-untyped-call]
                 target="rotate", source=str(ROOT / "main.py")
             )
-            client = app.test_client()
-            expected = "refreshed" if refresh else "skipped"
+            mark = self.mark()
             with contextlib.redirect_stdout(io.StringIO()):  # the function's own log lines
-                client.post("/", json={"secrets": secrets[:1]})  # build the clients first
-                started = time.perf_counter()
-                for secret in secrets[1:]:
-                    body = client.post("/", json={"secrets": [secret]}).get_json()
-                    if body["results"][0]["action"] != expected:
-                        raise RuntimeError(f"a benchmark request was not {expected}")
-                return requests / (time.perf_counter() - started)
+                answer = app.test_client().post("/", json=body).get_json()
+            if answer["results"][0]["action"] != expected:
+                raise RuntimeError(f"a benchmark request was not {expected}: {answer}")
         finally:
             os.environ.clear()
             os.environ.update(saved)
+        secret_manager, momento = self.since(mark)
+        kinds = Counter(str(RPC_KINDS[method]) for _, method, _ in secret_manager)
+        writes = [t for t, method, _ in secret_manager if RPC_KINDS[method] is QuotaKind.WRITE]
+        self.most_writes_in_1s = max(self.most_writes_in_1s, _most_in_window(writes, 1.0))
+        return {
+            **{str(kind): kinds.get(str(kind), 0) for kind in QuotaKind},
+            "momento": len(momento),
+        }
+
+    def call_counts(self) -> dict[str, dict[str, int]]:
+        skip = self.secret(expires_in=20 * DAY)
+        skip_sweep = self.secret(expires_in=20 * DAY, old_versions=SWEEP_K)
+        refresh = self.secret(expires_in=DAY)
+        refresh_sweep = self.secret(expires_in=DAY, old_versions=SWEEP_K)
+        return {
+            "skip": self.calls(skip, {}, "skipped"),
+            f"skip + sweep of {SWEEP_K}": self.calls(skip_sweep, {}, "skipped"),
+            "refresh": self.calls(refresh, {}, "refreshed"),
+            f"refresh + sweep of {SWEEP_K}": self.calls(refresh_sweep, {}, "refreshed"),
+            # The same key forced again at once: the lease, superseded moments ago, says so.
+            "forced again at once": self.calls(refresh, {"force": True}, "skipped"),
+        }
+
+    # -- fleets --------------------------------------------------------------------------
+
+    def fleet(self, size: int, *, workers: int, **env: str) -> dict[str, Any]:
+        secrets = [self.secret(expires_in=DAY) for _ in range(size)]
+        mark = self.mark()
+        started = time.monotonic()
+        script = _FLEET.replace("PEAK_KIB", _PEAK_KIB)
+        sample = _run_json([sys.executable, "-c", script, str(workers)], self.env(secrets, **env))
+        received, _ = self.since(mark)
+        if sample["actions"] != {"refreshed": size}:
+            raise RuntimeError(f"a fleet run did not refresh every secret: {sample['actions']}")
+        writes = [t for t, method, _ in received if RPC_KINDS[method] is QuotaKind.WRITE]
+        reads = [t for t, method, _ in received if RPC_KINDS[method] is QuotaKind.READ]
+        by_secret: dict[str, list[float]] = {}
+        for t, method, name in received:
+            if RPC_KINDS[method] is QuotaKind.WRITE:
+                by_secret.setdefault(_secret_id(name), []).append(t)
+        return {
+            "secrets": size,
+            "workers": workers,
+            "seconds": round(sample["seconds"], 3),
+            "process_seconds": round(time.monotonic() - started, 3),
+            "peak_mib": round(sample["peak_kib"] / 1024, 1),
+            "writes": len(writes),
+            "reads": len(reads),
+            "most_writes_in_60s": _most_in_window(writes, 60.0),
+            "most_reads_in_60s": _most_in_window(reads, 60.0),
+            "most_writes_to_one_secret_in_1s": max(
+                _most_in_window(times, 1.0) for times in by_secret.values()
+            ),
+        }
+
+    # -- cold start ----------------------------------------------------------------------
+
+    def cold_pairs(self, rounds: int) -> dict[str, Any]:
+        secret = self.secret(expires_in=20 * DAY)
+        env = self.env([secret])
+        bare_cmd = [sys.executable, "-c", _BARE.replace("PEAK_KIB", _PEAK_KIB)]
+        skip_cmd = [sys.executable, "-c", _ONE_REQUEST.replace("PEAK_KIB", _PEAK_KIB)]
+        # Both processes load compiled bytecode, as a deployed instance does: the libraries have
+        # theirs from pip, and ours is compiled here (with PYTHONDONTWRITEBYTECODE set, as in
+        # some shells, every run would otherwise compile rotation/ from source).
+        compileall.compile_dir(ROOT / "rotation", quiet=1)
+        compileall.compile_file(ROOT / "main.py", quiet=1)
+        _timed(skip_cmd, env)  # warm the file cache and the emulator's first connection
+        ratios, cpu_ratios, bare_s, skip_s, bare_kib, skip_kib = [], [], [], [], [], []
+        momento = False
+        for index in range(rounds):
+            order = [("bare", bare_cmd), ("skip", skip_cmd)]
+            if index % 2:
+                order.reverse()
+            timed = {name: _timed(command, env) for name, command in order}
+            (b_seconds, b_sample), (s_seconds, s_sample) = timed["bare"], timed["skip"]
+            if s_sample["status"] != 200:
+                raise RuntimeError("the cold-start request failed")
+            ratios.append(s_seconds / b_seconds)
+            cpu_ratios.append(s_sample["cpu"] / b_sample["cpu"])
+            bare_s.append(b_seconds)
+            skip_s.append(s_seconds)
+            bare_kib.append(b_sample["peak_kib"])
+            skip_kib.append(s_sample["peak_kib"])
+            momento = momento or bool(s_sample["momento_imported"])
+        return {
+            "pairs": rounds,
+            "bare_seconds": round(statistics.median(bare_s), 3),
+            "skip_seconds": round(statistics.median(skip_s), 3),
+            "ratio": round(statistics.median(ratios), 3),
+            "ratio_min": round(min(ratios), 3),
+            "ratio_max": round(max(ratios), 3),
+            "cpu_ratio": round(statistics.median(cpu_ratios), 3),
+            # Interference from other work only ever adds time: the fastest of each is the
+            # closest either gets to its own cost (timeit's reasoning).
+            "fastest_ratio": round(min(skip_s) / min(bare_s), 3),
+            "bare_peak_mib": round(statistics.median(bare_kib) / 1024, 1),
+            "skip_peak_mib": round(statistics.median(skip_kib) / 1024, 1),
+            "momento_imported_on_skip": momento,
+        }
 
 
-def _run_json(command: list[str], env: dict[str, str]) -> dict[str, float]:
+def _json(document: dict[str, object]) -> bytes:
+    return json.dumps(document).encode()
+
+
+def _run_json(command: list[str], env: dict[str, str]) -> dict[str, Any]:
     done = subprocess.run(
-        command, cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=120
+        command, cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=600
     )
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def _median(samples: list[dict[str, float]], key: str) -> float:
-    return statistics.median(sample[key] for sample in samples)
+def _timed(command: list[str], env: dict[str, str]) -> tuple[float, dict[str, Any]]:
+    """Wall seconds of the whole process; its CPU seconds (user + system) go into the sample."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    sample = _run_json(command, env)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    sample["cpu"] = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall, sample
 
 
-def _repeat(rounds: int, measure: Callable[[], dict[str, float]]) -> list[dict[str, float]]:
-    return [measure() for _ in range(rounds)]
+def _secret_id(resource: str) -> str:
+    """A secret's id: requests name its project by id, versions returned by number."""
+    return resource.split("/")[3]
+
+
+def _most_in_window(times: list[float], window: float) -> int:
+    """The most arrivals in any window of ``window`` seconds (less the transit jitter)."""
+    ordered = sorted(times)
+    most, first = 0, 0
+    for last, moment in enumerate(ordered):
+        while moment - ordered[first] >= window - JITTER:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
+def budget_bound_seconds(calls: int, budget: int) -> float:
+    """The earliest the last of ``calls`` can go out under a sliding 60 s window of ``budget``."""
+    return 60.0 * ((calls - 1) // budget) if calls else 0.0
+
+
+def goals(results: dict[str, Any]) -> list[tuple[str, bool]]:
+    """Each goal of issue #9 with whether this run met it."""
+    counts = results["calls"]
+    refresh = counts["refresh"]
+    checks = [
+        (
+            "a refresh sends at most 2 writes, no read or access twice",
+            refresh["write"] <= 2 and refresh["read"] <= 2 and refresh["access"] <= 1,
+        ),
+        (
+            "each path, the sweeps included, sends at most 2 writes to its secret in any second",
+            results["calls_most_writes_to_one_secret_in_1s"] <= 2,
+        ),
+    ]
+    for name, fleet in results["fleets"].items():
+        budget = fleet["budget"]
+        checks.append(
+            (
+                f"{name}: at most {budget['writes']} writes and {budget['reads']} reads in any "
+                "60 s, at most 2 writes to one secret in any second",
+                fleet["most_writes_in_60s"] <= budget["writes"]
+                and fleet["most_reads_in_60s"] <= budget["reads"]
+                and fleet["most_writes_to_one_secret_in_1s"] <= 2,
+            )
+        )
+        checks.append((f"{name}: peak memory under 128 MiB", fleet["peak_mib"] < 128))
+    concurrent = results["fleets"].get("concurrent")
+    if concurrent is not None and "speedup" in concurrent:
+        checks.append(
+            ("concurrent: at least 5x faster than one at a time", concurrent["speedup"] >= 5)
+        )
+    bound = results["fleets"].get("budget-bound")
+    if bound is not None:
+        checks.append(
+            ("budget-bound: within 1.2x of the budget-bound minimum", bound["vs_minimum"] <= 1.2)
+        )
+    cold = results["cold_start"]
+    # Judged on the fastest run of each process: on a shared machine the median of the pairs
+    # rises with other work (the request waits on the emulator while it runs), so it is shown
+    # beside it but would measure the neighbours as much as the function.
+    checks.append(
+        (
+            "cold start of the skip path at most 1.10x the bare process (fastest of each)",
+            cold["fastest_ratio"] <= 1.10,
+        )
+    )
+
+    checks.append(("the skip path never imports Momento", not cold["momento_imported_on_skip"]))
+    return checks
+
+
+def report(results: dict[str, Any]) -> str:
+    lines = ["calls per path (Secret Manager by quota kind; Momento):"]
+    lines.append(f"  {'path':<24}{'access':>7}{'read':>6}{'write':>7}{'momento':>9}")
+    for path, counts in results["calls"].items():
+        lines.append(
+            f"  {path:<24}{counts['access']:>7}{counts['read']:>6}{counts['write']:>7}"
+            f"{counts['momento']:>9}"
+        )
+    latency = results["latency_ms"]
+    lines.append(f"fleets of due secrets, {latency} ms per emulator call:")
+    lines.append(
+        f"  {'run':<14}{'secrets':>8}{'workers':>8}{'seconds':>9}{'peak MiB':>9}"
+        f"{'writes':>7}{'max/60s':>8}{'max/s/secret':>13}"
+    )
+    for name, fleet in results["fleets"].items():
+        lines.append(
+            f"  {name:<14}{fleet['secrets']:>8}{fleet['workers']:>8}{fleet['seconds']:>9.2f}"
+            f"{fleet['peak_mib']:>9.1f}{fleet['writes']:>7}"
+            f"{str(fleet['most_writes_in_60s']) + '/' + str(fleet['budget']['writes']):>8}"
+            f"{fleet['most_writes_to_one_secret_in_1s']:>13}"
+        )
+    concurrent = results["fleets"].get("concurrent")
+    if concurrent is not None and "speedup" in concurrent:
+        lines.append(f"  concurrent / one at a time: {concurrent['speedup']:.1f}x faster")
+    bound = results["fleets"].get("budget-bound")
+    if bound is not None:
+        lines.append(
+            f"  budget-bound: {bound['writes']} writes, budget {bound['budget']['writes']}/min: "
+            f"minimum {bound['minimum_seconds']:.0f} s (writes / budget: "
+            f"{bound['writes_over_budget_seconds']:.0f} s); took {bound['vs_minimum']:.2f}x "
+            "the minimum"
+        )
+    cold = results["cold_start"]
+    lines.append(f"cold start, {cold['pairs']} pairs of whole processes (median):")
+    lines.append(
+        f"  bare (functions-framework + Secret Manager client imported): "
+        f"{cold['bare_seconds']:.3f} s, {cold['bare_peak_mib']:.1f} MiB"
+    )
+    lines.append(
+        f"  one request, nothing to refresh:                            "
+        f"{cold['skip_seconds']:.3f} s, {cold['skip_peak_mib']:.1f} MiB"
+    )
+    lines.append(
+        f"  ratio, median of the pairs: {cold['ratio']:.2f}x (pairs ranged {cold['ratio_min']:.2f}-"
+        f"{cold['ratio_max']:.2f}x)"
+    )
+    lines.append(
+        f"  ratio, fastest of each: {cold['fastest_ratio']:.2f}x; CPU time, median of the pairs: "
+        f"{cold['cpu_ratio']:.2f}x; Momento imported: "
+        f"{'yes' if cold['momento_imported_on_skip'] else 'no'}"
+    )
+    lines.append("goals:")
+    lines.extend(f"  [{'met' if met else 'NOT MET'}] {goal}" for goal, met in results["goals"])
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--rounds", type=int, default=5, help="cold starts per case")
-    parser.add_argument("--requests", type=int, default=40, help="warm requests per case")
+    parser.add_argument("--latency", type=float, default=25.0, help="ms per emulator call")
+    parser.add_argument("--fleet", type=int, default=100, help="due secrets per fleet run")
+    parser.add_argument("--rounds", type=int, default=20, help="cold-start pairs")
+    parser.add_argument(
+        "--bound-writes",
+        type=int,
+        default=100,
+        help="the write budget of the budget-bound fleet run (below its 2 writes per secret)",
+    )
+    parser.add_argument("--output", type=Path, default=Path("results.json"))
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="short: call counts, a 5-secret fleet, one cold-start pair, no budget-bound run",
+    )
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.fleet, args.rounds = 5, 1
 
+    default_budget = {"reads": 300, "writes": 300}
+    results: dict[str, Any] = {"latency_ms": args.latency, "fleets": {}}
     with SecretManagerEmulator() as secret_manager, MomentoEmulator() as momento:
         bench = Bench(secret_manager, momento)
-        bare = _repeat(args.rounds, bench.bare)
-        skip = _repeat(args.rounds, lambda: bench.cold(refresh=False))
-        refresh = _repeat(args.rounds, lambda: bench.cold(refresh=True))
-        warm_skip = bench.warm_rate(refresh=False, requests=args.requests)
-        warm_refresh = bench.warm_rate(refresh=True, requests=args.requests)
-
-    base_kib = _median(bare, "peak_kib")
-    print(f"cold start, median of {args.rounds} (a fresh interpreter serving one request):")
-    print(f"  {'case':<22}{'seconds':>9}{'peak MiB':>10}{'MiB over bare':>15}  momento imported")
-    for name, samples in (("nothing to refresh", skip), ("refresh", refresh)):
-        seconds, kib = _median(samples, "seconds"), _median(samples, "peak_kib")
-        imported = any(sample["momento_imported"] for sample in samples)
-        print(
-            f"  {name:<22}{seconds:>9.3f}{kib / 1024:>10.1f}{(kib - base_kib) / 1024:>15.1f}"
-            f"  {'yes' if imported else 'no'}"
-        )
-    skip_s, refresh_s = _median(skip, "seconds"), _median(refresh, "seconds")
-    print(f"  refresh / nothing-to-refresh, time: {refresh_s / skip_s:.2f}x")
-    skip_extra = _median(skip, "peak_kib") - base_kib
-    refresh_extra = _median(refresh, "peak_kib") - base_kib
-    print(
-        f"  refresh / nothing-to-refresh, memory over a bare interpreter: "
-        f"{refresh_extra / skip_extra:.2f}x"
-    )
-    print(f"warm, one instance, {args.requests} requests each:")
-    print(f"  nothing to refresh: {warm_skip:8.1f} requests/s")
-    print(
-        f"  refresh:            {warm_refresh:8.1f} requests/s "
-        f"({warm_skip / warm_refresh:.1f}x slower: refresh, write, verify, lease)"
-    )
+        results["calls"] = bench.call_counts()
+        results["calls_most_writes_to_one_secret_in_1s"] = bench.most_writes_in_1s
+        bench.set_latency(args.latency / 1000)
+        fleets = results["fleets"]
+        if not args.smoke:
+            fleets["one at a time"] = {
+                **bench.fleet(args.fleet, workers=1),
+                "budget": default_budget,
+            }
+        fleets["concurrent"] = {
+            **bench.fleet(args.fleet, workers=MAX_WORKERS),
+            "budget": default_budget,
+        }
+        if not args.smoke:
+            fleets["concurrent"]["speedup"] = round(
+                fleets["one at a time"]["seconds"] / fleets["concurrent"]["seconds"], 1
+            )
+            budget = {"reads": 300, "writes": args.bound_writes}
+            bound = bench.fleet(
+                args.fleet,
+                workers=MAX_WORKERS,
+                SECRET_MANAGER_WRITES_PER_MINUTE=str(args.bound_writes),
+            )
+            minimum = budget_bound_seconds(bound["writes"], args.bound_writes)
+            fleets["budget-bound"] = {
+                **bound,
+                "budget": budget,
+                "minimum_seconds": minimum,
+                "writes_over_budget_seconds": round(60.0 * bound["writes"] / args.bound_writes, 1),
+                "vs_minimum": round(bound["seconds"] / minimum, 3) if minimum else None,
+            }
+        bench.set_latency(0.0)
+        results["cold_start"] = bench.cold_pairs(args.rounds)
+    results["goals"] = goals(results)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    print(report(results))
+    print(f"(written to {args.output})")
     return 0
 
 

@@ -24,9 +24,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rotation import logs
+from rotation import logs, redact, service
 from rotation.check import check_document
 from rotation.config import Config, load_config
+from rotation.discovery import managed_secrets
 from rotation.errors import (
     ConfigError,
     NotRefreshableError,
@@ -34,15 +35,13 @@ from rotation.errors import (
     SetupError,
     TokenDocumentError,
 )
-from rotation.http import handle
 from rotation.policy import epoch_to_rfc3339
+from rotation.request import RotationRequest
 from rotation.runtime import Runtime
 from rotation.token import parse_document
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 COMMANDS = ("rotate", "seed")
-# Codes of a run that could not start: fixed by the operator, not by running again.
-_SETUP_CODES = {"no_credentials", "credentials_refused", "emulator_unreachable"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,13 +54,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         runtime = _runtime(args)
         if args.command == "seed":
             return _seed(runtime, Path(args.source), runtime.config.secrets[0])
+        return _rotate(runtime, force=args.force, dry_run=args.dry_run)
     except (ConfigError, SetupError, TokenDocumentError, NotRefreshableError) as error:
         print(f"rotation: {error.message}", file=sys.stderr)
         return EXIT_USAGE
     except RotationError as error:
         print(f"rotation: {error.message}", file=sys.stderr)
         return EXIT_FAILED
-    return _rotate(runtime, force=args.force, dry_run=args.dry_run)
 
 
 def _runtime(args: argparse.Namespace) -> Runtime:
@@ -76,16 +75,21 @@ def _runtime(args: argparse.Namespace) -> Runtime:
 
 
 def _rotate(runtime: Runtime, *, force: bool, dry_run: bool) -> int:
-    request = json.dumps({"force": force, "dry_run": dry_run}).encode()
-    body, status, _ = handle(runtime, "POST", request, "application/json")
-    _print(body)
-    error = body.get("error")
-    if error and error["code"] in _SETUP_CODES:
-        print(f"rotation: {error['message']}", file=sys.stderr)
-        return EXIT_USAGE
+    # The typed request the HTTP entry point would build: every managed secret, and DRY_RUN=true
+    # cannot be turned off.
+    config = runtime.config
+    secrets = managed_secrets(config, runtime.store())
+    request = RotationRequest(secrets=secrets, force=force, dry_run=dry_run or config.dry_run)
+    with redact.request_scope():
+        try:
+            outcome = service.run(runtime, request)
+        except Exception as error:  # noqa: BLE001 - as the HTTP entry point: type only, no text
+            print(f"rotation: unexpected internal error ({type(error).__name__})", file=sys.stderr)
+            return EXIT_FAILED
+        _print(outcome.to_json())
     if force:
-        _explain_unforced(body["results"])
-    return EXIT_OK if status == 200 else EXIT_FAILED
+        _explain_unforced(outcome.to_json()["results"])
+    return EXIT_OK if outcome.ok else EXIT_FAILED
 
 
 def _seed(runtime: Runtime, source: Path, secret: str) -> int:

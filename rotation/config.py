@@ -49,6 +49,11 @@ LABEL_FORM = (
 )
 # Secret Manager keeps every version; a thousand enabled ones is already far past any need.
 MAX_MIN_ENABLED_VERSIONS = 1000
+# Budgets per minute (rotation/pacing.py). The project's own quota is 600 reads and 600 writes a
+# minute unless raised; a hundred times that is surely a typo. A refresh reserves its two writes
+# at once, so the write budget must hold at least two.
+MAX_CALLS_PER_MINUTE = 60000
+MIN_WRITES_PER_MINUTE = 2
 
 # The longest each duration may be. Longer values are mistakes (a unit slip, a missing unit
 # conversion), and near timedelta's own limit the lease's expiry would overflow a datetime.
@@ -84,6 +89,9 @@ class Config:
     momento_timeout: timedelta = timedelta(seconds=10)
     store_deadline: timedelta = timedelta(seconds=60)
     lease_duration: timedelta = timedelta(minutes=5)
+    # Half the project's default quota: other workloads in the project share the rest.
+    reads_per_minute: int = 300
+    writes_per_minute: int = 300
 
 
 def resolve_secret_name(
@@ -150,6 +158,19 @@ def load_config(env: Mapping[str, str], *, names: Mapping[str, str] | None = Non
         momento_timeout=_duration(env, "MOMENTO_TIMEOUT", Config.momento_timeout),
         store_deadline=_duration(env, "STORE_DEADLINE", Config.store_deadline),
         lease_duration=_duration(env, "LEASE_DURATION", Config.lease_duration),
+        reads_per_minute=_whole_number(
+            env,
+            "SECRET_MANAGER_READS_PER_MINUTE",
+            Config.reads_per_minute,
+            most=MAX_CALLS_PER_MINUTE,
+        ),
+        writes_per_minute=_whole_number(
+            env,
+            "SECRET_MANAGER_WRITES_PER_MINUTE",
+            Config.writes_per_minute,
+            least=MIN_WRITES_PER_MINUTE,
+            most=MAX_CALLS_PER_MINUTE,
+        ),
     )
     # A lease that expired while its holder still worked would let a second run refresh too.
     # The holder reads, refreshes and writes under it: two store deadlines and one Momento call.
@@ -249,15 +270,21 @@ def _duration(env: Mapping[str, str], variable: str, default: timedelta) -> time
     return value
 
 
-def _whole_number(env: Mapping[str, str], variable: str, default: int, *, most: int) -> int:
-    form = f"a whole number from 1 to {most}, in digits 0-9"
+def _whole_number(
+    env: Mapping[str, str], variable: str, default: int, *, most: int, least: int = 1
+) -> int:
+    form = f"a whole number from {least} to {most}, in digits 0-9"
     raw = _get(env, variable, form)
     if not raw:
         return default
     # Not str.isdigit(): it is true for "²", which int() refuses, and for "٣", which int() reads.
     # Count digits before int(), which refuses very long strings (and they are too big anyway).
     digits = raw.lstrip("0")
-    if not _DIGITS.fullmatch(raw) or not 0 < len(digits) <= len(str(most)) or int(digits) > most:
+    if (
+        not _DIGITS.fullmatch(raw)
+        or not 0 < len(digits) <= len(str(most))
+        or not least <= int(digits) <= most
+    ):
         raise ConfigError(f"{variable}={_describe(raw)} is not valid; use {form}")
     return int(digits)
 

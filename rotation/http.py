@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from rotation import logs, redact
+from rotation import logs, redact, service
 from rotation.config import Config
 from rotation.discovery import managed_secrets
 from rotation.errors import ErrorCode, RequestError, RotationError, SecretStoreError, SetupError
@@ -55,7 +55,8 @@ def _handle(runtime: Runtime, method: str, body: bytes, content_type: str | None
     try:
         config = _managed(runtime)
         request = parse_request(body, content_type, config)
-        rotator = runtime.rotator()
+        # Builds the client now: no credentials, or no emulator, is one error for the whole run.
+        runtime.store()
     except RequestError as error:
         return _error(error, error.status)
     except SetupError as error:
@@ -63,17 +64,8 @@ def _handle(runtime: Runtime, method: str, body: bytes, content_type: str | None
         return _error(error, 500, event="rotation.setup_failed")
     except SecretStoreError as error:
         return _error(error, 500, event="rotation.discovery_failed")
-    results = [
-        rotator.rotate(secret, force=request.force, dry_run=request.dry_run)
-        for secret in request.secrets
-    ]
-    ok = not any(result.failed for result in results)
-    body_json = {
-        "ok": ok,
-        "dry_run": request.dry_run,
-        "results": [result.to_json() for result in results],
-    }
-    return body_json, 200 if ok else 500, dict(_JSON)
+    outcome = service.run(runtime, request)
+    return outcome.to_json(), 200 if outcome.ok else 500, dict(_JSON)
 
 
 def _managed(runtime: Runtime) -> Config:

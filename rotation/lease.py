@@ -3,30 +3,55 @@
 Cloud Scheduler retries, a manual run and a second deployment can all invoke the function at the
 same moment, on different instances: a local lock can't see them. The lease is an annotation on
 the secret itself, written with the secret's etag (a compare-and-swap): of several writers that
-read the same etag, exactly one succeeds. The lease expires, so a holder that crashed is taken
-over by the next run, which also learns from the lease which version that holder was refreshing.
+read the same etag, exactly one succeeds.
 
-On release the holder records its last attempt in a second annotation: which version it
-refreshed (so a burst of *forced* runs refreshes once), or which version's refresh timed out (so
-a later "refresh token not accepted" can say that the timed-out refresh probably spent it).
+The lease names the version it refreshes from (``base_version``). It is tied to that version:
+
+- **held** while the base is still the latest version and the lease has not expired;
+- **superseded** once a newer version exists. The holder's new version releases the lease
+  without another write, and the lease stays behind as the record of that refresh: a run that
+  finds a superseded lease taken less than ``LEASE_DURATION`` ago skips, so a burst of *forced*
+  runs (or a key whose lifetime is shorter than ``REFRESH_BEFORE``) refreshes once;
+- **abandoned** once it expires with its base still the latest: the holder died, probably
+  between the refresh and the write. The next run takes it over and can say so;
+- **released** explicitly (``released_at``) only when a holder failed before storing anything,
+  so that the next run need not wait for the expiry. A refresh that got no answer from Momento
+  is recorded (``timed_out_at``) and carried forward on the same base, so a later "refresh token
+  not accepted" can say that the timed-out refresh probably spent it.
+
+Why this is safe without re-reading the latest version under the lease: the caller reads the
+latest version *before* :func:`try_acquire` reads the secret, and every refresher writes its
+lease (changing the etag) *before* adding its version. So a refresh we did not see in the
+annotations began after our read of the secret and makes our compare-and-swap fail; one we did
+see either added its version before our read of the latest (superseded) or holds the lease on
+the version we read (held, or abandoned only after ``LEASE_DURATION``, which outlasts any
+holder: see :func:`rotation.config.load_config`).
+
+A version added by hand while a refresh is in flight also supersedes its lease: a run that
+comes after it skips for ``LEASE_DURATION`` as after a burst, and the holder goes on to store its
+own refresh of the version it read, which is a valid key too.
+
+Releases before 2026-12 kept the outcome in a second annotation (``LAST_ATTEMPT_ANNOTATION``);
+it is still read, as a fallback, and dropped on the next write, its timeout carried forward.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from rotation.ports import SecretStore
+from rotation.ports import SecretMetadata, SecretStore
 
 # Annotation keys must be 1-63 characters, start and end with an alphanumeric, with only
 # alphanumerics, "-", "_" and "." between (the Secret.annotations field docstring in
 # google/cloud/secretmanager_v1/types/resources.py). So no "/", unlike Kubernetes annotations.
 LEASE_ANNOTATION = "momento-key-rotation.lease"
+# Written by releases before the lease became the record of the last attempt; read, not written.
 LAST_ATTEMPT_ANNOTATION = "momento-key-rotation.last-attempt"
 # What releases before 2026-12 tried to write. The service refuses such keys, but a secret
 # seeded by other tooling may carry them: they are read as a fallback and never written back.
@@ -38,10 +63,14 @@ LEGACY_ANNOTATIONS = {
 
 @dataclass(frozen=True)
 class Lease:
+    """The lease annotation: who refreshes which version, since and until when."""
+
     holder: str
     expires_at: datetime
     base_version: int  # the version the holder read and is refreshing from
     taken_at: datetime
+    released_at: datetime | None = None  # set when the holder gave up without a new version
+    timed_out_at: datetime | None = None  # a refresh of base_version got no answer from Momento
 
 
 class Outcome(Enum):
@@ -51,6 +80,8 @@ class Outcome(Enum):
 
 @dataclass(frozen=True)
 class LastAttempt:
+    """The outcome annotation of releases before 2026-12 (read as a fallback only)."""
+
     version: int
     at: datetime
     outcome: Outcome
@@ -58,75 +89,113 @@ class LastAttempt:
 
 @dataclass(frozen=True)
 class LeaseOutcome:
-    """``acquired`` is ours, else ``held_by`` is the live lease of another run.
+    """``acquired`` is ours (``etag`` is the secret's after our write); otherwise the reason.
 
-    ``abandoned`` is an expired lease we took over: a run that started refreshing and never
-    released, which may have spent the refresh token. ``last_attempt`` is what the previous
-    holder recorded.
+    Not acquired: ``held_by`` is the live lease of another run (``None`` with nothing else set:
+    we lost the compare-and-swap just now), or ``refreshed_at`` says another run refreshed this
+    key moments ago. ``abandoned`` is an expired lease on the same version that we took over: a
+    run that started refreshing and never finished, which may have spent the refresh token.
+    ``timed_out_at`` is when an earlier refresh of this version got no answer. ``metadata`` is
+    the secret as read before the lease (its aliases serve the sweep).
     """
 
     acquired: Lease | None
+    metadata: SecretMetadata
+    etag: str = ""
     held_by: Lease | None = None
+    refreshed_at: datetime | None = None
     abandoned: Lease | None = None
-    last_attempt: LastAttempt | None = None
+    timed_out_at: datetime | None = None
 
 
 def try_acquire(
     store: SecretStore, secret: str, *, base_version: int, now: datetime, duration: timedelta
 ) -> LeaseOutcome:
-    """Take the lease on ``secret`` unless another run holds a live one."""
-    metadata = store.get_metadata(secret)
-    current = parse_lease(_read(metadata.annotations, LEASE_ANNOTATION))
-    if current is not None and current.expires_at > now:
-        return LeaseOutcome(acquired=None, held_by=current)
-    mine = Lease(uuid.uuid4().hex, now + duration, base_version, now)
-    annotations = {**_without_legacy(metadata.annotations), LEASE_ANNOTATION: _render_lease(mine)}
-    if not store.replace_annotations(secret, annotations, metadata.etag):
-        # Someone else wrote first with the same etag, or our own write landed and its retry
-        # then failed on the etag it had just changed: look at who holds the lease now.
-        now_held = parse_lease(_read(store.get_metadata(secret).annotations, LEASE_ANNOTATION))
-        if now_held is None or now_held.holder != mine.holder:
-            return LeaseOutcome(acquired=None, held_by=now_held)
-    last_attempt = parse_last_attempt(_read(metadata.annotations, LAST_ATTEMPT_ANNOTATION))
-    return LeaseOutcome(acquired=mine, abandoned=current, last_attempt=last_attempt)
+    """Take the lease to refresh ``base_version`` of ``secret``, unless that is not ours to do.
 
-
-def release(store: SecretStore, secret: str, lease: Lease, attempt: LastAttempt | None) -> None:
-    """Remove our lease, recording our attempt if there was one worth remembering.
-
-    If the lease is no longer ours (it expired and was taken over), leave it alone.
+    ``base_version`` must have been read before this call (see the module docstring). One read
+    and, when the lease is free, one write.
     """
     metadata = store.get_metadata(secret)
     current = parse_lease(_read(metadata.annotations, LEASE_ANNOTATION))
-    if current is None or current.holder != lease.holder:
+    last = parse_last_attempt(_read(metadata.annotations, LAST_ATTEMPT_ANNOTATION))
+    live = current if current is not None and current.released_at is None else None
+    if live is not None:
+        # A lease on a newer version than ours means our read is older than its holder's.
+        if live.base_version > base_version or (
+            live.base_version == base_version and live.expires_at > now
+        ):
+            return LeaseOutcome(None, metadata, held_by=live)
+        if live.base_version < base_version and now - live.taken_at < duration:
+            return LeaseOutcome(None, metadata, refreshed_at=live.taken_at)
+    if (
+        last is not None
+        and last.outcome is Outcome.REFRESHED
+        and last.version == base_version
+        and now - last.at < duration
+    ):
+        return LeaseOutcome(None, metadata, refreshed_at=last.at)
+    abandoned = live if live is not None and live.base_version == base_version else None
+    timed_out_at = _timed_out_at(current, last, base_version)
+    # 128 random bits name the holder (as uuid4 would, without importing uuid at cold start).
+    holder = os.urandom(16).hex()
+    mine = Lease(holder, now + duration, base_version, now, timed_out_at=timed_out_at)
+    etag = store.replace_annotations(secret, _with_lease(metadata.annotations, mine), metadata.etag)
+    if etag is None:
+        # Someone else wrote first with the same etag, or our own write landed and its retry
+        # then failed on the etag it had just changed: look at who holds the lease now.
+        after = store.get_metadata(secret)
+        now_held = parse_lease(_read(after.annotations, LEASE_ANNOTATION))
+        if now_held is None or now_held.holder != mine.holder:
+            return LeaseOutcome(None, metadata, held_by=now_held)
+        etag = after.etag
+    return LeaseOutcome(mine, metadata, etag=etag, abandoned=abandoned, timed_out_at=timed_out_at)
+
+
+def release(
+    store: SecretStore, secret: str, outcome: LeaseOutcome, *, now: datetime, timed_out: bool
+) -> None:
+    """Mark our lease released, for a holder that stored no new version (one write).
+
+    A holder that stored a version never calls this: the version supersedes the lease. If the
+    secret changed since our write, release only a lease that is still ours.
+    """
+    mine = outcome.acquired
+    if mine is None:
         return
-    annotations = {
-        key: value
-        for key, value in _without_legacy(metadata.annotations).items()
-        if key != LEASE_ANNOTATION
-    }
-    if attempt is not None:
-        annotations[LAST_ATTEMPT_ANNOTATION] = json.dumps(
-            {
-                "version": attempt.version,
-                "at": int(attempt.at.timestamp()),
-                "outcome": attempt.outcome.value,
-            },
-            separators=(",", ":"),
-        )
-    # A lost race here only means the lease lives until it expires.
-    store.replace_annotations(secret, annotations, metadata.etag)
+    record = replace(mine, released_at=now, timed_out_at=now if timed_out else mine.timed_out_at)
+    annotations, etag = outcome.metadata.annotations, outcome.etag
+    for attempt in range(2):
+        if attempt:
+            metadata = store.get_metadata(secret)
+            held = parse_lease(_read(metadata.annotations, LEASE_ANNOTATION))
+            if held is None or held.holder != mine.holder:
+                return  # expired and taken over: no longer ours to release
+            annotations, etag = metadata.annotations, metadata.etag
+        if store.replace_annotations(secret, _with_lease(annotations, record), etag) is not None:
+            return
+    # Lost twice to other writers: the lease lives until it expires.
+
+
+def _timed_out_at(current: Lease | None, last: LastAttempt | None, version: int) -> datetime | None:
+    """When an earlier refresh of ``version`` got no answer, from either form of record."""
+    if current is not None and current.base_version == version and current.timed_out_at:
+        return current.timed_out_at
+    if last is not None and last.outcome is Outcome.TIMED_OUT and last.version == version:
+        return last.at
+    return None
+
+
+def _with_lease(annotations: Mapping[str, str], lease: Lease) -> dict[str, str]:
+    """Every annotation but our old-form keys (which the lease replaces), plus ``lease``."""
+    ours = {LAST_ATTEMPT_ANNOTATION, *LEGACY_ANNOTATIONS.values()}
+    kept = {key: value for key, value in annotations.items() if key not in ours}
+    return {**kept, LEASE_ANNOTATION: _render_lease(lease)}
 
 
 def _read(annotations: Mapping[str, str], key: str) -> str | None:
     value = annotations.get(key)
     return value if value is not None else annotations.get(LEGACY_ANNOTATIONS[key])
-
-
-def _without_legacy(annotations: Mapping[str, str]) -> dict[str, str]:
-    """Every annotation but our legacy keys, which the service would refuse in a write."""
-    legacy = set(LEGACY_ANNOTATIONS.values())
-    return {key: value for key, value in annotations.items() if key not in legacy}
 
 
 def parse_lease(raw: str | None) -> Lease | None:
@@ -138,6 +207,8 @@ def parse_lease(raw: str | None) -> Lease | None:
             expires_at=_moment(fields["expires_at"]),
             base_version=int(fields["base_version"]),
             taken_at=_moment(fields["taken_at"]),
+            released_at=_optional_moment(fields.get("released_at")),
+            timed_out_at=_optional_moment(fields.get("timed_out_at")),
         )
     except (ValueError, KeyError, TypeError, OverflowError):
         return None
@@ -165,13 +236,18 @@ def _moment(epoch: Any) -> datetime:
     return datetime.fromtimestamp(float(epoch), UTC)
 
 
+def _optional_moment(epoch: Any) -> datetime | None:
+    return None if epoch is None else _moment(epoch)
+
+
 def _render_lease(lease: Lease) -> str:
-    return json.dumps(
-        {
-            "holder": lease.holder,
-            "expires_at": int(lease.expires_at.timestamp()),
-            "base_version": lease.base_version,
-            "taken_at": int(lease.taken_at.timestamp()),
-        },
-        separators=(",", ":"),
-    )
+    fields: dict[str, Any] = {
+        "holder": lease.holder,
+        "expires_at": int(lease.expires_at.timestamp()),
+        "base_version": lease.base_version,
+        "taken_at": int(lease.taken_at.timestamp()),
+    }
+    for name, moment in (("released_at", lease.released_at), ("timed_out_at", lease.timed_out_at)):
+        if moment is not None:
+            fields[name] = int(moment.timestamp())
+    return json.dumps(fields, separators=(",", ":"))

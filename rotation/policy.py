@@ -12,6 +12,8 @@ from rotation.token import MAX_EPOCH_SECONDS, TokenDocument
 
 @dataclass(frozen=True)
 class Decision:
+    """Whether to refresh a key, and why."""
+
     refresh: bool
     reason: str
 

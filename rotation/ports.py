@@ -31,6 +31,8 @@ class StoredVersion:
 
 @dataclass(frozen=True)
 class SecretMetadata:
+    """The secret resource itself: annotations (the lease), etag and version aliases."""
+
     annotations: Mapping[str, str]
     etag: str
     # alias -> version number: consumers may read a version by alias, so it must stay enabled
@@ -60,8 +62,11 @@ class SecretStore(Protocol):
 
     def get_metadata(self, secret: str) -> SecretMetadata: ...
 
-    def replace_annotations(self, secret: str, annotations: Mapping[str, str], etag: str) -> bool:
-        """Compare-and-swap the secret's annotations; False when ``etag`` is stale.
+    def replace_annotations(
+        self, secret: str, annotations: Mapping[str, str], etag: str
+    ) -> str | None:
+        """Compare-and-swap the secret's annotations; the secret's new etag, None when ``etag``
+        is stale. (The new etag lets the writer write again without reading the secret first.)
 
         Staleness is told by status code and confirmed by re-reading the secret's etag, never by
         the wording of an error message.

@@ -28,6 +28,8 @@ _EXAMPLE = '{"secrets": ["my-secret"], "force": false, "dry_run": false}'
 
 @dataclass(frozen=True)
 class RotationRequest:
+    """What one run is asked to do: which secrets, forced or not, for real or not."""
+
     secrets: tuple[str, ...]
     force: bool
     dry_run: bool

@@ -19,16 +19,16 @@ result, and the HTTP layer turns any failed result into a 500 so that Cloud Sche
 
 from __future__ import annotations
 
+import contextlib
 import time
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rotation import lease, logs, redact
+from rotation import logs, pacing, redact
 from rotation.config import Config
 from rotation.durations import format_duration
 from rotation.errors import (
@@ -41,6 +41,7 @@ from rotation.errors import (
     RotationError,
     SecretStoreError,
 )
+from rotation.pacing import Pacer
 from rotation.policy import Decision, decide, epoch_to_rfc3339, rfc3339
 from rotation.ports import KeyRefresher, SecretStore, StoredVersion, Verification, version_number
 from rotation.retention import SweepPlan, VersionInfo, plan_disable
@@ -52,6 +53,11 @@ from rotation.token import (
     parse_document,
     render_refreshed,
 )
+
+if TYPE_CHECKING:
+    # Imported where used: a run with nothing to refresh (the daily case) never needs them,
+    # and every module a cold start imports costs it (see devtools/bench.py).
+    from rotation import lease
 
 # How long one secret's sweep may take, retries included. The sweep is housekeeping: a sick
 # secret must not hold the run while a later secret is due (the next run finishes the sweep).
@@ -157,6 +163,7 @@ class Rotator:
         clock: Callable[[], datetime],
         *,
         sweep_budget: timedelta = SWEEP_BUDGET,
+        pacer: Pacer | None = None,
     ) -> None:
         self._config = config
         self._store = store
@@ -165,6 +172,7 @@ class Rotator:
         self._refresher = refresher
         self._clock = clock
         self._sweep_budget = sweep_budget
+        self._pacer = pacer
 
     def rotate(self, secret: str, *, force: bool, dry_run: bool) -> SecretResult:
         try:
@@ -194,36 +202,54 @@ class Rotator:
             return _result(secret, error=error)
         reason = _with_expiry_note(decision.reason, current.document)
         if decision.refresh and not dry_run:
-            return self._refresh(secret, current, force=force)
+            return self._refresh(secret, current, reason)
         if decision.refresh:
             reason = f"dry run: would refresh, {reason}"
         sweep = self._sweep(secret, current, dry_run=dry_run)
         return _result(secret, reason=reason, latest=current, sweep=sweep)
 
-    def _refresh(self, secret: str, current: Healthy, *, force: bool) -> SecretResult:
+    def _refresh(self, secret: str, current: Healthy, reason: str) -> SecretResult:
         """Steps 3 to 7, for a key that is due (or forced)."""
-        try:
-            outcome = lease.try_acquire(
-                self._store,
-                secret,
-                base_version=current.version.number,
-                now=self._clock(),
-                duration=self._config.lease_duration,
+        from rotation import lease  # noqa: PLC0415 - only refreshes take the lease
+
+        under: UnderLease | None = None
+        # The lease's write and the new version's are reserved in the budget together, before
+        # the lease: once Momento has spent the refresh token, the add never waits for budget.
+        with self._pacer.refresh_writes(secret) if self._pacer else contextlib.nullcontext():
+            try:
+                outcome = lease.try_acquire(
+                    self._store,
+                    secret,
+                    base_version=current.version.number,
+                    now=self._clock(),
+                    duration=self._config.lease_duration,
+                )
+            except RotationError as error:
+                return _result(secret, latest=current, error=error)
+            if outcome.acquired is not None:
+                under = self._under_lease(secret, current, outcome, reason)
+        # The secret as read for the lease: its aliases serve the sweep, with no second read.
+        aliases = outcome.metadata.version_aliases
+        if outcome.refreshed_at is not None:
+            # Also for keys due again at once (a lifetime shorter than REFRESH_BEFORE) and for
+            # forced runs: one burst, one refresh.
+            lease_duration = self._config.lease_duration
+            burst = (
+                f"another invocation refreshed this key at {rfc3339(outcome.refreshed_at)}, "
+                f"less than LEASE_DURATION ({format_duration(lease_duration)}) ago; a burst of "
+                "runs refreshes once, even forced ones; force again after "
+                f"{rfc3339(outcome.refreshed_at + lease_duration)}"
             )
-        except RotationError as error:
-            return _result(secret, latest=current, error=error)
-        if outcome.acquired is None:
+            sweep = self._sweep(secret, current, dry_run=False, aliases=aliases)
+            return _result(secret, reason=burst, latest=current, sweep=sweep)
+        if under is None:
             return _result(secret, reason=_lease_held_reason(outcome.held_by), latest=current)
-        under = self._under_lease(secret, current, outcome, outcome.acquired, force=force)
-        # Verification and the sweep run after the lease is released: they change nothing that
-        # a concurrent run could duplicate, and the lease should outlive only the refresh.
+        # Verification and the sweep run after the new version superseded the lease: they
+        # change nothing that a concurrent run could duplicate.
         if under.error is not None or under.latest is None:
             return _result(secret, reason=under.reason, under=under, latest=current)
-        if under.stored is None:
-            sweep = self._sweep(secret, under.latest, dry_run=False)
-            return _result(secret, reason=under.reason, latest=under.latest, sweep=sweep)
         try:
-            sweep = self._verify_then_sweep(secret, under.latest)
+            sweep = self._verify_then_sweep(secret, under.latest, aliases)
         except RotationError as error:
             return _result(secret, reason=under.reason, under=under, error=error)
         return _result(secret, reason=under.reason, under=under, sweep=sweep)
@@ -234,25 +260,16 @@ class Rotator:
         )
 
     def _under_lease(
-        self,
-        secret: str,
-        read_before_lease: Healthy,
-        outcome: lease.LeaseOutcome,
-        held: lease.Lease,
-        *,
-        force: bool,
+        self, secret: str, current: Healthy, outcome: lease.LeaseOutcome, reason: str
     ) -> UnderLease:
-        """Steps 4 and 5, holding the lease; the lease is released whatever happens."""
-        attempt: lease.LastAttempt | None = None
+        """Steps 4 and 5, holding the lease.
+
+        A stored version supersedes the lease, which then stays as the record of this refresh;
+        only a holder that stored nothing writes the lease again, to release it at once.
+        """
+        stored: UnderLease | None = None
+        timed_out = False
         try:
-            # Another run may have refreshed between our read and our lease: look again, so
-            # that a burst of invocations produces exactly one refresh.
-            current = self._read(secret)
-            now = self._clock()
-            done_by_another = self._done_by_another(current, read_before_lease, outcome, now)
-            if done_by_another:
-                return UnderLease(done_by_another, latest=current)
-            decision = self._decide(current.document, force=force)
             check_rewritable(current.document)
             try:
                 refreshed = self._refresher().refresh(
@@ -260,51 +277,18 @@ class Rotator:
                 )
             except MomentoTimeoutError:
                 # Momento may have refreshed, spending the token, without us hearing back.
-                attempt = lease.LastAttempt(current.version.number, now, lease.Outcome.TIMED_OUT)
+                timed_out = True
                 raise
-            reason = _with_expiry_note(decision.reason, current.document)
             stored = self._store_refreshed(secret, current, refreshed, reason)
-            if stored.stored is not None:
-                attempt = lease.LastAttempt(
-                    version_number(stored.stored), now, lease.Outcome.REFRESHED
-                )
         except MomentoError as error:
-            return UnderLease("", error=_explain_momento_error(error, outcome, read_before_lease))
+            return UnderLease("", error=_explain_momento_error(error, outcome, current))
         except RotationError as error:
             return UnderLease("", error=error)
         else:
             return stored
         finally:
-            self._release(secret, held, attempt)
-
-    def _done_by_another(
-        self,
-        current: Healthy,
-        read_before_lease: Healthy,
-        outcome: lease.LeaseOutcome,
-        now: datetime,
-    ) -> str | None:
-        """Why this run should not refresh after all, if another run just did."""
-        # decide() also refuses an expired or unusable latest version before anything is swept.
-        due = self._decide(current.document, force=False)
-        if current.version.number != read_before_lease.version.number:
-            return f"refreshed meanwhile by another invocation; {due.reason}"
-        last = outcome.last_attempt
-        if (
-            last is not None
-            and last.outcome is lease.Outcome.REFRESHED
-            and last.version == current.version.number
-            and now - last.at < self._config.lease_duration
-        ):
-            # Also for keys due again at once (a lifetime shorter than REFRESH_BEFORE) and for
-            # forced runs: one burst, one refresh.
-            return (
-                f"another invocation refreshed this key at {rfc3339(last.at)}, less than "
-                f"LEASE_DURATION ({format_duration(self._config.lease_duration)}) ago; a burst "
-                "of runs refreshes once, even forced ones; force again after "
-                f"{rfc3339(last.at + self._config.lease_duration)}"
-            )
-        return None
+            if stored is None:
+                self._release(secret, outcome, timed_out=timed_out)
 
     def _store_refreshed(
         self, secret: str, current: Healthy, refreshed: RefreshedKey, reason: str
@@ -370,7 +354,7 @@ class Rotator:
                 "--seed-from FILE)"
             ) from None
 
-    def _verify_then_sweep(self, secret: str, stored: Healthy) -> Sweep:
+    def _verify_then_sweep(self, secret: str, stored: Healthy, aliases: Mapping[str, int]) -> Sweep:
         """Step 6: prove the new key authenticates before any older version is disabled."""
         verification = self._refresher().verify(stored.document.key)
         if verification is Verification.REJECTED:
@@ -386,13 +370,22 @@ class Rotator:
                 note="the new key could not be verified (Momento unavailable), so the retention "
                 "sweep is postponed to the next run"
             )
-        return self._sweep(secret, stored, dry_run=False)
+        return self._sweep(secret, stored, dry_run=False, aliases=aliases)
 
-    def _sweep(self, secret: str, latest: Healthy, *, dry_run: bool) -> Sweep:
+    def _sweep(
+        self,
+        secret: str,
+        latest: Healthy,
+        *,
+        dry_run: bool,
+        aliases: Mapping[str, int] | None = None,
+    ) -> Sweep:
         """Step 7: disable versions superseded for longer than the retention window.
 
         Stops at the first persistent failure, and when the sweep budget is spent: what is
         left waits for the next run, while later secrets in this run get their turn.
+        ``aliases`` is the secret's alias map when this run has already read it (for the lease,
+        seconds ago); otherwise it is read only if something is to be disabled.
         """
         started = time.monotonic()
         try:
@@ -400,7 +393,8 @@ class Rotator:
             plan = self._plan(enabled, latest)
             if plan.disable:
                 # Only now is the alias map worth a read: aliased versions are never disabled.
-                aliases = self._store.get_metadata(secret).version_aliases
+                if aliases is None:
+                    aliases = self._store.get_metadata(secret).version_aliases
                 plan = self._plan(enabled, latest, aliases)
         except SecretStoreError as error:
             return Sweep(error=_sweep_stopped(0, None, error))
@@ -421,9 +415,20 @@ class Rotator:
                     tuple(disabled), kept, error=_sweep_stopped(len(disabled), len(doomed), spent)
                 )
             try:
-                self._store.disable(version, deadline=timedelta(seconds=remaining))
+                # Waiting for the write budget counts against the sweep's own budget.
+                with pacing.wait_at_most(remaining):
+                    self._store.disable(version, deadline=timedelta(seconds=remaining))
             except ConflictError:
                 continue  # changed since we listed it: a concurrent sweep got there first
+            except pacing.PacingTimeoutError as error:
+                spent = SecretStoreError(
+                    f"its budget of {format_duration(self._sweep_budget)} ran out waiting: "
+                    f"{error.message}",
+                    code=ErrorCode.SWEEP_INCOMPLETE,
+                )
+                return Sweep(
+                    tuple(disabled), kept, error=_sweep_stopped(len(disabled), len(doomed), spent)
+                )
             except SecretStoreError as error:
                 failure = _sweep_stopped(len(disabled), len(doomed), error)
                 return Sweep(tuple(disabled), kept, error=failure)
@@ -445,15 +450,18 @@ class Rotator:
             aliases=aliases,
         )
 
-    def _release(self, secret: str, held: lease.Lease, attempt: lease.LastAttempt | None) -> None:
+    def _release(self, secret: str, outcome: lease.LeaseOutcome, *, timed_out: bool) -> None:
+        from rotation import lease  # noqa: PLC0415 - only refreshes take the lease
+
         try:
-            lease.release(self._store, secret, held, attempt)
+            lease.release(self._store, secret, outcome, now=self._clock(), timed_out=timed_out)
         except SecretStoreError as error:
+            expires_at = outcome.acquired.expires_at if outcome.acquired else None
             logs.warning(
                 "could not release the rotation lease; it expires by itself",
                 secret=secret,
                 error_code=str(error.code),
-                lease_expires_at=rfc3339(held.expires_at),
+                lease_expires_at=rfc3339(expires_at) if expires_at else None,
             )
 
 
@@ -530,12 +538,12 @@ def _history_note(outcome: lease.LeaseOutcome, current: Healthy) -> str:
             f"refresh {current.version.name} and never stored a result (it was probably killed "
             "between the refresh and the write), so it likely spent this refresh token"
         )
-    last = outcome.last_attempt
-    if last is not None and last.outcome is lease.Outcome.TIMED_OUT and last.version == number:
+    timed_out_at = outcome.timed_out_at
+    if timed_out_at is not None:
         return (
-            f". A previous run's refresh of {current.version.name} at {rfc3339(last.at)} got no "
-            "answer from Momento in time; Momento probably completed it and spent this refresh "
-            "token"
+            f". A previous run's refresh of {current.version.name} at {rfc3339(timed_out_at)} got "
+            "no answer from Momento in time; Momento probably completed it and spent this "
+            "refresh token"
         )
     return ""
 
@@ -557,6 +565,8 @@ def _until(expires_at: int | None) -> str:
 
 def _log_internal_error(secret: str, error: Exception) -> None:
     """Where a bug happened, without its message (which may carry whatever it was handed)."""
+    import traceback  # noqa: PLC0415 - only bugs need it
+
     frames = [
         f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}"
         for frame in traceback.extract_tb(error.__traceback__)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from rotation.config import Config
 from rotation.identity import ProjectNumbers
+from rotation.pacing import Pacer, grpc_interceptor
 from rotation.rotate import Rotator
 
 if TYPE_CHECKING:
@@ -28,12 +29,22 @@ class Runtime:
         # Learned from the names Secret Manager returns; lets an event's project number match
         # a configured project id without asking again.
         self.project_numbers = ProjectNumbers()
+        # One pacer per instance: every thread and request of this instance shares its budgets.
+        self.pacer = Pacer(
+            reads_per_minute=config.reads_per_minute, writes_per_minute=config.writes_per_minute
+        )
         self._lock = threading.Lock()
         self._store: SecretStore | None = None
         self._refresher: KeyRefresher | None = None
 
     def rotator(self) -> Rotator:
-        return Rotator(self.config, self.store(), self.refresher, clock=lambda: datetime.now(UTC))
+        return Rotator(
+            self.config,
+            self.store(),
+            self.refresher,
+            clock=lambda: datetime.now(UTC),
+            pacer=self.pacer,
+        )
 
     def store(self) -> SecretStore:
         with self._lock:
@@ -44,6 +55,7 @@ class Runtime:
                     emulator_host=self.config.secret_manager_emulator_host,
                     deadline=self.config.store_deadline,
                     credentials=self._credentials,
+                    interceptor=grpc_interceptor(self.pacer),
                 )
             return self._store
 

@@ -36,7 +36,9 @@ class GoogleSecretStore:
         emulator_host: str | None,
         deadline: timedelta,
         credentials: Credentials | None = None,
+        interceptor: Any = None,
     ) -> None:
+        """``interceptor`` (a gRPC client interceptor) sees every call, retries included."""
         import google_crc32c  # noqa: PLC0415  (cold start: import lazily)
         from google.api_core import exceptions, retry  # noqa: PLC0415
         from google.cloud import secretmanager  # noqa: PLC0415
@@ -44,9 +46,9 @@ class GoogleSecretStore:
         self._crc32c = google_crc32c.value
         self._exceptions = exceptions
         self._client = (
-            _emulator_client(secretmanager, emulator_host)
+            _emulator_client(secretmanager, emulator_host, interceptor)
             if emulator_host
-            else _google_client(secretmanager, credentials)
+            else _google_client(secretmanager, credentials, interceptor)
         )
         # Transient errors are retried for every call. That includes add: a retried add whose
         # first attempt actually landed leaves two identical versions, which is harmless, while
@@ -160,13 +162,15 @@ class GoogleSecretStore:
             },
         )
 
-    def replace_annotations(self, secret: str, annotations: Mapping[str, str], etag: str) -> bool:
+    def replace_annotations(
+        self, secret: str, annotations: Mapping[str, str], etag: str
+    ) -> str | None:
         request = {
             "secret": {"name": secret, "annotations": dict(annotations), "etag": etag},
             "update_mask": {"paths": ["annotations"]},
         }
         try:
-            self._call(
+            response = self._call(
                 f"update the annotations of {secret}",
                 lambda: self._client.update_secret(
                     request=request, retry=self._retry, timeout=_ATTEMPT_TIMEOUT_SECONDS
@@ -174,8 +178,8 @@ class GoogleSecretStore:
             )
         except _PreconditionFailedError as error:
             self._confirm_conflict(error, etag, lambda: str(self._get_secret(secret).etag))
-            return False
-        return True
+            return None
+        return str(response.etag)
 
     def _get_secret(self, secret: str) -> Any:
         return self._call(
@@ -237,11 +241,28 @@ class _PreconditionFailedError(SecretStoreError):
     """FAILED_PRECONDITION or ABORTED: a stale etag, or a state that forbids the call."""
 
 
-def _google_client(secretmanager: Any, credentials: Credentials | None) -> Any:
+def _google_client(secretmanager: Any, credentials: Credentials | None, interceptor: Any) -> Any:
     from google.auth import exceptions as auth_exceptions  # noqa: PLC0415
 
+    options: dict[str, Any] = {}
+    if interceptor is not None:
+        import grpc  # noqa: PLC0415
+        from google.cloud.secretmanager_v1.services.secret_manager_service.transports import (  # noqa: PLC0415
+            SecretManagerServiceGrpcTransport,
+        )
+
+        # The client still resolves the endpoint and credentials as usual and hands them to the
+        # transport, which builds its channel with them; the interceptor only wraps that channel.
+        def channel(*args: Any, **kwargs: Any) -> Any:
+            create = SecretManagerServiceGrpcTransport.create_channel
+            return grpc.intercept_channel(create(*args, **kwargs), interceptor)
+
+        def transport(*args: Any, **kwargs: Any) -> Any:
+            return SecretManagerServiceGrpcTransport(*args, channel=channel, **kwargs)
+
+        options["transport"] = transport
     try:
-        return secretmanager.SecretManagerServiceClient(credentials=credentials)
+        return secretmanager.SecretManagerServiceClient(credentials=credentials, **options)
     except auth_exceptions.DefaultCredentialsError:
         raise SetupError(
             "no Google credentials were found to call Secret Manager with; run "
@@ -251,7 +272,7 @@ def _google_client(secretmanager: Any, credentials: Credentials | None) -> Any:
         ) from None
 
 
-def _emulator_client(secretmanager: Any, emulator_host: str) -> Any:
+def _emulator_client(secretmanager: Any, emulator_host: str, interceptor: Any) -> Any:
     import grpc  # noqa: PLC0415
     from google.cloud.secretmanager_v1.services.secret_manager_service.transports import (  # noqa: PLC0415
         SecretManagerServiceGrpcTransport,
@@ -271,8 +292,9 @@ def _emulator_client(secretmanager: Any, emulator_host: str) -> Any:
             "(./dev.sh serve starts one), or unset the variable to use Secret Manager itself",
             code=ErrorCode.EMULATOR_UNREACHABLE,
         ) from None
+    intercepted = grpc.intercept_channel(channel, interceptor) if interceptor else channel
     return secretmanager.SecretManagerServiceClient(
-        transport=SecretManagerServiceGrpcTransport(channel=channel)
+        transport=SecretManagerServiceGrpcTransport(channel=intercepted)
     )
 
 

@@ -68,14 +68,16 @@ class FakeStore:
     def get_metadata(self, secret: str) -> SecretMetadata:
         return SecretMetadata(dict(self.annotations), str(self.etag), dict(self.version_aliases))
 
-    def replace_annotations(self, secret: str, annotations: Mapping[str, str], etag: str) -> bool:
+    def replace_annotations(
+        self, secret: str, annotations: Mapping[str, str], etag: str
+    ) -> str | None:
         if etag != str(self.etag):
-            return False
+            return None
         self.annotations = dict(annotations)
         self.etag += 1
-        if self.on_replace is not None:
-            return self.on_replace(self)
-        return True
+        if self.on_replace is not None and not self.on_replace(self):
+            return None
+        return str(self.etag)
 
     def states(self) -> list[str]:
         return [version.state for version in self.versions]

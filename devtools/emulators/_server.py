@@ -1,8 +1,8 @@
 """Plumbing shared by the gRPC emulators: server lifecycle, injected faults, the CLI serve loop.
 
 An emulator subclasses ``EmulatorServer``, registers its handlers in ``_add_handlers`` and runs
-every RPC through ``_serve_call``, which counts the call, applies any injected fault and turns a
-raised ``StatusError`` into that gRPC status.
+every RPC through ``_serve_call``, which counts and logs the call, applies the configured latency
+and any injected fault, and turns a raised ``StatusError`` into that gRPC status.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import collections
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent import futures
 from dataclasses import dataclass
@@ -98,6 +99,17 @@ class EmulatorServer:
         self._stopping = threading.Event()
         self._server: grpc.Server | None = None
         self._address: str | None = None
+        # Seconds every call waits before it is served, as a network and a remote service
+        # would make it (benchmarks); 0 by default.
+        self.latency = 0.0
+        # (time.monotonic() on arrival, method, resource) of every call, so a test or benchmark
+        # can check the pacing of what arrived; and the most calls ever in progress at once.
+        self.received: collections.deque[tuple[float, str, str]] = collections.deque(
+            maxlen=1_000_000
+        )
+        self.peak_in_flight = 0
+        self._in_flight = 0
+        self._flight_lock = threading.Lock()
 
     def _add_handlers(self, server: grpc.Server) -> None:
         raise NotImplementedError
@@ -183,19 +195,34 @@ class EmulatorServer:
         self._faults.clear()
 
     def _serve_call(
-        self, method: str, context: grpc.ServicerContext, handler: Callable[[], T]
+        self,
+        method: str,
+        context: grpc.ServicerContext,
+        handler: Callable[[], T],
+        resource: str = "",
     ) -> T:
-        """Count the call, apply any injected fault, then run ``handler``; abort on status."""
-        fault = self._faults.take(method)
-        if fault is not None:
-            self._stopping.wait(fault.delay)  # outside any lock: other calls go on meanwhile
-            if fault.code != grpc.StatusCode.OK:
-                context.abort(fault.code, fault.message)
+        """Count and log the call, wait the latency, apply any injected fault, then run
+        ``handler``; abort on status."""
+        self.received.append((time.monotonic(), method, resource))
+        with self._flight_lock:
+            self._in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
         try:
-            return handler()
-        except StatusError as status:
-            context.abort(status.code, status.message)
-            raise  # unreachable: abort raises; keeps the type checker honest
+            if self.latency > 0:
+                self._stopping.wait(self.latency)
+            fault = self._faults.take(method)
+            if fault is not None:
+                self._stopping.wait(fault.delay)  # outside any lock: other calls go on meanwhile
+                if fault.code != grpc.StatusCode.OK:
+                    context.abort(fault.code, fault.message)
+            try:
+                return handler()
+            except StatusError as status:
+                context.abort(status.code, status.message)
+                raise  # unreachable: abort raises; keeps the type checker honest
+        finally:
+            with self._flight_lock:
+                self._in_flight -= 1
 
 
 def argument_parser(module: str, description: str, *, default_port: int) -> argparse.ArgumentParser:

@@ -1170,9 +1170,21 @@ class SecretManagerEmulator(EmulatorServer):
         self, method: str, handler: Callable[[Any], Any]
     ) -> Callable[[Any, grpc.ServicerContext], Any]:
         def serve(request: Any, context: grpc.ServicerContext) -> Any:
-            return self._serve_call(method, context, lambda: handler(request))
+            return self._serve_call(
+                method, context, lambda: handler(request), resource=_resource(request)
+            )
 
         return serve
+
+
+def _resource(request: Any) -> str:
+    """The secret or version a request names, for the call log."""
+    for attribute in ("name", "parent"):
+        value = getattr(request, attribute, None)
+        if isinstance(value, str) and value:
+            return value
+    secret = getattr(request, "secret", None)
+    return str(getattr(secret, "name", "") or "")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -181,6 +181,8 @@ def test_function_settings_reach_it_as_environment_variables(scenario):
         "RETENTION": "7d",
         "MIN_ENABLED_VERSIONS": "1",
         "DRY_RUN": "false",
+        "SECRET_MANAGER_READS_PER_MINUTE": "300",
+        "SECRET_MANAGER_WRITES_PER_MINUTE": "300",
     }
 
 
@@ -551,6 +553,7 @@ def test_options_fall_back_to_environment_variables(tmp_path):
         "ROTATION_SECRETS": "env-secret",
         "RETENTION": "2d",
         "ROTATION_SCHEDULE": "*/30 * * * *",
+        "SECRET_MANAGER_WRITES_PER_MINUTE": "120",
     }
     done = _run_deploy("--dry-run", env=env)
     assert done.returncode == 0, done.stderr
@@ -558,6 +561,22 @@ def test_options_fall_back_to_environment_variables(tmp_path):
     assert "ROTATION_SECRETS=env-secret@" in done.stdout
     assert "RETENTION=2d@" in done.stdout
     assert "'--schedule=*/30 * * * *'" in done.stdout
+    assert "SECRET_MANAGER_WRITES_PER_MINUTE=120'" in done.stdout
+
+
+def test_budget_flags_reach_the_function_as_its_variables(tmp_path):
+    env = {**base_env(tmp_path), "SECRET_MANAGER_READS_PER_MINUTE": "100"}
+    done = _run_deploy(
+        "--dry-run",
+        "--project=budget-project",
+        "--secrets=s",
+        "--reads-per-minute=200",
+        "--writes-per-minute",
+        "150",
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "SECRET_MANAGER_READS_PER_MINUTE=200@SECRET_MANAGER_WRITES_PER_MINUTE=150" in done.stdout
 
 
 # ---------------------------------------------------------------------------------- the script

@@ -40,6 +40,8 @@ FUNCTION_ENV = {
     "RETENTION": "7d",
     "MIN_ENABLED_VERSIONS": "1",
     "DRY_RUN": "false",
+    "SECRET_MANAGER_READS_PER_MINUTE": "300",
+    "SECRET_MANAGER_WRITES_PER_MINUTE": "300",
 }
 
 
@@ -84,8 +86,17 @@ def document_refusal(content: bytes) -> str:
         ("--refresh-before", "REFRESH_BEFORE", "99999999999d"),
         ("--min-enabled-versions", "MIN_ENABLED_VERSIONS", "²"),  # a superscript two
         ("--secrets", "ROTATION_SECRETS", "momento-key,projects/x/secrets/y/versions/1"),
+        ("--reads-per-minute", "SECRET_MANAGER_READS_PER_MINUTE", "0"),
+        ("--writes-per-minute", "SECRET_MANAGER_WRITES_PER_MINUTE", "1"),
     ],
-    ids=["retention-0d", "refresh-before-too-long", "superscript-two", "not-a-secret-name"],
+    ids=[
+        "retention-0d",
+        "refresh-before-too-long",
+        "superscript-two",
+        "not-a-secret-name",
+        "no-reads",
+        "one-write",
+    ],
 )
 def test_a_setting_the_function_refuses_stops_the_deploy_with_its_message(
     deployer: Deployer, flag, variable, value

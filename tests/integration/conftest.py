@@ -51,6 +51,7 @@ def momento_server() -> Iterator[MomentoEmulator]:
 def secret_manager(secret_manager_server: SecretManagerEmulator) -> Iterator[SecretManagerEmulator]:
     yield secret_manager_server
     secret_manager_server.clear_faults()
+    secret_manager_server.latency = 0.0
 
 
 @pytest.fixture

@@ -125,7 +125,7 @@ def test_an_emulator_that_is_not_running_fails_fast_and_says_so(world: World) ->
 
     assert done.returncode == 2
     assert f"no Secret Manager emulator answers at {address}" in done.stderr
-    assert answer(done)["error"]["code"] == "emulator_unreachable"
+    assert done.stdout == ""
     # The store's own deadline is 60 s; the connection check gives up after 5.
     assert elapsed < 30, f"took {elapsed:.0f}s"
 

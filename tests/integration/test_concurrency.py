@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from devtools.processes import start_function, stop
-from rotation.lease import LEASE_ANNOTATION
+from rotation.lease import LEASE_ANNOTATION, parse_lease
 from tests.integration.conftest import World
 
 DAY = timedelta(days=1)
@@ -87,7 +87,8 @@ def test_a_burst_from_two_deployments_refreshes_exactly_once(
     actions = Counter(body["results"][0]["action"] for _, body in responses)  # type: ignore[index]
     assert actions == {"refreshed": 1, "skipped": BURST - 1}
     assert world.states(secret) == {1: "ENABLED", 2: "ENABLED"}
-    assert LEASE_ANNOTATION not in world.secret_manager.annotations(secret)
+    record = parse_lease(world.secret_manager.annotations(secret)[LEASE_ANNOTATION])
+    assert record is not None and record.base_version == 1, "released: version 2 supersedes it"
 
 
 @pytest.mark.reliability

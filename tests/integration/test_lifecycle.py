@@ -89,7 +89,7 @@ def test_annotations_written_follow_the_documented_key_rule(world: World) -> Non
     assert world.call().only()["action"] == "refreshed"
 
     annotations = world.secret_manager.annotations(secret)
-    assert LAST_ATTEMPT_ANNOTATION in annotations
+    assert LEASE_ANNOTATION in annotations
     assert [key for key in annotations if not DOCUMENTED_ANNOTATION_KEY.match(key)] == []
 
 
@@ -120,7 +120,7 @@ def test_an_expired_legacy_lease_is_taken_over_and_never_written_back(world: Wor
     annotations = world.secret_manager.annotations(secret)
     assert LEGACY_LEASE not in annotations and LEGACY_LAST_ATTEMPT not in annotations
     assert annotations["owner"] == "payments-team", "other annotations are kept"
-    assert LAST_ATTEMPT_ANNOTATION in annotations
+    assert LEASE_ANNOTATION in annotations, "the lease, superseded, records the refresh"
 
 
 @pytest.mark.parametrize("message", MESSAGES, ids=MESSAGE_IDS)

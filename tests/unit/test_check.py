@@ -34,6 +34,8 @@ VALID_ENV = {
     "RETENTION": "7d",
     "MIN_ENABLED_VERSIONS": "1",
     "DRY_RUN": "false",
+    "SECRET_MANAGER_READS_PER_MINUTE": "300",
+    "SECRET_MANAGER_WRITES_PER_MINUTE": "300",
 }
 CANARY_REFRESH_TOKEN = "refresh-token-canary-0001"  # what tests.keys.document stores
 PURE_MODULES = {
@@ -123,6 +125,8 @@ def test_config_refuses_an_empty_environment_naming_rotation_secrets():
         ("REFRESH_BEFORE", "3 days"),
         ("DRY_RUN", "maybe"),
         ("ROTATION_SECRETS", "projects/p/secrets/a/versions/1"),
+        ("SECRET_MANAGER_READS_PER_MINUTE", "0"),
+        ("SECRET_MANAGER_WRITES_PER_MINUTE", "1"),
     ],
 )
 def test_config_refuses_a_bad_value_with_the_functions_message(variable, value):

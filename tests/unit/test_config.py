@@ -26,6 +26,7 @@ def test_defaults() -> None:
     assert config.dry_run is False
     assert config.secret_manager_emulator_host is None
     assert config.momento_control_endpoint is None
+    assert (config.reads_per_minute, config.writes_per_minute) == (300, 300)
 
 
 def test_full_and_short_names_mix_and_deduplicate() -> None:
@@ -58,6 +59,24 @@ def test_full_and_short_names_mix_and_deduplicate() -> None:
         ),
         pytest.param(
             {"LEASE_DURATION": "1d"}, "lease_duration", timedelta(days=1), id="lease-at-most"
+        ),
+        pytest.param(
+            {"SECRET_MANAGER_READS_PER_MINUTE": "1"}, "reads_per_minute", 1, id="reads-at-least"
+        ),
+        pytest.param(
+            {"SECRET_MANAGER_READS_PER_MINUTE": "60000"},
+            "reads_per_minute",
+            60000,
+            id="reads-at-most",
+        ),
+        pytest.param(
+            {"SECRET_MANAGER_WRITES_PER_MINUTE": "2"}, "writes_per_minute", 2, id="writes-at-least"
+        ),
+        pytest.param(
+            {"SECRET_MANAGER_WRITES_PER_MINUTE": " 0600 "},
+            "writes_per_minute",
+            600,
+            id="writes-whitespace-zeros",
         ),
         pytest.param(
             {"GOOGLE_CLOUD_PROJECT": " demo-project\n"},
@@ -268,6 +287,26 @@ def test_duration_formatting(seconds: int, text: str) -> None:
             {"MIN_ENABLED_VERSIONS": "1001"},
             "MIN_ENABLED_VERSIONS='1001' is not valid; use a whole number from 1 to 1000",
             id="int-past-most",
+        ),
+        pytest.param(
+            {"SECRET_MANAGER_WRITES_PER_MINUTE": "1"},
+            "SECRET_MANAGER_WRITES_PER_MINUTE='1' is not valid; use a whole number from 2 to 60000",
+            id="writes-below-least",
+        ),
+        pytest.param(
+            {"SECRET_MANAGER_READS_PER_MINUTE": "0"},
+            "SECRET_MANAGER_READS_PER_MINUTE='0' is not valid; use a whole number from 1 to 60000",
+            id="reads-zero",
+        ),
+        pytest.param(
+            {"SECRET_MANAGER_READS_PER_MINUTE": "60001"},
+            "SECRET_MANAGER_READS_PER_MINUTE='60001' is not valid",
+            id="reads-past-most",
+        ),
+        pytest.param(
+            {"SECRET_MANAGER_WRITES_PER_MINUTE": "300/min"},
+            "SECRET_MANAGER_WRITES_PER_MINUTE='300/min' is not valid",
+            id="writes-with-unit",
         ),
         pytest.param(
             {"MIN_ENABLED_VERSIONS": "9" * 5000},
