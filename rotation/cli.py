@@ -2,11 +2,14 @@
 
     python -m rotation [rotate] [--secrets S,...] [--project P] [--force] [--dry-run]
     python -m rotation seed --from FILE SECRET [--project P]
+    python -m rotation status [SECRET ...] [--project P] [--json]
 
 ``rotate`` (the default) runs one rotation as the function would, with your Application Default
 Credentials. ``seed`` checks a token JSON downloaded from Momento's console (refusing v2 and
-expired keys) and adds it as the secret's new version. Configuration is the function's: the
-same environment variables, which the flags override.
+expired keys) and adds it as the secret's new version. ``status`` says, per secret, what the
+next run would do: the latest version and its key's expiry, whether it is due, the enabled
+versions and which the next sweep would disable, and the lease; it changes nothing.
+Configuration is the function's: the same environment variables, which the flags override.
 
 Output: one JSON document on stdout, and nothing else there, so it can be piped into ``jq``;
 log lines and explanations go to stderr. Exit 0 when nothing failed, 1 when something failed,
@@ -41,7 +44,7 @@ from rotation.runtime import Runtime
 from rotation.token import parse_document
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-COMMANDS = ("rotate", "seed")
+COMMANDS = ("rotate", "seed", "status")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         runtime = _runtime(args)
         if args.command == "seed":
             return _seed(runtime, Path(args.source), runtime.config.secrets[0])
+        if args.command == "status":
+            return _status(runtime, as_json=args.json)
         return _rotate(runtime, force=args.force, dry_run=args.dry_run)
     except (ConfigError, SetupError, TokenDocumentError, NotRefreshableError) as error:
         print(f"rotation: {error.message}", file=sys.stderr)
@@ -90,6 +95,22 @@ def _rotate(runtime: Runtime, *, force: bool, dry_run: bool) -> int:
     if force:
         _explain_unforced(outcome.to_json()["results"])
     return EXIT_OK if outcome.ok else EXIT_FAILED
+
+
+def _status(runtime: Runtime, *, as_json: bool) -> int:
+    from rotation.status import describe, secret_status  # noqa: PLC0415
+
+    store, now = runtime.store(), datetime.now(UTC)
+    statuses = [
+        secret_status(runtime.config, store, secret, now=now)
+        for secret in managed_secrets(runtime.config, store)
+    ]
+    ok = all(status.error is None for status in statuses)
+    if as_json:
+        _print({"ok": ok, "secrets": [status.to_json() for status in statuses]})
+    else:
+        print("\n\n".join(describe(status) for status in statuses))
+    return EXIT_OK if ok else EXIT_FAILED
 
 
 def _seed(runtime: Runtime, source: Path, secret: str) -> int:
@@ -133,10 +154,15 @@ def _environment(args: argparse.Namespace) -> tuple[dict[str, str], dict[str, st
     """The function's environment with the flags applied, and what to call each flag's variable."""
     env = dict(os.environ)
     names: dict[str, str] = {}
-    secrets = args.secret if args.command == "seed" else args.secrets
+    if args.command == "seed":
+        secrets = args.secret
+    elif args.command == "status":
+        secrets = ",".join(args.names) or None  # none named: every managed secret
+    else:
+        secrets = args.secrets
     if secrets is not None:
         env["ROTATION_SECRETS"] = secrets
-        names["ROTATION_SECRETS"] = "SECRET" if args.command == "seed" else "--secrets"
+        names["ROTATION_SECRETS"] = "--secrets" if args.command == "rotate" else "SECRET"
     if args.project is not None:
         env["GOOGLE_CLOUD_PROJECT"] = args.project
     if args.project is not None or not (env.get("GOOGLE_CLOUD_PROJECT") or env.get("GCP_PROJECT")):
@@ -174,7 +200,12 @@ def _parser() -> argparse.ArgumentParser:
         "--from", dest="source", required=True, metavar="FILE", help="the console download"
     )
     seed.add_argument("secret", metavar="SECRET", help="projects/P/secrets/S, or S with --project")
-    for command in (rotate, seed):
+    status = commands.add_parser(
+        "status", help="what the next run would do with each secret; changes nothing"
+    )
+    status.add_argument("names", nargs="*", metavar="SECRET", help="default: every managed secret")
+    status.add_argument("--json", action="store_true", help="one JSON document (stable form)")
+    for command in (rotate, seed, status):
         command.add_argument(
             "--project", help="resolves short names (default: $GOOGLE_CLOUD_PROJECT)"
         )

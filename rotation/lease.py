@@ -177,6 +177,21 @@ def release(
     # Lost twice to other writers: the lease lives until it expires.
 
 
+def recorded(annotations: Mapping[str, str]) -> Lease | None:
+    """The lease on a secret (or its pre-2026-12 form), whatever its state; None if none."""
+    return parse_lease(_read(annotations, LEASE_ANNOTATION))
+
+
+def state(lease: Lease, *, latest_version: int, now: datetime) -> str:
+    """held, superseded (the record of a refresh), abandoned (expired on the latest version:
+    its holder died) or released (its holder gave up without storing anything)."""
+    if lease.released_at is not None:
+        return "released"
+    if latest_version > lease.base_version:
+        return "superseded"
+    return "held" if lease.expires_at > now else "abandoned"
+
+
 def _timed_out_at(current: Lease | None, last: LastAttempt | None, version: int) -> datetime | None:
     """When an earlier refresh of ``version`` got no answer, from either form of record."""
     if current is not None and current.base_version == version and current.timed_out_at:

@@ -270,3 +270,55 @@ def test_seed_into_a_secret_that_does_not_exist_says_so(world: World, tmp_path: 
     assert done.returncode == 1
     assert "not found" in done.stderr
     assert done.stdout == ""
+
+
+# ---------------------------------------------------------------------------------- status
+
+
+def test_status_says_what_the_next_run_would_do_and_changes_nothing(world: World) -> None:
+    secret = world.new_secret()
+    for age in (30, 20, 10):
+        world.seed(secret, world.issue(expires_in=20 * DAY).console_json(), age=age * DAY)
+    world.seed_key(secret, expires_in=DAY)
+    world.secret_manager.set_version_aliases(secret, {"stable": 1})
+    calls = dict(world.secret_manager.calls)
+
+    done = run_cli(world, "status", secret, "--json")
+
+    assert done.returncode == 0, done.stderr
+    (status,) = answer(done)["secrets"]
+    assert status["latest_version"].endswith("/versions/4")
+    assert (status["due"], status["error"]) == (True, None)
+    assert [v.rsplit("/", 1)[1] for v in status["next_sweep_disables"]] == ["2"]
+    assert [(k["version"].rsplit("/", 1)[1], k["aliases"]) for k in status["kept_versions"]] == [
+        ("1", ["stable"])
+    ]
+    assert status["lease"] is None
+    # Reads only: one access, one list, one get.
+    writes = ("AddSecretVersion", "UpdateSecret", "DisableSecretVersion")
+    assert all(world.secret_manager.calls[m] == calls.get(m, 0) for m in writes)
+    assert set(world.states(secret).values()) == {"ENABLED"}
+
+
+def test_status_shows_the_record_a_refresh_left(world: World) -> None:
+    secret = world.new_secret()
+    world.seed_key(secret, expires_in=DAY)
+    assert run_cli(world, "--secrets", secret).returncode == 0
+
+    done = run_cli(world, "status", secret)
+
+    assert done.returncode == 0, done.stderr
+    assert "next run    skips: the key expires at" in done.stdout
+    assert "lease       superseded (version 1, taken" in done.stdout
+
+
+def test_status_of_a_broken_secret_names_the_error_and_exits_1(world: World) -> None:
+    secret = world.new_secret()
+    world.seed(secret, b"not json")
+
+    done = run_cli(world, "status", secret, "--json")
+
+    assert done.returncode == 1
+    (status,) = answer(done)["secrets"]
+    assert status["error"]["code"] == "invalid_token_document"
+    assert status["next_sweep_disables"] == []

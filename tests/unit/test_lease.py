@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from rotation import lease
 from rotation.lease import (
     LAST_ATTEMPT_ANNOTATION,
     LEASE_ANNOTATION,
@@ -207,3 +208,34 @@ def test_release_leaves_a_lease_that_was_taken_over_alone() -> None:
     taken_over = dict(store.annotations)
     release(store, SECRET, outcome, now=NOW, timed_out=False)
     assert store.annotations == taken_over
+
+
+@pytest.mark.parametrize(
+    ("latest", "released", "expires_in", "expected"),
+    [
+        (3, False, 60, "held"),
+        (4, False, 60, "superseded"),
+        (4, False, -60, "superseded"),
+        (3, False, -60, "abandoned"),
+        (3, True, 60, "released"),
+    ],
+    ids=[
+        "live-on-latest",
+        "newer-version",
+        "newer-version-expired",
+        "expired-on-latest",
+        "gave-up",
+    ],
+)
+def test_a_lease_state_is_told_by_its_version_and_times(
+    latest: int, released: bool, expires_in: int, expected: str
+) -> None:
+    now = datetime(2026, 12, 2, tzinfo=UTC)
+    held = lease.Lease(
+        holder="h",
+        expires_at=now + timedelta(seconds=expires_in),
+        base_version=3,
+        taken_at=now - timedelta(minutes=1),
+        released_at=now if released else None,
+    )
+    assert lease.state(held, latest_version=latest, now=now) == expected
