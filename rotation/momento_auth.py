@@ -77,6 +77,12 @@ class MomentoAuthClient:
         self._channels: dict[str, grpc.Channel] = {}
         self._lock = threading.Lock()
 
+    def close(self) -> None:
+        with self._lock:
+            for channel in self._channels.values():
+                channel.close()
+            self._channels.clear()
+
     def refresh(self, key: ApiKey, refresh_token: str) -> RefreshedKey:
         stub = auth_pb2_grpc.AuthStub(self._channel(key))  # type: ignore[no-untyped-call]
         request = auth_pb2._RefreshApiTokenRequest(api_key=key.jwt, refresh_token=refresh_token)

@@ -19,7 +19,9 @@ from rotation.rotate import Rotator
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
 
+    from rotation.momento_auth import MomentoAuthClient
     from rotation.ports import KeyRefresher, SecretStore
+    from rotation.secret_store import GoogleSecretStore
 
 
 class Runtime:
@@ -34,8 +36,8 @@ class Runtime:
             reads_per_minute=config.reads_per_minute, writes_per_minute=config.writes_per_minute
         )
         self._lock = threading.Lock()
-        self._store: SecretStore | None = None
-        self._refresher: KeyRefresher | None = None
+        self._store: GoogleSecretStore | None = None
+        self._refresher: MomentoAuthClient | None = None
 
     def rotator(self) -> Rotator:
         return Rotator(
@@ -71,3 +73,14 @@ class Runtime:
                     timeout=self.config.momento_timeout,
                 )
             return self._refresher
+
+    def close(self) -> None:
+        """Close the clients' channels. An instance never needs this; a process that outlives
+        the servers it talked to (the bench, with its in-process emulators) does, or gRPC
+        reports their going away."""
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+            if self._refresher is not None:
+                self._refresher.close()
+            self._store = self._refresher = None

@@ -66,6 +66,9 @@ class GoogleSecretStore:
             timeout=deadline.total_seconds(),
         )
 
+    def close(self) -> None:
+        self._client.transport.close()
+
     def read_latest(self, secret: str) -> StoredVersion:
         try:
             response = self._call(
