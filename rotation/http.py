@@ -14,6 +14,7 @@ from rotation import logs, redact, service
 from rotation.config import Config
 from rotation.discovery import managed_secrets
 from rotation.errors import ErrorCode, RequestError, RotationError, SecretStoreError, SetupError
+from rotation.identity import configured_for
 from rotation.request import parse_request
 from rotation.runtime import Runtime
 
@@ -54,7 +55,12 @@ def _handle(runtime: Runtime, method: str, body: bytes, content_type: str | None
         )
     try:
         config = _managed(runtime)
-        request = parse_request(body, content_type, config)
+        request = parse_request(
+            body,
+            content_type,
+            config,
+            configured_as=lambda name: _configured_as(runtime, config, name),
+        )
         # Builds the client now: no credentials, or no emulator, is one error for the whole run.
         runtime.store()
     except RequestError as error:
@@ -66,6 +72,14 @@ def _handle(runtime: Runtime, method: str, body: bytes, content_type: str | None
         return _error(error, 500, event="rotation.discovery_failed")
     outcome = service.run(runtime, request)
     return outcome.to_json(), 200 if outcome.ok else 500, dict(_JSON)
+
+
+def _configured_as(runtime: Runtime, config: Config, name: str) -> str | None:
+    """The managed secret ``name`` denotes, e.g. one named by project number, not by id."""
+    store = runtime.store()
+    return configured_for(
+        name, config.secrets, runtime.project_numbers, lambda secret: store.read_latest(secret).name
+    )
 
 
 def _managed(runtime: Runtime) -> Config:

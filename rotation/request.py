@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -70,8 +71,18 @@ def read_body(stream: Readable, content_length: int | None) -> bytes:
     return body
 
 
-def parse_request(body: bytes, content_type: str | None, config: Config) -> RotationRequest:
-    """Validate the body against the configuration; an empty body means "all, as configured"."""
+def parse_request(
+    body: bytes,
+    content_type: str | None,
+    config: Config,
+    *,
+    configured_as: Callable[[str], str | None] | None = None,
+) -> RotationRequest:
+    """Validate the body against the configuration; an empty body means "all, as configured".
+
+    ``configured_as(name)`` returns the configured secret that ``name`` denotes, for a name not
+    spelled as configured (a project number for its id); the caller may look that up.
+    """
     if len(body) > MAX_BODY_BYTES:
         raise _too_large()
     fields = _fields(body, content_type)
@@ -88,7 +99,7 @@ def parse_request(body: bytes, content_type: str | None, config: Config) -> Rota
                 f"field {name} must be {kind}{_not(value)}", code=ErrorCode.INVALID_FIELD
             )
     return RotationRequest(
-        secrets=_selected_secrets(fields.get("secrets"), config),
+        secrets=_selected_secrets(fields.get("secrets"), config, configured_as),
         force=bool(fields.get("force", False)),
         dry_run=bool(fields.get("dry_run", False)) or config.dry_run,
     )
@@ -184,7 +195,11 @@ def _fields(body: bytes, content_type: str | None) -> dict[str, Any]:
     return fields
 
 
-def _selected_secrets(requested: list[Any] | None, config: Config) -> tuple[str, ...]:
+def _selected_secrets(
+    requested: list[Any] | None,
+    config: Config,
+    configured_as: Callable[[str], str | None] | None,
+) -> tuple[str, ...]:
     if requested is None:
         return config.secrets
     if not requested:
@@ -209,6 +224,8 @@ def _selected_secrets(requested: list[Any] | None, config: Config) -> tuple[str,
             full = resolve_secret_name(name, config.project, source=f"field secrets[{index}]")
         except ConfigError as error:
             raise RequestError(error.message, code=ErrorCode.INVALID_FIELD) from None
+        if full not in config.secrets and configured_as is not None:
+            full = configured_as(full) or full
         if full not in config.secrets:
             raise RequestError(
                 f"secret {_short(name)} is not configured for rotation; configured: "

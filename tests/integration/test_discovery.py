@@ -68,3 +68,25 @@ def test_no_labelled_secret_is_an_empty_successful_run(world: World, label: dict
     world.env["ROTATION_SECRETS"] = ""
     call = world.call()
     assert (call.status, call.results) == (200, [])
+
+
+def test_a_request_may_name_a_configured_secret_by_project_number(world: World) -> None:
+    """Secret Manager names it so in every answer: it is the same secret as the configured id."""
+    secret = world.new_secret()
+    world.seed_key(secret, expires_in=DAY)
+
+    call = world.call({"secrets": [by_number(secret)]})
+
+    assert call.status == 200
+    assert [(r["secret"], r["action"]) for r in call.results] == [(secret, "refreshed")]
+
+
+def test_a_number_for_another_project_is_still_not_configured(world: World) -> None:
+    secret = world.new_secret()
+    world.seed_key(secret, expires_in=DAY)
+    other = secret.replace("projects/demo-project/", "projects/999999999999/")
+
+    call = world.call({"secrets": [other]})
+
+    assert (call.status, call.body["error"]["code"]) == (403, "secret_not_configured")
+    assert world.states(secret) == {1: "ENABLED"}
