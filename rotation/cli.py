@@ -91,9 +91,10 @@ def _rotate(runtime: Runtime, *, force: bool, dry_run: bool) -> int:
         except Exception as error:  # noqa: BLE001 - as the HTTP entry point: type only, no text
             print(f"rotation: unexpected internal error ({type(error).__name__})", file=sys.stderr)
             return EXIT_FAILED
-        _print(outcome.to_json())
+        answer = outcome.to_json()
+        _print(answer)
     if force:
-        _explain_unforced(outcome.to_json()["results"])
+        _explain_unforced(answer["results"])
     return EXIT_OK if outcome.ok else EXIT_FAILED
 
 
@@ -115,6 +116,8 @@ def _status(runtime: Runtime, *, as_json: bool) -> int:
 
 def _seed(runtime: Runtime, source: Path, secret: str) -> int:
     """Check the console download, then add it as the secret's latest version."""
+    if runtime.config.dry_run:
+        raise ConfigError("DRY_RUN is set, and seed adds a version: unset DRY_RUN to seed")
     try:
         data = source.read_bytes()
     except OSError as error:
@@ -163,6 +166,8 @@ def _environment(args: argparse.Namespace) -> tuple[dict[str, str], dict[str, st
     if secrets is not None:
         env["ROTATION_SECRETS"] = secrets
         names["ROTATION_SECRETS"] = "--secrets" if args.command == "rotate" else "SECRET"
+        # Named on the command line: exactly those, not also every secret carrying the label.
+        env.pop("ROTATION_LABEL", None)
     if args.project is not None:
         env["GOOGLE_CLOUD_PROJECT"] = args.project
     if args.project is not None or not (env.get("GOOGLE_CLOUD_PROJECT") or env.get("GCP_PROJECT")):

@@ -10,7 +10,9 @@ Pub/Sub delivers at least once, and Eventarc redelivers when the function fails,
   asked for already happened (an earlier delivery, or a run that beat it): nothing is done.
   Concurrent deliveries are arbitrated by the rotation lease, as concurrent HTTP runs are.
 - **Transient failures are redelivered**: :func:`handle_event` raises :class:`RedeliverError`,
-  the function answers 500, and Pub/Sub tries again with backoff.
+  the function answers 500, and Pub/Sub tries again with backoff. So is a delivery that finds
+  another run holding the lease (that run may still fail). Not redelivered: a failure after the
+  new key was stored (a stopped sweep); the next run finishes it.
 - **Everything else is acknowledged**, with an ERROR ``rotation.result`` line (the one the
   failure alert counts): an event for a secret this
   deployment does not manage, a malformed event, a failure that retrying cannot fix (an expired
@@ -29,6 +31,8 @@ from rotation.errors import ErrorCode, RotationError
 from rotation.events import EventError, parse_event
 from rotation.identity import configured_for
 from rotation.policy import rfc3339
+from rotation.ports import SecretStore
+from rotation.retention import VersionInfo
 from rotation.runtime import Runtime
 
 
@@ -65,8 +69,8 @@ def handle_event(runtime: Runtime, data: object) -> EventOutcome:
 
 
 def _rotate(runtime: Runtime, named: str, published_at: datetime) -> EventOutcome:
-    store = runtime.store()
     try:
+        store = runtime.store()
         secret = configured_for(
             named,
             managed_secrets(runtime.config, store),
@@ -86,9 +90,7 @@ def _rotate(runtime: Runtime, named: str, published_at: datetime) -> EventOutcom
             named,
         )
     try:
-        newer = [
-            version for version in store.list_enabled(secret) if version.create_time > published_at
-        ]
+        newer = _versions_since(store, secret, published_at)
     except RotationError as error:
         return _failed(error, secret)
     if newer:
@@ -100,29 +102,45 @@ def _rotate(runtime: Runtime, named: str, published_at: datetime) -> EventOutcom
         logs.log("INFO", f"{secret}: skipped: {reason}", event="rotation.event_skipped")
         return EventOutcome("skipped", reason, secret)
     result = runtime.rotator().rotate(secret, force=True, dry_run=runtime.config.dry_run)
+    if result.busy:
+        # Another run holds the lease: it may still fail, and this request would then be lost.
+        raise _redeliver(secret, "another run holds the rotation lease")
     if result.error_code is None:
         return EventOutcome(str(result.action), result.reason, secret)
     # The rotator has logged its rotation.result line (which the failure alert counts).
-    if result.error_code.transient:
-        raise _redeliver(secret, result.error_code)
+    if result.error_code.transient and not _rotated_anyway(store, secret, published_at):
+        raise _redeliver(secret, f"it failed with {result.error_code}, which may pass")
     return EventOutcome("failed", result.error_message or "", secret)
+
+
+def _versions_since(store: SecretStore, secret: str, published_at: datetime) -> list[VersionInfo]:
+    """Enabled versions created after the request was published, newest first."""
+    newer = [v for v in store.list_enabled(secret) if v.create_time > published_at]
+    return sorted(newer, key=lambda version: version.number, reverse=True)
+
+
+def _rotated_anyway(store: SecretStore, secret: str, published_at: datetime) -> bool:
+    """Whether the new key was stored before the failure (a sweep that stopped, say): then a
+    redelivery could only find the rotation done, and the next run finishes the sweep."""
+    try:
+        return bool(_versions_since(store, secret, published_at))
+    except RotationError:
+        return False
 
 
 def _failed(error: RotationError, secret: str) -> EventOutcome:
     """A failure before the rotation began: redelivered if transient, else acknowledged."""
     if error.code.transient:
-        raise _redeliver(secret, error.code)
+        raise _redeliver(secret, f"it failed with {error.code}, which may pass")
     return _acknowledged_failure(error, secret)
 
 
-def _redeliver(secret: str, code: ErrorCode) -> RedeliverError:
+def _redeliver(secret: str, why: str) -> RedeliverError:
     logs.warning(
-        f"{secret}: rotation failed with {code}, which may pass; failing the delivery so that "
-        "Pub/Sub redelivers it",
+        f"{secret}: not rotated yet: {why}; failing the delivery so that Pub/Sub redelivers it",
         event="rotation.event_redelivered",
-        error_code=str(code),
     )
-    return RedeliverError(f"rotation of {secret} failed with {code} (transient); redeliver")
+    return RedeliverError(f"rotation of {secret} not done yet ({why}); redeliver")
 
 
 def _acknowledged_failure(error: RotationError, secret: str | None) -> EventOutcome:

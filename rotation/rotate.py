@@ -91,6 +91,9 @@ class SecretResult:
     kept_versions: tuple[KeptVersion, ...] = ()
     error_code: ErrorCode | None = None
     error_message: str | None = None
+    # Skipped only because another run holds the lease: nothing was decided for this key yet.
+    # Not part of the JSON; a Pub/Sub delivery is retried on it (see rotation.pubsub).
+    busy: bool = False
 
     @property
     def failed(self) -> bool:
@@ -243,7 +246,9 @@ class Rotator:
             sweep = self._sweep(secret, current, dry_run=False, aliases=aliases)
             return _result(secret, reason=burst, latest=current, sweep=sweep)
         if under is None:
-            return _result(secret, reason=_lease_held_reason(outcome.held_by), latest=current)
+            return _result(
+                secret, reason=_lease_held_reason(outcome.held_by), latest=current, busy=True
+            )
         # Verification and the sweep run after the new version superseded the lease: they
         # change nothing that a concurrent run could duplicate.
         if under.error is not None or under.latest is None:
@@ -473,6 +478,7 @@ def _result(
     under: UnderLease | None = None,
     sweep: Sweep | None = None,
     error: RotationError | None = None,
+    busy: bool = False,
 ) -> SecretResult:
     """The one place a SecretResult is built, from what the steps returned."""
     sweep = sweep or Sweep()
@@ -495,6 +501,7 @@ def _result(
         kept_versions=sweep.kept,
         error_code=error.code if error else None,
         error_message=redact.scrub(error.message) if error else None,
+        busy=busy,
     )
 
 

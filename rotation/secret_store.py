@@ -116,7 +116,8 @@ class GoogleSecretStore:
             pager = self._client.list_secrets(
                 request={
                     "parent": f"projects/{project}",
-                    "filter": f"labels.{key}:{value}",
+                    # An empty value: any secret with the key; the check below keeps "".
+                    "filter": f"labels.{key}:{value or '*'}",
                     "page_size": _LIST_PAGE_SIZE,
                 },
                 retry=self._retry,

@@ -18,7 +18,7 @@ from rotation.config import Config
 from rotation.errors import RotationError
 from rotation.policy import decide, epoch_to_rfc3339, rfc3339
 from rotation.ports import SecretStore
-from rotation.retention import plan_disable
+from rotation.retention import VersionInfo, plan_disable
 from rotation.token import parse_document
 
 
@@ -78,7 +78,7 @@ def secret_status(
         return SecretStatus(
             secret,
             latest_version=latest.name,
-            enabled_versions=tuple(v.name for v in enabled),
+            enabled_versions=_newest_first(enabled),
             lease=lease_json,
             error=error,
         )
@@ -96,11 +96,15 @@ def secret_status(
         valid_until=epoch_to_rfc3339(document.expires_at),
         due=decision.refresh,
         reason=decision.reason,
-        enabled_versions=tuple(v.name for v in sorted(enabled, key=lambda v: -v.number)),
+        enabled_versions=_newest_first(enabled),
         next_sweep_disables=tuple(v.name for v in plan.disable),
         kept_versions=tuple((v.name, aliases) for v, aliases in plan.kept_for_aliases),
         lease=lease_json,
     )
+
+
+def _newest_first(versions: list[VersionInfo]) -> tuple[str, ...]:
+    return tuple(v.name for v in sorted(versions, key=lambda v: -v.number))
 
 
 def _lease_json(held: lease.Lease, latest: int, now: datetime) -> dict[str, Any]:

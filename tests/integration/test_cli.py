@@ -322,3 +322,15 @@ def test_status_of_a_broken_secret_names_the_error_and_exits_1(world: World) -> 
     (status,) = answer(done)["secrets"]
     assert status["error"]["code"] == "invalid_token_document"
     assert status["next_sweep_disables"] == []
+
+
+def test_seed_refuses_to_write_under_dry_run(world: World, tmp_path: Path) -> None:
+    secret = world.new_secret()
+    download = tmp_path / "download.json"
+    download.write_bytes(json.dumps(world.issue(expires_in=20 * DAY).console_json()).encode())
+
+    done = run_cli(world, "seed", "--from", str(download), secret, DRY_RUN="true")
+
+    assert done.returncode == 2
+    assert "DRY_RUN" in done.stderr
+    assert world.states(secret) == {}

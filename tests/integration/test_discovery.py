@@ -90,3 +90,18 @@ def test_a_number_for_another_project_is_still_not_configured(world: World) -> N
 
     assert (call.status, call.body["error"]["code"]) == (403, "secret_not_configured")
     assert world.states(secret) == {1: "ENABLED"}
+
+
+def test_secrets_named_on_the_command_line_are_exactly_those(
+    world: World, label: dict[str, str]
+) -> None:
+    """A hand rotation of one key must not force every labelled key too."""
+    named, also_labelled = world.new_secret(labels=label), world.new_secret(labels=label)
+    for secret in (named, also_labelled):
+        world.seed_key(secret, expires_in=20 * DAY)
+
+    done = world.run_python("-m", "rotation", "--secrets", named, "--force")
+
+    assert done.returncode == 0, done.stderr
+    assert world.states(named) == {1: "ENABLED", 2: "ENABLED"}
+    assert world.states(also_labelled) == {1: "ENABLED"}

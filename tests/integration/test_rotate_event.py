@@ -178,3 +178,28 @@ def test_a_permanent_failure_is_acknowledged(
     assert delivery.status == 200
     (failed,) = [line for line in log_lines() if line.get("event") == "rotation.result"]
     assert failed["error_code"] == "key_expired"
+
+
+def test_a_lease_held_by_another_run_is_redelivered(world: World) -> None:
+    """That run may still fail: acknowledging now could lose the scheduled rotation."""
+    now = int(datetime.now(UTC).timestamp())
+    held = {"holder": "another-run", "expires_at": now + 300, "base_version": 1, "taken_at": now}
+    secret = world.new_secret(annotations={"momento-key-rotation.lease": json.dumps(held)})
+    world.seed_key(secret, expires_in=20 * DAY)
+
+    delivery = deliver(world, notification(by_number(secret)))
+
+    assert delivery.status == 500
+    assert world.states(secret) == {1: "ENABLED"}
+
+
+def test_a_sweep_that_stops_after_the_new_key_is_stored_is_not_redelivered(world: World) -> None:
+    secret = world.new_secret()
+    for age in (30, 20):
+        world.seed(secret, world.issue(expires_in=20 * DAY).console_json(), age=age * DAY)
+    world.secret_manager.inject_fault("DisableSecretVersion", grpc.StatusCode.UNAVAILABLE, times=-1)
+
+    delivery = deliver(world, notification(by_number(secret)))
+
+    assert delivery.status == 200  # the rotation happened; the next run finishes the sweep
+    assert world.states(secret) == {1: "ENABLED", 2: "ENABLED", 3: "ENABLED"}
