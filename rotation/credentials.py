@@ -19,6 +19,16 @@ _SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 _LOGIN = "run 'gcloud auth application-default login'"
 
 
+def no_credentials() -> SetupError:
+    """The error for google-auth's DefaultCredentialsError, wherever it is met."""
+    return SetupError(
+        f"no Google credentials were found to call Secret Manager with; {_LOGIN}, or set "
+        "GOOGLE_APPLICATION_CREDENTIALS to a service account key file (or "
+        "SECRET_MANAGER_EMULATOR_HOST to use an emulator)",
+        code=ErrorCode.NO_CREDENTIALS,
+    )
+
+
 def application_default() -> Credentials:
     """Find and refresh Application Default Credentials; raise SetupError saying what to do."""
     import google.auth  # noqa: PLC0415  (cold start: only the CLI needs it here)
@@ -28,12 +38,7 @@ def application_default() -> Credentials:
     try:
         credentials, _ = google.auth.default(scopes=_SCOPES)
     except exceptions.DefaultCredentialsError:
-        raise SetupError(
-            f"no Google credentials were found to call Secret Manager with; {_LOGIN}, or set "
-            "GOOGLE_APPLICATION_CREDENTIALS to a service account key file (or "
-            "SECRET_MANAGER_EMULATOR_HOST to use an emulator)",
-            code=ErrorCode.NO_CREDENTIALS,
-        ) from None
+        raise no_credentials() from None
     try:
         credentials.refresh(Request())  # type: ignore[no-untyped-call]
     except exceptions.RefreshError:

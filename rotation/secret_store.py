@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from rotation.credentials import no_credentials
 from rotation.errors import ConflictError, ErrorCode, SecretStoreError, SetupError
 from rotation.ports import SecretMetadata, StoredVersion, version_number
 from rotation.redact import scrub
@@ -268,12 +269,7 @@ def _google_client(secretmanager: Any, credentials: Credentials | None, intercep
     try:
         return secretmanager.SecretManagerServiceClient(credentials=credentials, **options)
     except auth_exceptions.DefaultCredentialsError:
-        raise SetupError(
-            "no Google credentials were found to call Secret Manager with; run "
-            "'gcloud auth application-default login', or set GOOGLE_APPLICATION_CREDENTIALS to "
-            "a service account key file (or SECRET_MANAGER_EMULATOR_HOST to use an emulator)",
-            code=ErrorCode.NO_CREDENTIALS,
-        ) from None
+        raise no_credentials() from None
 
 
 def _emulator_client(secretmanager: Any, emulator_host: str, interceptor: Any) -> Any:
