@@ -14,7 +14,6 @@ from rotation import logs, redact, service
 from rotation.config import Config
 from rotation.discovery import managed_secrets
 from rotation.errors import ErrorCode, RequestError, RotationError, SecretStoreError, SetupError
-from rotation.identity import configured_for
 from rotation.request import parse_request
 from rotation.runtime import Runtime
 
@@ -59,7 +58,7 @@ def _handle(runtime: Runtime, method: str, body: bytes, content_type: str | None
             body,
             content_type,
             config,
-            configured_as=lambda name: _configured_as(runtime, config, name),
+            configured_as=lambda name: runtime.configured_as(name, config.secrets),
         )
         # Builds the client now: no credentials, or no emulator, is one error for the whole run.
         runtime.store()
@@ -72,14 +71,6 @@ def _handle(runtime: Runtime, method: str, body: bytes, content_type: str | None
         return _error(error, 500, event="rotation.discovery_failed")
     outcome = service.run(runtime, request)
     return outcome.to_json(), 200 if outcome.ok else 500, dict(_JSON)
-
-
-def _configured_as(runtime: Runtime, config: Config, name: str) -> str | None:
-    """The managed secret ``name`` denotes, e.g. one named by project number, not by id."""
-    store = runtime.store()
-    return configured_for(
-        name, config.secrets, runtime.project_numbers, lambda secret: store.read_latest(secret).name
-    )
 
 
 def _managed(runtime: Runtime) -> Config:

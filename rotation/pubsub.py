@@ -29,7 +29,6 @@ from rotation import logs, redact
 from rotation.discovery import managed_secrets
 from rotation.errors import ErrorCode, RotationError
 from rotation.events import EventError, parse_event
-from rotation.identity import configured_for
 from rotation.policy import rfc3339
 from rotation.ports import SecretStore
 from rotation.retention import VersionInfo
@@ -71,12 +70,7 @@ def handle_event(runtime: Runtime, data: object) -> EventOutcome:
 def _rotate(runtime: Runtime, named: str, published_at: datetime) -> EventOutcome:
     try:
         store = runtime.store()
-        secret = configured_for(
-            named,
-            managed_secrets(runtime.config, store),
-            runtime.project_numbers,
-            lambda name: store.read_latest(name).name,
-        )
+        secret = runtime.configured_as(named, managed_secrets(runtime.config, store))
     except RotationError as error:
         return _failed(error, named)
     if secret is None:

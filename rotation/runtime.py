@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from rotation.config import Config
-from rotation.identity import ProjectNumbers
+from rotation.identity import ProjectNumbers, configured_for
 from rotation.pacing import Pacer, grpc_interceptor
 from rotation.rotate import Rotator
 
@@ -73,6 +73,14 @@ class Runtime:
                     timeout=self.config.momento_timeout,
                 )
             return self._refresher
+
+    def configured_as(self, name: str, secrets: tuple[str, ...]) -> str | None:
+        """The secret among ``secrets`` that ``name`` denotes, however either names its
+        project (id or number); the number is learned from Secret Manager, once per project."""
+        store = self.store()
+        return configured_for(
+            name, secrets, self.project_numbers, lambda secret: store.read_latest(secret).name
+        )
 
     def close(self) -> None:
         """Close the clients' channels. An instance never needs this; a process that outlives
