@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parents[1]
 _LISTENING = re.compile(r"listening on (\S+)")
@@ -90,15 +90,23 @@ def start_function(
         # Its own process group, so that kill() takes the gunicorn workers down with it.
         start_new_session=True,
     )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"functions-framework exited with code {process.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return process, f"http://127.0.0.1:{port}/"
-        time.sleep(0.1)
+    if wait_for_port(process, port, timeout=timeout):
+        return process, f"http://127.0.0.1:{port}/"
+    if process.poll() is not None:
+        raise RuntimeError(f"functions-framework exited with code {process.returncode}")
     stop(process)
     raise RuntimeError("functions-framework did not start listening in time")
+
+
+def wait_for_port(process: subprocess.Popen[Any], port: int, *, timeout: float) -> bool:
+    """Wait until something listens on 127.0.0.1:``port``. False if ``process`` exits first or
+    ``timeout`` passes (``process.poll()`` then says which)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def _function_command(port: int, target: str) -> Sequence[str]:

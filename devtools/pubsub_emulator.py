@@ -13,16 +13,14 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from devtools.processes import free_port
+from devtools.processes import free_port, wait_for_port
 
 
 class PubSubUnavailableError(RuntimeError):
@@ -102,14 +100,11 @@ def pubsub_emulator(project: str, *, port: int = 0, timeout: float = 60) -> Iter
 
 
 def _wait_for(process: subprocess.Popen[bytes], port: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise PubSubUnavailableError(
-                "the Pub/Sub emulator did not start; install it with 'gcloud components install "
-                "pubsub-emulator' (it needs Java 11 or newer)"
-            )
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.2)
+    if wait_for_port(process, port, timeout=timeout):
+        return
+    if process.poll() is not None:
+        raise PubSubUnavailableError(
+            "the Pub/Sub emulator did not start; install it with 'gcloud components install "
+            "pubsub-emulator' (it needs Java 11 or newer)"
+        )
     raise PubSubUnavailableError(f"the Pub/Sub emulator did not listen within {timeout:.0f}s")
