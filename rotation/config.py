@@ -27,7 +27,8 @@ from rotation.errors import ConfigError
 
 _SECRET_ID = r"[A-Za-z0-9_-]{1,255}"
 _PROJECT = r"[a-z0-9](?:[a-z0-9:.-]{0,98}[a-z0-9])?"
-_FULL_NAME = re.compile(rf"projects/({_PROJECT})/secrets/({_SECRET_ID})")
+# A full secret name; also what a Pub/Sub notification's secretId must be (rotation.events).
+FULL_SECRET_NAME = re.compile(rf"projects/({_PROJECT})/secrets/({_SECRET_ID})")
 _SHORT_NAME = re.compile(_SECRET_ID)
 _PROJECT_ID = re.compile(_PROJECT)
 _HOST_PORT = re.compile(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})")
@@ -102,7 +103,7 @@ def resolve_secret_name(
     ``project_setting`` is how the caller's user sets the project, for the message when unset.
     """
     name = name.strip()
-    if _FULL_NAME.fullmatch(name):
+    if FULL_SECRET_NAME.fullmatch(name):
         return name
     if _SHORT_NAME.fullmatch(name):
         if not project:

@@ -13,16 +13,15 @@ carries no other attribute and no data. ``publishTime`` is Pub/Sub's, in RFC 333
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from rotation.config import FULL_SECRET_NAME
 from rotation.errors import ErrorCode, RotationError
 
 ROTATE = "SECRET_ROTATE"
-_SECRET_NAME = re.compile(r"projects/([a-z0-9][a-z0-9:.-]*)/secrets/([A-Za-z0-9_-]{1,255})")
 
 
 class EventError(RotationError):
@@ -53,7 +52,7 @@ def parse_event(data: object) -> SecretEvent:
     if event_type == "TOPIC_CONFIGURED":
         return SecretEvent(event_type, None, published_at, message_id)
     secret = _text(attributes.get("secretId"), "data.message.attributes.secretId")
-    if not _SECRET_NAME.fullmatch(secret):
+    if not FULL_SECRET_NAME.fullmatch(secret):
         raise EventError(
             f"data.message.attributes.secretId {secret[:300]!r} is not a secret name "
             "(projects/PROJECT/secrets/SECRET); is this topic fed by Secret Manager?"
