@@ -35,7 +35,6 @@ class SecretEvent:
     event_type: str
     secret: str | None  # projects/NUMBER/secrets/ID; None for TOPIC_CONFIGURED
     published_at: datetime
-    message_id: str
 
     @property
     def is_rotation(self) -> bool:
@@ -48,16 +47,15 @@ def parse_event(data: object) -> SecretEvent:
     attributes = _mapping(message.get("attributes", {}), "data.message.attributes")
     event_type = _text(attributes.get("eventType"), "data.message.attributes.eventType")
     published_at = _time(message.get("publishTime"))
-    message_id = str(message.get("messageId", ""))
     if event_type == "TOPIC_CONFIGURED":
-        return SecretEvent(event_type, None, published_at, message_id)
+        return SecretEvent(event_type, None, published_at)
     secret = _text(attributes.get("secretId"), "data.message.attributes.secretId")
     if not FULL_SECRET_NAME.fullmatch(secret):
         raise EventError(
             f"data.message.attributes.secretId {secret[:300]!r} is not a secret name "
             "(projects/PROJECT/secrets/SECRET); is this topic fed by Secret Manager?"
         )
-    return SecretEvent(event_type, secret, published_at, message_id)
+    return SecretEvent(event_type, secret, published_at)
 
 
 def _mapping(value: object, where: str) -> Mapping[str, Any]:

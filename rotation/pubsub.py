@@ -22,7 +22,6 @@ Pub/Sub delivers at least once, and Eventarc redelivers when the function fails,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from rotation import logs, redact
@@ -40,22 +39,14 @@ class RedeliverError(Exception):
     value, only the secret and the error code."""
 
 
-@dataclass(frozen=True)
-class EventOutcome:
-    """What became of one event; ``secret`` is the configured name, when there was one."""
-
-    action: str  # rotated, skipped, ignored, failed
-    reason: str
-    secret: str | None = None
-
-
-def handle_event(runtime: Runtime, data: object) -> EventOutcome:
-    """Act on one notification. Returns (acknowledge) or raises RedeliverError (retry)."""
+def handle_event(runtime: Runtime, data: object) -> None:
+    """Act on one notification. Returns to acknowledge it; raises RedeliverError to retry."""
     with redact.request_scope():
         try:
             event = parse_event(data)
         except EventError as error:
-            return _acknowledged_failure(error, None)
+            _acknowledged_failure(error, None)
+            return
         if not event.is_rotation or event.secret is None:
             logs.log(
                 "DEBUG",
@@ -63,18 +54,19 @@ def handle_event(runtime: Runtime, data: object) -> EventOutcome:
                 event="rotation.event_ignored",
                 event_type=event.event_type,
             )
-            return EventOutcome("ignored", f"{event.event_type} is not a rotation request")
-        return _rotate(runtime, event.secret, event.published_at)
+            return
+        _rotate(runtime, event.secret, event.published_at)
 
 
-def _rotate(runtime: Runtime, named: str, published_at: datetime) -> EventOutcome:
+def _rotate(runtime: Runtime, named: str, published_at: datetime) -> None:
     try:
         store = runtime.store()
         secret = runtime.configured_as(named, managed_secrets(runtime.config, store))
     except RotationError as error:
-        return _failed(error, named)
+        _failed(error, named)
+        return
     if secret is None:
-        return _acknowledged_failure(
+        _acknowledged_failure(
             RotationError(
                 f"{named} asked for a rotation, but this deployment does not manage it; "
                 "add it to ROTATION_SECRETS (deploy.sh --secrets) or give it ROTATION_LABEL's "
@@ -83,10 +75,12 @@ def _rotate(runtime: Runtime, named: str, published_at: datetime) -> EventOutcom
             ),
             named,
         )
+        return
     try:
         newer = _versions_since(store, secret, published_at)
     except RotationError as error:
-        return _failed(error, secret)
+        _failed(error, secret)
+        return
     if newer:
         reason = (
             f"already rotated: version {newer[0].number} was created at "
@@ -94,17 +88,15 @@ def _rotate(runtime: Runtime, named: str, published_at: datetime) -> EventOutcom
             f"{rfc3339(published_at)} (a redelivery, or a run that came first)"
         )
         logs.log("INFO", f"{secret}: skipped: {reason}", event="rotation.event_skipped")
-        return EventOutcome("skipped", reason, secret)
+        return
     result = runtime.rotator().rotate(secret, force=True, dry_run=runtime.config.dry_run)
     if result.busy:
         # Another run holds the lease: it may still fail, and this request would then be lost.
         raise _redeliver(secret, "another run holds the rotation lease")
-    if result.error_code is None:
-        return EventOutcome(str(result.action), result.reason, secret)
-    # The rotator has logged its rotation.result line (which the failure alert counts).
-    if result.error_code.transient and not _rotated_anyway(store, secret, published_at):
-        raise _redeliver(secret, f"it failed with {result.error_code}, which may pass")
-    return EventOutcome("failed", result.error_message or "", secret)
+    # A failure: the rotator has logged its rotation.result line (which the alert counts).
+    code = result.error_code
+    if code is not None and code.transient and not _rotated_anyway(store, secret, published_at):
+        raise _redeliver(secret, f"it failed with {code}, which may pass")
 
 
 def _versions_since(store: SecretStore, secret: str, published_at: datetime) -> list[VersionInfo]:
@@ -122,11 +114,11 @@ def _rotated_anyway(store: SecretStore, secret: str, published_at: datetime) -> 
         return False
 
 
-def _failed(error: RotationError, secret: str) -> EventOutcome:
+def _failed(error: RotationError, secret: str) -> None:
     """A failure before the rotation began: redelivered if transient, else acknowledged."""
     if error.code.transient:
         raise _redeliver(secret, f"it failed with {error.code}, which may pass")
-    return _acknowledged_failure(error, secret)
+    _acknowledged_failure(error, secret)
 
 
 def _redeliver(secret: str, why: str) -> RedeliverError:
@@ -137,7 +129,7 @@ def _redeliver(secret: str, why: str) -> RedeliverError:
     return RedeliverError(f"rotation of {secret} not done yet ({why}); redeliver")
 
 
-def _acknowledged_failure(error: RotationError, secret: str | None) -> EventOutcome:
+def _acknowledged_failure(error: RotationError, secret: str | None) -> None:
     # Logged as a failed rotation.result, the event deploy.sh's failure alert counts: an event
     # nobody can act on is a misconfiguration someone must hear about.
     logs.error(
@@ -148,4 +140,3 @@ def _acknowledged_failure(error: RotationError, secret: str | None) -> EventOutc
         action="failed",
         error_code=str(error.code),
     )
-    return EventOutcome("failed", error.message, secret)
