@@ -17,6 +17,8 @@ ROTATOR_PERMISSIONS=(
   secretmanager.secrets.update   # write the lease annotation (compare-and-swap on the etag)
   secretmanager.versions.access  # read the latest token JSON
   secretmanager.versions.add     # store the refreshed key and refresh token
+  secretmanager.versions.get     # a version's state and etag: why 'latest' can't be read,
+                                 # and whether a refused disable lost a race
   secretmanager.versions.list    # find superseded versions for the retention sweep
   secretmanager.versions.disable # retention sweep: disable superseded versions
 )
@@ -301,6 +303,7 @@ scheduler_account=${SCHEDULER_ACCOUNT:-momento-key-rotation-invoker}
 role_id=${ROTATOR_ROLE_ID:-momentoKeyRotator}
 seed_from=${SEED_FROM:-}
 seed_secret=${SEED_SECRET:-}
+seeded=false
 rotation_label=${ROTATION_LABEL:-}
 rotation_period=${ROTATION_PERIOD:-}
 topic=${ROTATION_TOPIC:-momento-key-rotation}
@@ -496,6 +499,7 @@ function_env+=(
   "DRY_RUN=$function_dry_run"
   "SECRET_MANAGER_READS_PER_MINUTE=$reads_per_minute"
   "SECRET_MANAGER_WRITES_PER_MINUTE=$writes_per_minute"
+  "FUNCTION_TIMEOUT=${timeout}s"
 )
 
 # The function's own checks run in a local Python 3.11+ (the one gcloud is told to use, when
@@ -538,6 +542,7 @@ setting_source() {
       printf '%s' "--reads-per-minute (SECRET_MANAGER_READS_PER_MINUTE)" ;;
     SECRET_MANAGER_WRITES_PER_MINUTE)
       printf '%s' "--writes-per-minute (SECRET_MANAGER_WRITES_PER_MINUTE)" ;;
+    FUNCTION_TIMEOUT) printf '%s' "--timeout (FUNCTION_TIMEOUT)" ;;
     *) printf '%s' "the function's settings" ;;
   esac
 }
@@ -545,7 +550,8 @@ setting_source() {
 check_env=("${function_env[@]}")
 run_check config
 case $check_status in
-  0) ;;
+  # A warning (the write budget can't refresh every secret within --timeout) goes on; say it.
+  0) [[ -z $check_message ]] || printf 'deploy.sh: warning: %s\n' "$check_message" >&2 ;;
   2) usage_error "$(setting_source "$check_message"): $check_message" ;;
   *)
     printf '%s\n' "$check_message" >&2
@@ -662,6 +668,7 @@ seed_secret_from_file() {
     say "  $seed_secret already has versions; not seeding (the function keeps it fresh)"
   else
     run secrets versions add "$seed_secret" "${common[@]}" --data-file="$seed_from"
+    seeded=true
   fi
 }
 
@@ -1110,7 +1117,7 @@ ensure_alerting() {
   ensure_metric "$not_stored_metric" 'severity=CRITICAL' \
     "Momento keys refreshed but not stored by $function_name: act now (deploy.sh)"
   ensure_policy "$failures_policy" "$failures_metric" ERROR \
-    "A Momento key rotation failed in \`$function_name\`. Read its logs: \`gcloud functions logs read $function_name --gen2 --region $region --project $project\`; each failed result names the secret and the error code."
+    "A Momento key rotation failed, or left a key that will not stay safe without a person, in \`$function_name\`. Read its logs: \`gcloud functions logs read $function_name --gen2 --region $region --project $project\`; each result at ERROR names the secret, the error or attention code, and what to do (README: What each outcome means)."
   ensure_policy "$not_stored_policy" "$not_stored_metric" CRITICAL \
     "A Momento key was refreshed but the new key was **not stored** (\`refreshed_not_stored\`) by \`$function_name\`. The old key still works until it expires, but its refresh token may be spent: read the logs now and follow the README (Reliability) to recover."
   [[ -n $alert_channel ]] ||
@@ -1156,6 +1163,12 @@ deploy() {
   if [[ -n $rotation_period ]]; then
     say "  Secret Manager notifies $topic_name every ${rotation_period_s}s;" \
       "$event_function rotates on each notice"
+  fi
+  if [[ $seeded == true ]]; then
+    # A refresh token can only be tested by using it; a spent one had better fail now than at
+    # the next scheduled run. From the repository, with your own credentials (./dev.sh's venv):
+    say "  Test the seeded refresh token now (one refresh; the downloaded file is then spent):"
+    say "    .venv/bin/python -m rotation rotate --force --project $project --secrets $seed_secret"
   fi
 }
 

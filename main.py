@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import flask
@@ -10,15 +11,21 @@ import functions_framework
 from cloudevents.http import CloudEvent
 
 from rotation.config import load_config
-from rotation.errors import RequestError
+from rotation.errors import ConfigError, RequestError
 from rotation.http import handle, refuse
-from rotation.pubsub import handle_event
+from rotation.pubsub import RedeliverError, handle_event
 from rotation.request import read_body
 from rotation.runtime import Runtime
 
 # Parsed at start, so a misconfigured deployment fails loudly before its first request.
 # Clients inside are built lazily, on first use.
-_runtime = Runtime(load_config(os.environ))
+try:
+    _runtime = Runtime(load_config(os.environ))
+except ConfigError as error:
+    # One clear line, not a traceback through functions-framework's module loader: the message
+    # names the variable and the form it takes, which is all there is to say.
+    print(f"rotation: invalid configuration: {error.message}", file=sys.stderr, flush=True)
+    raise SystemExit(2) from None
 
 
 @functions_framework.http
@@ -38,6 +45,13 @@ def rotate_event(event: CloudEvent) -> None:
     """Rotate the secret a Secret Manager ``SECRET_ROTATE`` notification names (CloudEvent
     target ``rotate_event``, an Eventarc Pub/Sub trigger). Raises only to ask for redelivery."""
     handle_event(_runtime, event.data)
+
+
+@functions_framework.errorhandler(RedeliverError)  # type: ignore[untyped-decorator]
+def _redeliver(error: RedeliverError) -> tuple[str, int]:
+    """A 500 for Pub/Sub to redeliver on. handle_event has logged its one structured line; an
+    error handler keeps Flask from adding a traceback per delivery."""
+    return str(error), 500
 
 
 def _respond(answer: dict[str, Any], status: int, headers: dict[str, str]) -> flask.Response:

@@ -4,15 +4,22 @@ Shared by ``./dev.sh demo`` (which drives one rotation and stops) and ``./dev.sh
 keeps it all running for the user's own requests). All are real processes speaking the real
 protocols: the Secret Manager and Momento emulators over gRPC, the function under
 functions-framework as Cloud Functions runs it.
+
+``python -m devtools.local_stack`` is the Momento emulator as this module starts it: like
+``python -m devtools.emulators.momento``, but ``--seed-key-file`` and ``--seed-expires-in`` may
+be repeated, one pair per demo secret. Each seeded key is its own lineage, so refreshing one
+secret's key never spends the refresh token of another's.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -22,11 +29,21 @@ from google.cloud.secretmanager_v1.services.secret_manager_service.transports im
     SecretManagerServiceGrpcTransport,
 )
 
+from devtools.emulators._server import argument_parser, serve_until_signalled
+from devtools.emulators.momento import MomentoEmulator, write_private_json
 from devtools.processes import start_emulator, start_function, stopping
+from rotation.durations import parse_duration
 
 PROJECT = "demo-project"
 SECRET_ID = "momento-api-key"
 SECRET = f"projects/{PROJECT}/secrets/{SECRET_ID}"
+# Serve's second demo secret, for the scheduled rotation: its key expires in 30 days, beyond
+# REFRESH_BEFORE (3d), so HTTP rotations skip it and only a SECRET_ROTATE event refreshes it.
+SCHEDULED_SECRET_ID = "momento-api-key-scheduled"
+SCHEDULED_SECRET = f"projects/{PROJECT}/secrets/{SCHEDULED_SECRET_ID}"
+# Every seeded key is issued with this lifetime, which each refresh then grants anew.
+SEED_LIFETIME = "30d"
+SEED_EXPIRES_IN = {SECRET: "1d", SCHEDULED_SECRET: SEED_LIFETIME}
 
 
 @dataclass(frozen=True)
@@ -55,29 +72,28 @@ def local_stack(
     extra_env: Mapping[str, str] | None = None,
     older_version: bool = False,
     event_function: bool = False,
+    scheduled_secret: bool = False,
 ) -> Iterator[Stack]:
     """Start the emulators, seed SECRET with a key that expires in a day, start the function.
 
     With ``older_version``, an older copy of the document is added first as version 1, so that
     a rotation has something to sweep. With ``event_function``, ``rotate_event`` is served too,
-    by a second functions-framework process (one serves one target). Everything is stopped on
-    exit.
+    by a second functions-framework process (one serves one target). With
+    ``scheduled_secret``, SCHEDULED_SECRET is seeded too, with a key that expires in 30 days,
+    and the function manages both. Everything is stopped on exit.
     """
+    secrets = (SECRET, SCHEDULED_SECRET) if scheduled_secret else (SECRET,)
     with tempfile.TemporaryDirectory(prefix="rotation-local-") as scratch:
-        key_file = Path(scratch) / "momento-console-download.json"
+        key_files = {
+            secret: Path(scratch) / f"{secret.rsplit('/', 1)[1]}-console-download.json"
+            for secret in secrets
+        }
         secret_manager, sm_address = start_emulator(
             "devtools.emulators.secret_manager", port=ports.secret_manager
         )
         with stopping(secret_manager):
             momento, momento_address = start_emulator(
-                "devtools.emulators.momento",
-                "--seed-key-file",
-                str(key_file),
-                "--seed-lifetime",
-                "30d",
-                "--seed-expires-in",
-                "1d",
-                port=ports.momento,
+                "devtools.local_stack", *_seed_arguments(key_files), port=ports.momento
             )
             with stopping(momento):
                 client = secretmanager.SecretManagerServiceClient(
@@ -86,9 +102,15 @@ def local_stack(
                     )
                 )
                 try:
-                    seed(client, key_file.read_bytes(), older_version=older_version)
+                    for secret, key_file in key_files.items():
+                        seed(
+                            client,
+                            secret,
+                            key_file.read_bytes(),
+                            older_version=older_version and secret == SECRET,
+                        )
                     env = {
-                        "ROTATION_SECRETS": SECRET,
+                        "ROTATION_SECRETS": ",".join(secrets),
                         "GOOGLE_CLOUD_PROJECT": PROJECT,
                         "SECRET_MANAGER_EMULATOR_HOST": sm_address,
                         "MOMENTO_CONTROL_ENDPOINT": momento_address,
@@ -109,12 +131,12 @@ def local_stack(
                     client.transport.close()  # type: ignore[no-untyped-call]
 
 
-def seed(client: Any, console_json: bytes, *, older_version: bool) -> None:
-    """Create SECRET and add the console-downloaded token JSON as its latest version."""
+def seed(client: Any, secret: str, console_json: bytes, *, older_version: bool) -> None:
+    """Create ``secret`` and add the console-downloaded token JSON as its latest version."""
     client.create_secret(
         request={
             "parent": f"projects/{PROJECT}",
-            "secret_id": SECRET_ID,
+            "secret_id": secret.rsplit("/", 1)[1],
             "secret": {"replication": {"automatic": {}}},
         }
     )
@@ -122,6 +144,66 @@ def seed(client: Any, console_json: bytes, *, older_version: bool) -> None:
         previous = json.loads(console_json)
         previous["note"] = "an older version, superseded by version 2"
         client.add_secret_version(
-            request={"parent": SECRET, "payload": {"data": json.dumps(previous).encode()}}
+            request={"parent": secret, "payload": {"data": json.dumps(previous).encode()}}
         )
-    client.add_secret_version(request={"parent": SECRET, "payload": {"data": console_json}})
+    client.add_secret_version(request={"parent": secret, "payload": {"data": console_json}})
+
+
+def _seed_arguments(key_files: Mapping[str, Path]) -> list[str]:
+    arguments = ["--seed-lifetime", SEED_LIFETIME]
+    for secret, key_file in key_files.items():
+        arguments += [
+            "--seed-key-file",
+            str(key_file),
+            "--seed-expires-in",
+            SEED_EXPIRES_IN[secret],
+        ]
+    return arguments
+
+
+def serve_momento(argv: Sequence[str] | None = None) -> int:
+    """The Momento emulator, seeding one console-style key file per ``--seed-key-file``.
+
+    The emulator's own entry point seeds one key; keys of one lineage share one refresh token,
+    so two secrets seeded from it could not both be refreshed.
+    """
+    parser = argument_parser(
+        "devtools.local_stack",
+        "Serve the Momento emulator, seeding one key file per --seed-key-file.",
+        default_port=0,
+    )
+    parser.add_argument(
+        "--seed-key-file", type=Path, action="append", required=True, help="repeatable"
+    )
+    parser.add_argument(
+        "--seed-expires-in",
+        type=parse_duration,
+        action="append",
+        required=True,
+        help="how soon each seed key expires, in the order of --seed-key-file",
+    )
+    parser.add_argument("--seed-lifetime", type=parse_duration, default=timedelta(days=30))
+    args = parser.parse_args(argv)
+    if len(args.seed_key_file) != len(args.seed_expires_in):
+        parser.error("give one --seed-expires-in per --seed-key-file")
+    seeds = list(zip(args.seed_key_file, args.seed_expires_in, strict=True))
+    if not all(timedelta(0) < expires_in <= args.seed_lifetime for _, expires_in in seeds):
+        parser.error("each --seed-expires-in must be positive and at most --seed-lifetime")
+    emulator = MomentoEmulator()
+
+    def write_seeds() -> None:
+        for key_file, expires_in in seeds:
+            key = emulator.issue_key(lifetime=args.seed_lifetime, expires_in=expires_in)
+            write_private_json(key_file, key.console_json())
+
+    return serve_until_signalled(
+        emulator,
+        "momento emulator",
+        host=args.host,
+        port=args.port,
+        before_banner=write_seeds,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(serve_momento())

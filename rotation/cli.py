@@ -1,12 +1,14 @@
 """``python -m rotation``: the operator's commands, with the function's own code.
 
     python -m rotation [rotate] [--secrets S,...] [--project P] [--force] [--dry-run]
-    python -m rotation seed --from FILE SECRET [--project P]
+    python -m rotation seed --from FILE SECRET [--project P] [--no-refresh]
     python -m rotation status [SECRET ...] [--project P] [--json]
 
 ``rotate`` (the default) runs one rotation as the function would, with your Application Default
 Credentials. ``seed`` checks a token JSON downloaded from Momento's console (refusing v2 and
-expired keys) and adds it as the secret's new version. ``status`` says, per secret, what the
+expired keys), adds it as the secret's new version, then refreshes it once: a refresh token can
+only be tested by using it, and a spent one had better fail now than at the next scheduled run.
+``status`` says, per secret, what the
 next run would do: the latest version and its key's expiry, whether it is due, the enabled
 versions and which the next sweep would disable, and the lease; it changes nothing.
 Configuration is the function's: the same environment variables, which the flags override.
@@ -56,10 +58,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         runtime = _runtime(args)
         if args.command == "seed":
-            return _seed(runtime, Path(args.source), runtime.config.secrets[0])
+            secret = runtime.config.secrets[0]
+            return _seed(runtime, Path(args.source), secret, refresh=not args.no_refresh)
         if args.command == "status":
             return _status(runtime, as_json=args.json)
-        return _rotate(runtime, force=args.force, dry_run=args.dry_run)
+        named_in = "--secrets" if args.secrets is not None else "ROTATION_SECRETS"
+        return _rotate(runtime, force=args.force, dry_run=args.dry_run, named_in=named_in)
     except (ConfigError, SetupError, TokenDocumentError, NotRefreshableError) as error:
         print(f"rotation: {error.message}", file=sys.stderr)
         return EXIT_USAGE
@@ -79,12 +83,14 @@ def _runtime(args: argparse.Namespace) -> Runtime:
     return Runtime(config, credentials=credentials)
 
 
-def _rotate(runtime: Runtime, *, force: bool, dry_run: bool) -> int:
+def _rotate(runtime: Runtime, *, force: bool, dry_run: bool, named_in: str) -> int:
     # The typed request the HTTP entry point would build: every managed secret, and DRY_RUN=true
     # cannot be turned off.
     config = runtime.config
     secrets = managed_secrets(config, runtime.store())
-    request = RotationRequest(secrets=secrets, force=force, dry_run=dry_run or config.dry_run)
+    request = RotationRequest(
+        secrets=secrets, force=force, dry_run=dry_run or config.dry_run, named_in=named_in
+    )
     with redact.request_scope():
         try:
             outcome = service.run(runtime, request)
@@ -114,8 +120,13 @@ def _status(runtime: Runtime, *, as_json: bool) -> int:
     return EXIT_OK if ok else EXIT_FAILED
 
 
-def _seed(runtime: Runtime, source: Path, secret: str) -> int:
-    """Check the console download, then add it as the secret's latest version."""
+def _seed(runtime: Runtime, source: Path, secret: str, *, refresh: bool) -> int:
+    """Check the console download, add it as the secret's latest version, then refresh once.
+
+    Persist first, as always: the download is stored before its refresh token is used, so a
+    refresh that fails loses nothing. A spent token then fails here with the message ``rotate``
+    gives, rather than at the next scheduled run.
+    """
     if runtime.config.dry_run:
         raise ConfigError("DRY_RUN is set, and seed adds a version: unset DRY_RUN to seed")
     try:
@@ -127,14 +138,32 @@ def _seed(runtime: Runtime, source: Path, secret: str) -> int:
     except (TokenDocumentError, NotRefreshableError) as error:
         raise type(error)(f"--from {source}: {error.message}", code=error.code) from None
     version = runtime.store().add_version(secret, data)
-    _print(
-        {
-            "ok": True,
-            "secret": secret,
-            "version": version,
-            "valid_until": epoch_to_rfc3339(parse_document(data).expires_at),
-        }
-    )
+    answer: dict[str, Any] = {
+        "ok": True,
+        "secret": secret,
+        "version": version,
+        "valid_until": epoch_to_rfc3339(parse_document(data).expires_at),
+        "refresh": None,
+    }
+    if not refresh:
+        _print(answer)
+        print(
+            f"rotation: stored {version}; its refresh token is untested. Test it now with: "
+            f"python -m rotation rotate --force --secrets {secret}",
+            file=sys.stderr,
+        )
+        return EXIT_OK
+    with redact.request_scope():
+        result = runtime.rotator().rotate(secret, force=True, dry_run=False, named_in="SECRET")
+        answer["refresh"] = result.to_json()
+    answer["ok"] = not result.failed
+    _print(answer)
+    if result.failed:
+        print(
+            f"rotation: stored {version}, but refreshing it failed: {result.error_message}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     return EXIT_OK
 
 
@@ -161,6 +190,8 @@ def _environment(args: argparse.Namespace) -> tuple[dict[str, str], dict[str, st
         secrets = args.secret
     elif args.command == "status":
         secrets = ",".join(args.names) or None  # none named: every managed secret
+        if secrets is None:
+            names["ROTATION_SECRETS"] = "ROTATION_SECRETS (or SECRET arguments to status)"
     else:
         secrets = args.secrets
     if secrets is not None:
@@ -205,6 +236,12 @@ def _parser() -> argparse.ArgumentParser:
         "--from", dest="source", required=True, metavar="FILE", help="the console download"
     )
     seed.add_argument("secret", metavar="SECRET", help="projects/P/secrets/S, or S with --project")
+    seed.add_argument(
+        "--no-refresh",
+        action="store_true",
+        help="store the file only; by default it is refreshed once, which tests its refresh "
+        "token (and spends it: the file can't be seeded again)",
+    )
     status = commands.add_parser(
         "status", help="what the next run would do with each secret; changes nothing"
     )

@@ -69,6 +69,8 @@ LONGEST = {
     # Must exceed 2 x STORE_DEADLINE + MOMENTO_TIMEOUT (at most 3h); a crashed run's lease
     # blocks rotation of its secret for this long.
     "LEASE_DURATION": timedelta(days=1),
+    # Cloud Functions' longest timeout (HTTP functions).
+    "FUNCTION_TIMEOUT": timedelta(hours=1),
 }
 
 
@@ -93,6 +95,8 @@ class Config:
     # Half the project's default quota: other workloads in the project share the rest.
     reads_per_minute: int = 300
     writes_per_minute: int = 300
+    # The function's own timeout (deploy.sh passes it): a run that can't fit is warned about.
+    function_timeout: timedelta | None = None
 
 
 def resolve_secret_name(
@@ -172,6 +176,7 @@ def load_config(env: Mapping[str, str], *, names: Mapping[str, str] | None = Non
             least=MIN_WRITES_PER_MINUTE,
             most=MAX_CALLS_PER_MINUTE,
         ),
+        function_timeout=_optional_duration(env, "FUNCTION_TIMEOUT"),
     )
     # A lease that expired while its holder still worked would let a second run refresh too.
     # The holder reads, refreshes and writes under it: two store deadlines and one Momento call.
@@ -249,6 +254,13 @@ def _label(env: Mapping[str, str], project: str | None) -> tuple[str, str] | Non
             "labelled secrets to manage"
         )
     return key, value
+
+
+def _optional_duration(env: Mapping[str, str], variable: str) -> timedelta | None:
+    """None when the variable is unset or blank; otherwise as :func:`_duration`."""
+    if not env.get(variable, "").strip():
+        return None
+    return _duration(env, variable, timedelta(0))
 
 
 def _duration(env: Mapping[str, str], variable: str, default: timedelta) -> timedelta:

@@ -107,8 +107,12 @@ class _Failure:
 
     code: ErrorCode
     reason: str
-    advice: str
+    advice: str  # what to do; empty when the reason already says it
     transient: bool = False
+
+    def explained(self) -> str:
+        """The reason, then what to do: each said once."""
+        return f"{self.reason}; {self.advice}" if self.advice else self.reason
 
 
 _Outcome = _Entry | _Failure
@@ -340,8 +344,8 @@ class KeyReader:
             expired = f"the cached key expired at {_iso(cached.key.expires_at)}; "
         retry_in = max(0.0, self._next_read_at - now)
         return KeyUnavailableError(
-            f"no valid Momento key for {self.secret}: {expired}{failure.reason}; "
-            f"{failure.advice}. The next read is in {retry_in:.0f} s",
+            f"no valid Momento key for {self.secret}: {expired}{failure.explained()}. "
+            f"The next read is in {retry_in:.0f} s",
             code=failure.code,
         )
 
@@ -556,10 +560,14 @@ _KINDS: Final[dict[str, tuple[ErrorCode, str, bool]]] = {
         "grant this application's service account roles/secretmanager.secretAccessor on the secret",
         False,
     ),
+    # Secret Manager answers FAILED_PRECONDITION both for a latest version that is not ENABLED
+    # and for an ENABLED one whose customer-managed encryption key (CMEK) is disabled. Telling
+    # which would take a get, which the reader never makes (quota), so the advice names both,
+    # after the service's own message (in the reason), which may say which.
     "FailedPrecondition": (
         ErrorCode.LATEST_VERSION_NOT_ENABLED,
-        "the latest version is disabled or destroyed: enable the version with the working key, "
-        "or add a new version with the token document",
+        "the latest version is disabled or destroyed, or the Cloud KMS key that encrypts it is "
+        "disabled: check the version's state and the key",
         False,
     ),
     "Unauthenticated": (
@@ -606,13 +614,23 @@ def _failure_of(error: Exception, known_secrets: tuple[str, ...]) -> _Failure:
         kind = _KINDS.get(cls.__name__)
         if kind is not None:
             code, advice, transient = kind
-            return _Failure(code, _reason(error, known_secrets), advice, transient)
+            reason = _reason(error, known_secrets)
+            if isinstance(error, RotationError) and _says_what_to_do(reason):
+                advice = ""  # said once, in the error's own words
+            return _Failure(code, reason, advice, transient)
     return _Failure(
         ErrorCode.SECRET_MANAGER_ERROR,
         # Only the type: the text of an error we do not know could hold anything.
         f"reading it raised {type(error).__name__}",
         "it is retried; if it persists, this is a bug in the reader",
     )
+
+
+def _says_what_to_do(message: str) -> bool:
+    # rotation.token's messages say what is wrong, then, after "; ", what to do ("the payload is
+    # not JSON (...); add a version holding the JSON Momento's console downloads"). The few that
+    # only say what is wrong get the reader's advice instead.
+    return "; " in message
 
 
 def _reason(error: Exception, known_secrets: tuple[str, ...]) -> str:
@@ -674,11 +692,10 @@ def _log_failure(secret: str, failure: _Failure, serving: _Entry | None, next_in
         )
         return
     logger.error(
-        "no valid Momento key for %s (%s: %s); %s; next read in %.0f s",
+        "no valid Momento key for %s (%s): %s; next read in %.0f s",
         secret,
         failure.code,
-        failure.reason,
-        failure.advice,
+        failure.explained(),
         next_in,
         extra=fields,
     )

@@ -33,16 +33,21 @@ class ErrorCode(StrEnum):
     NOT_REFRESHABLE = "not_refreshable"
     V2_KEY_NOT_REFRESHABLE = "v2_key_not_refreshable"
     KEY_EXPIRED = "key_expired"
+    KEY_EXPIRES_SOON = "key_expires_soon"
     LATEST_VERSION_NOT_ENABLED = "latest_version_not_enabled"
+    LATEST_VERSION_UNREADABLE = "latest_version_unreadable"
     # Secret Manager
     SECRET_MANAGER_ERROR = "secret_manager_error"
     NOT_FOUND = "not_found"
+    SECRET_DELETED = "secret_deleted"
+    SECRET_EXPIRING = "secret_expiring"
     PERMISSION_DENIED = "permission_denied"
     FAILED_PRECONDITION = "failed_precondition"
     CONFLICT = "conflict"
     SECRET_MANAGER_UNAVAILABLE = "secret_manager_unavailable"
     SECRET_MANAGER_TIMEOUT = "secret_manager_timeout"
     SECRET_MANAGER_QUOTA = "secret_manager_quota"
+    SECRET_MANAGER_INTERNAL = "secret_manager_internal"
     INVALID_ARGUMENT = "invalid_argument"
     UNAUTHENTICATED = "unauthenticated"
     CHECKSUM_MISMATCH = "checksum_mismatch"
@@ -50,15 +55,18 @@ class ErrorCode(StrEnum):
     CREDENTIALS_REFUSED = "credentials_refused"
     EMULATOR_UNREACHABLE = "emulator_unreachable"
     SWEEP_INCOMPLETE = "sweep_incomplete"
+    ANNOTATIONS_TOO_LARGE = "annotations_too_large"
     # Momento
     MOMENTO_ERROR = "momento_error"
     AUTHENTICATION = "authentication"
     TIMEOUT = "timeout"
     UNAVAILABLE = "unavailable"
+    MOMENTO_INTERNAL = "momento_internal"
     LIMIT_EXCEEDED = "limit_exceeded"
     INVALID_RESPONSE = "invalid_response"
     # after a refresh
     REFRESHED_NOT_STORED = "refreshed_not_stored"
+    KEY_NOT_EXTENDED = "key_not_extended"
     REFRESH_TOKEN_MISSING = "refresh_token_missing"
     STORED_DOCUMENT_UNREADABLE = "stored_document_unreadable"
     NEW_KEY_REJECTED = "new_key_rejected"
@@ -79,7 +87,11 @@ _TRANSIENT = frozenset(
         ErrorCode.SECRET_MANAGER_UNAVAILABLE,
         ErrorCode.SECRET_MANAGER_TIMEOUT,
         ErrorCode.SECRET_MANAGER_QUOTA,
+        # INTERNAL that outlasted the retries, once the credentials were shown not to be the
+        # cause (a refused credential surfaces as INTERNAL too; see rotation.secret_store).
+        ErrorCode.SECRET_MANAGER_INTERNAL,
         ErrorCode.UNAVAILABLE,
+        ErrorCode.MOMENTO_INTERNAL,
         ErrorCode.LIMIT_EXCEEDED,
         # Momento may not have completed the refresh: a retry then works, and if it had, the
         # retry is refused with a message saying so (a permanent failure, not redelivered).

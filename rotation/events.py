@@ -7,12 +7,24 @@ the message's ``data`` (the Secret resource as JSON): the attributes say everyth
 
 Message shape, from Secret Manager's "Set up notifications on a secret" page: attributes
 ``eventType`` (``SECRET_ROTATE``, ``SECRET_VERSION_ADD``, ...), ``secretId`` (the secret's full
-name, with the project NUMBER), ``dataFormat``; ``TOPIC_CONFIGURED`` is a test message that
-carries no other attribute and no data. ``publishTime`` is Pub/Sub's, in RFC 3339.
+name, with the project NUMBER), ``versionId`` (the version's full name, on version events),
+``dataFormat``; ``data`` is the Secret or SecretVersion resource as JSON. ``TOPIC_CONFIGURED`` is
+a test message that carries no other attribute and no data. ``publishTime`` is Pub/Sub's, in
+RFC 3339. The events that matter here:
+
+- ``SECRET_ROTATE``: the secret's rotation schedule came due; rotate it.
+- ``SECRET_DELETE``: the secret is gone, every version with it ("either because of a
+  user-initiated request or secret expiration").
+- ``SECRET_VERSION_DISABLE`` / ``SECRET_VERSION_DESTROY``: a version can no longer be read. The
+  version is named by ``versionId``, or else by the ``name`` in ``data``.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +34,10 @@ from rotation.config import FULL_SECRET_NAME
 from rotation.errors import ErrorCode, RotationError
 
 ROTATE = "SECRET_ROTATE"
+DELETE = "SECRET_DELETE"
+# Version events after which the version can no longer be accessed.
+VERSION_LOST = frozenset({"SECRET_VERSION_DISABLE", "SECRET_VERSION_DESTROY"})
+_VERSION_NAME = re.compile(rf"{FULL_SECRET_NAME.pattern}/versions/([0-9]+)")
 
 
 class EventError(RotationError):
@@ -35,10 +51,15 @@ class SecretEvent:
     event_type: str
     secret: str | None  # projects/NUMBER/secrets/ID; None for TOPIC_CONFIGURED
     published_at: datetime
+    version: int | None = None  # the version number, on a version event that names one
 
     @property
     def is_rotation(self) -> bool:
         return self.event_type == ROTATE
+
+    @property
+    def loses_a_version(self) -> bool:
+        return self.event_type in VERSION_LOST
 
 
 def parse_event(data: object) -> SecretEvent:
@@ -55,7 +76,30 @@ def parse_event(data: object) -> SecretEvent:
             f"data.message.attributes.secretId {secret[:300]!r} is not a secret name "
             "(projects/PROJECT/secrets/SECRET); is this topic fed by Secret Manager?"
         )
-    return SecretEvent(event_type, secret, published_at)
+    version = _version(attributes.get("versionId"), message.get("data"), secret)
+    return SecretEvent(event_type, secret, published_at, version)
+
+
+def _version(version_id: object, data: object, secret: str) -> int | None:
+    """The version number a version event names: ``versionId``, or the ``name`` of the
+    SecretVersion in ``data``; None when neither names a version of ``secret``."""
+    for candidate in (version_id, _data_name(data)):
+        if isinstance(candidate, str):
+            match = _VERSION_NAME.fullmatch(candidate)
+            if match is not None and candidate.startswith(f"{secret}/"):
+                return int(match.group(3))
+    return None
+
+
+def _data_name(data: object) -> object:
+    """The ``name`` in the message's base64 JSON data, if it has one."""
+    if not isinstance(data, str):
+        return None
+    try:
+        resource = json.loads(base64.b64decode(data, validate=True))
+    except (binascii.Error, ValueError):
+        return None
+    return resource.get("name") if isinstance(resource, dict) else None
 
 
 def _mapping(value: object, where: str) -> Mapping[str, Any]:

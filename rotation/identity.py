@@ -11,6 +11,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from rotation.errors import RotationError
+
 
 def split(name: str) -> tuple[str, str]:
     """``projects/P/secrets/S[/...]`` -> (P, S)."""
@@ -63,3 +65,33 @@ def configured_for(
         if project.isdigit() and numbers.number(candidate, lookup) == project:
             return candidate
     return None
+
+
+def distinct_secrets(
+    secrets: tuple[str, ...], numbers: ProjectNumbers, lookup: Callable[[str], str]
+) -> tuple[str, ...]:
+    """``secrets`` with each secret once, in order, the first spelling kept.
+
+    A lookup is made only for a project id whose secret id also appears under a project
+    number: ``projects/p/secrets/s`` and ``projects/123/secrets/s`` may be one secret.
+    """
+    kept: list[str] = []
+    for name in secrets:
+        if name in kept:
+            continue
+        _, secret_id = split(name)
+        rivals = tuple(other for other in kept if split(other)[1] == secret_id)
+        if rivals and _same_as_any(name, rivals, numbers, lookup):
+            continue
+        kept.append(name)
+    return tuple(kept)
+
+
+def _same_as_any(
+    name: str, others: tuple[str, ...], numbers: ProjectNumbers, lookup: Callable[[str], str]
+) -> bool:
+    try:
+        mine = numbers.number(name, lookup)
+        return any(numbers.number(other, lookup) == mine for other in others)
+    except RotationError:
+        return False  # can't tell (deleted, say): rotate both, and each reports what it finds

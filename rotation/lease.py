@@ -20,16 +20,27 @@ The lease names the version it refreshes from (``base_version``). It is tied to 
   not accepted" can say that the timed-out refresh probably spent it.
 
 Why this is safe without re-reading the latest version under the lease: the caller reads the
-latest version *before* :func:`try_acquire` reads the secret, and every refresher writes its
-lease (changing the etag) *before* adding its version. So a refresh we did not see in the
-annotations began after our read of the secret and makes our compare-and-swap fail; one we did
-see either added its version before our read of the latest (superseded) or holds the lease on
-the version we read (held, or abandoned only after ``LEASE_DURATION``, which outlasts any
-holder: see :func:`rotation.config.load_config`).
+latest version *before* it reads the secret (the metadata :func:`try_acquire` is given), and
+every refresher writes its lease (changing the etag) *before* adding its version. So a refresh
+we did not see in the annotations began after our read of the secret and makes our
+compare-and-swap fail; one we did see either added its version before our read of the latest
+(superseded) or holds the lease on the version we read (held, or abandoned only after
+``LEASE_DURATION``, which outlasts any holder: see :func:`rotation.config.load_config`).
 
 A version added by hand while a refresh is in flight also supersedes its lease: a run that
 comes after it skips for ``LEASE_DURATION`` as after a burst, and the holder goes on to store its
 own refresh of the version it read, which is a valid key too.
+
+**Two clocks.** Times in the lease are the writer's. A runner whose clock is behind writes a lease
+that looks expired early to one whose clock is right, which would then take it over and refresh a
+second time. So a live lease counts as held until ``CLOCK_SKEW_ALLOWANCE`` after its expiry: a
+killed run's lease is taken over that much later, and no plausible skew makes two runs refresh.
+
+**Size.** Keys and values of all a secret's annotations must stay under 16 KiB (the
+``Secret.annotations`` docstring). The lease is taken only when its largest form, the release
+record a failed run writes, fits beside the secret's other annotations: a lease whose release was
+refused would stay held until it expired, and the run after would skip as if someone were
+refreshing.
 
 Releases before 2026-12 kept the outcome in a second annotation (``LAST_ATTEMPT_ANNOTATION``);
 it is still read, as a fallback, and dropped on the next write, its timeout carried forward.
@@ -45,6 +56,7 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
 
+from rotation.errors import ErrorCode, RotationError
 from rotation.ports import SecretMetadata, SecretStore
 
 # Annotation keys must be 1-63 characters, start and end with an alphanumeric, with only
@@ -59,6 +71,12 @@ LEGACY_ANNOTATIONS = {
     LEASE_ANNOTATION: "momento-key-rotation/lease",
     LAST_ATTEMPT_ANNOTATION: "momento-key-rotation/last-attempt",
 }
+# Secret.annotations: "The total size of annotation keys and values must be less than 16KiB".
+ANNOTATIONS_MAX_BYTES = 16 * 1024 - 1
+# How far two runners' clocks may plausibly disagree. Cloud Functions keep time with Google's
+# NTP; a laptop running the CLI may be minutes off. A live lease is respected this long past
+# its own expiry, so a killed run's lease is taken over this much later.
+CLOCK_SKEW_ALLOWANCE = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -109,21 +127,27 @@ class LeaseOutcome:
 
 
 def try_acquire(
-    store: SecretStore, secret: str, *, base_version: int, now: datetime, duration: timedelta
+    store: SecretStore,
+    secret: str,
+    *,
+    metadata: SecretMetadata,
+    base_version: int,
+    now: datetime,
+    duration: timedelta,
 ) -> LeaseOutcome:
     """Take the lease to refresh ``base_version`` of ``secret``, unless that is not ours to do.
 
-    ``base_version`` must have been read before this call (see the module docstring). One read
-    and, when the lease is free, one write.
+    ``base_version`` must have been read before ``metadata`` (see the module docstring). One
+    write when the lease is free; none otherwise. Raises RotationError (annotations_too_large)
+    when the lease's release record would not fit beside the secret's other annotations.
     """
-    metadata = store.get_metadata(secret)
     current = parse_lease(_read(metadata.annotations, LEASE_ANNOTATION))
     last = parse_last_attempt(_read(metadata.annotations, LAST_ATTEMPT_ANNOTATION))
     live = current if current is not None and current.released_at is None else None
     if live is not None:
         # A lease on a newer version than ours means our read is older than its holder's.
         if live.base_version > base_version or (
-            live.base_version == base_version and live.expires_at > now
+            live.base_version == base_version and held_at(live, now)
         ):
             return LeaseOutcome(None, metadata, held_by=live)
         if live.base_version < base_version and now - live.taken_at < duration:
@@ -140,6 +164,7 @@ def try_acquire(
     # 128 random bits name the holder (as uuid4 would, without importing uuid at cold start).
     holder = os.urandom(16).hex()
     mine = Lease(holder, now + duration, base_version, now, timed_out_at=timed_out_at)
+    _check_fits(secret, metadata.annotations, mine)
     etag = store.replace_annotations(secret, _with_lease(metadata.annotations, mine), metadata.etag)
     if etag is None:
         # Someone else wrote first with the same etag, or our own write landed and its retry
@@ -189,7 +214,39 @@ def state(lease: Lease, *, latest_version: int, now: datetime) -> str:
         return "released"
     if latest_version > lease.base_version:
         return "superseded"
-    return "held" if lease.expires_at > now else "abandoned"
+    return "held" if held_at(lease, now) else "abandoned"
+
+
+def held_at(lease: Lease, now: datetime) -> bool:
+    """Whether an unreleased lease on the latest version still counts as held at ``now``.
+
+    Past its expiry by the writer's clock, plus :data:`CLOCK_SKEW_ALLOWANCE` for ours.
+    """
+    return now < lease.expires_at + CLOCK_SKEW_ALLOWANCE
+
+
+def _check_fits(secret: str, annotations: Mapping[str, str], lease: Lease) -> None:
+    """Refuse a lease whose release record would not fit (see the module docstring)."""
+    # The largest form the lease takes: released, with a timeout recorded, at a far-off time.
+    far = datetime(9999, 1, 1, tzinfo=UTC)
+    record = replace(lease, released_at=far, timed_out_at=far, expires_at=far, taken_at=far)
+    total = sum(
+        len(key.encode()) + len(value.encode())
+        for key, value in _with_lease(annotations, record).items()
+    )
+    if total > ANNOTATIONS_MAX_BYTES:
+        raise RotationError(
+            f"{secret} has annotations of {_size(annotations)} bytes; the rotation lease needs "
+            f"{total - _size(annotations)} more, and Secret Manager allows less than 16 KiB of "
+            f"annotation keys and values in all: remove at least "
+            f"{total - ANNOTATIONS_MAX_BYTES} bytes of other annotations from {secret} "
+            "(gcloud secrets update --remove-annotations), then run again",
+            code=ErrorCode.ANNOTATIONS_TOO_LARGE,
+        )
+
+
+def _size(annotations: Mapping[str, str]) -> int:
+    return sum(len(key.encode()) + len(value.encode()) for key, value in annotations.items())
 
 
 def _timed_out_at(current: Lease | None, last: LastAttempt | None, version: int) -> datetime | None:

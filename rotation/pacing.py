@@ -1,9 +1,11 @@
 """Pacing Secret Manager calls under a budget per quota kind, so a run never exhausts the project.
 
 Secret Manager's quotas are per project and shared with everything else in it: 600 reads (get,
-list) and 600 writes (add, update, enable, disable, ...) per minute, 90,000 accesses; on top, about
-2 writes per second to one secret. A fleet of due secrets handled concurrently would go through
-the write quota in seconds. So every call passes through a :class:`Pacer` first:
+list) and 600 writes (add, update, enable, disable, ...) per minute, 90,000 accesses. On top come
+limits by a narrower scope ("Quotas and limits"): AddSecretVersion and UpdateSecret about 2 per
+second per secret, and Enable/Disable/DestroySecretVersion 1 per second per *version*. A fleet of
+due secrets handled concurrently would go through the write quota in seconds. So every call
+passes through a :class:`Pacer` first:
 
 - **One sliding 60 s window per budgeted kind** (``SECRET_MANAGER_READS_PER_MINUTE``,
   ``SECRET_MANAGER_WRITES_PER_MINUTE``): a log of the last *budget* send times. A call goes out
@@ -12,8 +14,17 @@ the write quota in seconds. So every call passes through a :class:`Pacer` first:
   in one window (a full bucket plus a minute of refill) or, sized to be safe, spread calls evenly
   and hold back a small run that the quota allows at once. The log costs one float per call in
   the window: a few KiB.
-- **A sliding 1 s window of 2 writes per secret**: Secret Manager's per-secret limit.
+- **A sliding 1 s window of 2 adds and updates per secret**, and **of 1 state change per
+  version**: each limit by its own scope. A sweep that disables a hundred versions of one secret
+  is bound by the project's budget, not by the per-secret limit (which made sweeps five times
+  slower than the budget allowed).
+- **Housekeeping is spread out** (:func:`housekeeping`): the sweep's disables go out at most one
+  per ``60 / budget`` seconds across the instance, and never take the last two slots of the
+  window, so a refresh (which needs two) is never starved by a sweep of a backlog. A sweep of a
+  backlog then runs at the budget's rate, which is what it may use, and no faster.
 - Accesses are counted by kind but not paced: their quota is 150 times the others'.
+- A call that waits for the budget says so in the log about every 10 s, so a slow run is
+  explained while it is slow.
 
 Every attempt counts, retries and the re-reads that confirm a lost compare-and-swap included,
 because the pacer sits on the gRPC channel (:func:`grpc_interceptor`), not above the adapter.
@@ -39,13 +50,23 @@ from contextvars import ContextVar
 from enum import StrEnum
 from typing import Any
 
+from rotation import logs
 from rotation.errors import ErrorCode, SecretStoreError
 
 WINDOW_SECONDS = 60.0
-# Secret Manager's soft limit on AddSecretVersion and UpdateSecret per secret (and its limit of
-# about 1 enable/disable per version per second is implied: a run changes a version once).
+# Secret Manager's soft limits on global secrets ("Quotas and limits"): AddSecretVersion and
+# UpdateSecret per secret, and Enable/Disable/DestroySecretVersion per version.
 SECRET_WRITES_PER_SECOND = 2
-_SECRET_ID = re.compile(r"projects/[^/]+/secrets/([^/]+)")
+VERSION_CHANGES_PER_SECOND = 1
+PER_SECRET_RPCS = frozenset({"AddSecretVersion", "UpdateSecret"})
+PER_VERSION_RPCS = frozenset(
+    {"EnableSecretVersion", "DisableSecretVersion", "DestroySecretVersion"}
+)
+# Slots of the write window housekeeping leaves free: the two writes of a refresh.
+HOUSEKEEPING_RESERVE = 2
+# How often a call that waits for the budget logs that it still waits.
+WAIT_LOG_SECONDS = 10.0
+_SECRET_ID = re.compile(r"projects/[^/]+/secrets/([^/]+)(?:/versions/([^/]+))?")
 
 
 class QuotaKind(StrEnum):
@@ -69,7 +90,8 @@ RPC_KINDS: dict[str, QuotaKind] = {
     "DisableSecretVersion": QuotaKind.WRITE,
     "DestroySecretVersion": QuotaKind.WRITE,
 }
-# The two writes of a refresh: the lease's compare-and-swap and the new version.
+# The two writes of a refresh: the lease's compare-and-swap and the new version
+# (rotation.policy.WRITES_PER_REFRESH counts them for the budget warning).
 REFRESH_WRITES = ("UpdateSecret", "AddSecretVersion")
 
 
@@ -121,13 +143,24 @@ class _Reservation:
 
     __slots__ = ("rpcs", "secret")
 
-    def __init__(self, secret: str, rpcs: list[str]) -> None:
+    def __init__(self, secret: _Scope, rpcs: list[str]) -> None:
         self.secret = secret
         self.rpcs = rpcs
 
 
 _reservation: ContextVar[_Reservation | None] = ContextVar("rotation_reservation", default=None)
 _wait_limit: ContextVar[float | None] = ContextVar("rotation_wait_limit", default=None)
+_housekeeping: ContextVar[bool] = ContextVar("rotation_housekeeping", default=False)
+
+
+@contextlib.contextmanager
+def housekeeping() -> Iterator[None]:
+    """Writes made inside are housekeeping: spread out, and never in the refreshes' reserve."""
+    token = _housekeeping.set(True)
+    try:
+        yield
+    finally:
+        _housekeeping.reset(token)
 
 
 @contextlib.contextmanager
@@ -164,6 +197,10 @@ class Pacer:
             ),
         }
         self._per_secret: dict[str, SlidingWindow] = {}
+        self._per_version: dict[str, SlidingWindow] = {}
+        # Housekeeping writes go out at most one per this many seconds, instance-wide.
+        self._housekeeping_spacing = WINDOW_SECONDS / writes_per_minute
+        self._housekeeping_next = 0.0
         self._clock = clock
         self._changed = threading.Condition()
         # Injected in tests with a fake clock; by default, a wait any release cuts short.
@@ -173,27 +210,31 @@ class Pacer:
     def before_send(self, rpc: str, resource: str) -> None:
         """Block until ``rpc`` on ``resource`` (a secret or version name) fits every budget."""
         kind = RPC_KINDS.get(rpc, QuotaKind.READ)
-        secret = _secret_of(resource)
+        scope = _scope_of(rpc, resource)
         with self._changed:
             reservation = _reservation.get()
-            if reservation is not None and reservation.secret == secret and rpc in reservation.rpcs:
+            if reservation is not None and reservation.secret == scope and rpc in reservation.rpcs:
                 reservation.rpcs.remove(rpc)  # a retry of it waits like any other call
-                self._send(kind, secret, reserved=True)
+                self._send(kind, scope, reserved=True)
                 return
-            self._wait_for(self._windows_for(kind, secret), 1, rpc)
-            self._send(kind, secret, reserved=False)
+            windows = self._windows_for(kind, scope)
+            if kind is QuotaKind.WRITE and _housekeeping.get():
+                self._wait_for_housekeeping(windows, rpc)
+            else:
+                self._wait_for(windows, 1, rpc)
+            self._send(kind, scope, reserved=False)
 
     @contextlib.contextmanager
     def refresh_writes(self, secret: str) -> Iterator[None]:
         """Reserve the two writes of a refresh of ``secret`` for the calls made inside."""
         rpcs = list(REFRESH_WRITES)
-        key = _secret_of(secret) or secret
+        scope: _Scope = (_secret_of(secret) or secret, False)
         with self._changed:
-            windows = self._windows_for(QuotaKind.WRITE, key)
+            windows = self._windows_for(QuotaKind.WRITE, scope)
             self._wait_for(windows, len(rpcs), "a refresh")
             for window in windows:
                 window.pending += len(rpcs)
-        token = _reservation.set(_Reservation(key, rpcs))
+        token = _reservation.set(_Reservation(scope, rpcs))
         try:
             yield
         finally:
@@ -209,27 +250,47 @@ class Pacer:
         with self._changed:
             return self._windows[kind].sent_in_window(self._clock())
 
-    def _windows_for(self, kind: QuotaKind, secret: str | None) -> list[SlidingWindow]:
+    def _windows_for(self, kind: QuotaKind, scope: _Scope | None) -> list[SlidingWindow]:
         windows = [self._windows[kind]] if kind in self._windows else []
-        if kind is QuotaKind.WRITE and secret is not None:
-            per_secret = self._per_secret.get(secret)
-            if per_secret is None:
-                per_secret = SlidingWindow(
-                    SECRET_WRITES_PER_SECOND,
-                    1.0,
-                    f"{SECRET_WRITES_PER_SECOND} writes/s to {secret}",
+        if kind is not QuotaKind.WRITE or scope is None:
+            return windows
+        key, per_version = scope
+        if per_version:
+            window = self._per_version.get(key)
+            if window is None:
+                self._forget_idle_versions()
+                window = SlidingWindow(
+                    VERSION_CHANGES_PER_SECOND, 1.0, f"1 state change/s to version {key}"
                 )
-                self._per_secret[secret] = per_secret
-            windows.append(per_secret)
+                self._per_version[key] = window
+        else:
+            window = self._per_secret.get(key)
+            if window is None:
+                window = SlidingWindow(
+                    SECRET_WRITES_PER_SECOND, 1.0, f"{SECRET_WRITES_PER_SECOND} writes/s to {key}"
+                )
+                self._per_secret[key] = window
+        windows.append(window)
         return windows
+
+    def _forget_idle_versions(self) -> None:
+        """Drop per-version windows with nothing in them: a sweep touches each version once,
+        so without this a long-lived instance would keep one per version it ever changed."""
+        now = self._clock()
+        idle = [
+            key
+            for key, window in self._per_version.items()
+            if not window.pending and window.sent_in_window(now) == 0
+        ]
+        for key in idle:
+            del self._per_version[key]
 
     def _wait_for(self, windows: list[SlidingWindow], slots: int, what: str) -> None:
         """Wait, holding the lock between sleeps, until every window has ``slots`` free."""
-        limit = _wait_limit.get()
-        started = self._clock()
         for window in windows:
             if slots > window.limit:
                 raise ValueError(f"{what} needs {slots} slots of a budget of {window.limit}")
+        waiting = _Waiting(self._clock(), what)
         while True:
             now = self._clock()
             waits = [window.wait(now, slots) for window in windows]
@@ -237,26 +298,84 @@ class Pacer:
                 return
             # Unknown: a reserved send must happen (or be cancelled) first; look again soon.
             wait = max(0.05 if wait is None else wait for wait in waits)
-            if limit is not None and now - started + wait > limit:
-                busy = [w.name for w, v in zip(windows, waits, strict=True) if v != 0.0]
-                raise PacingTimeoutError(
-                    f"{what} could not be sent within {limit:.1f}s: {' and '.join(busy)} is in "
-                    "use; run again later, or raise the budget if the project has room"
-                )
-            self._sleep(wait)
+            busy = [w.name for w, v in zip(windows, waits, strict=True) if v != 0.0]
+            waiting.check(now, wait, busy)
+            self._sleep(min(wait, WAIT_LOG_SECONDS))
 
-    def _send(self, kind: QuotaKind, secret: str | None, *, reserved: bool) -> None:
+    def _wait_for_housekeeping(self, windows: list[SlidingWindow], what: str) -> None:
+        """Like :meth:`_wait_for` for one slot, but spread out and leaving the reserve free."""
+        budget = self._windows[QuotaKind.WRITE]
+        waiting = _Waiting(self._clock(), what)
+        while True:
+            now = self._clock()
+            waits = [window.wait(now, 1) for window in windows]
+            # Also room for a refresh after this send: it needs HOUSEKEEPING_RESERVE slots.
+            reserve = budget.wait(now, 1 + min(HOUSEKEEPING_RESERVE, budget.limit - 1))
+            spacing = max(self._housekeeping_next - now, 0.0)
+            if all(wait == 0.0 for wait in (*waits, reserve)) and spacing == 0.0:
+                self._housekeeping_next = now + self._housekeeping_spacing
+                return
+            wait = max(0.05 if wait is None else wait for wait in (*waits, reserve, spacing))
+            busy = [w.name for w, v in zip(windows, waits, strict=True) if v != 0.0]
+            waiting.check(now, wait, busy or [budget.name])
+            self._sleep(min(wait, WAIT_LOG_SECONDS))
+
+    def _send(self, kind: QuotaKind, scope: _Scope | None, *, reserved: bool) -> None:
         now = self._clock()
-        for window in self._windows_for(kind, secret):
+        for window in self._windows_for(kind, scope):
             window.send(now, reserved=reserved)
         self.sent[kind] += 1
 
 
+class _Waiting:
+    """One call's wait for the budget: its time limit, and a log line every WAIT_LOG_SECONDS."""
+
+    def __init__(self, started: float, what: str) -> None:
+        self._started = started
+        self._logged = started
+        self._what = what
+        self._limit = _wait_limit.get()
+
+    def check(self, now: float, wait: float, busy: list[str]) -> None:
+        """Raise PacingTimeoutError if waiting ``wait`` more would pass the limit; log if due."""
+        in_use = " and ".join(busy)
+        if self._limit is not None and now - self._started + wait > self._limit:
+            raise PacingTimeoutError(
+                f"{self._what} could not be sent within {self._limit:.1f}s: {in_use} is in "
+                "use; run again later, or raise the budget if the project has room"
+            )
+        if now - self._logged >= WAIT_LOG_SECONDS:
+            self._logged = now
+            logs.log(
+                "INFO",
+                f"{self._what} has waited {now - self._started:.0f}s for {in_use}",
+                event="rotation.waiting_for_budget",
+                waited_seconds=round(now - self._started),
+            )
+
+
+# What a write is limited by besides the project's budget: (key, per version?). The key is the
+# secret's id (or id/versions/N). Secret Manager names the project by number in what it returns
+# (the versions a sweep disables) and we by id in what we send (the lease, the add), so the full
+# name would split one secret's writes over two windows. Secrets of the same id in two projects
+# share a window, which only ever errs on the safe side.
+_Scope = tuple[str, bool]
+
+
+def _scope_of(rpc: str, resource: str) -> _Scope | None:
+    match = _SECRET_ID.match(resource)
+    if match is None:
+        return None
+    secret, version = match.groups()
+    if rpc in PER_VERSION_RPCS and version is not None:
+        return f"{secret}/versions/{version}", True
+    if rpc in PER_SECRET_RPCS:
+        return secret, False
+    return None
+
+
 def _secret_of(resource: str) -> str | None:
-    """The key of a secret's write window: its id. Secret Manager names the project by number in
-    what it returns (the versions a sweep disables) and we by id in what we send (the lease, the
-    add), so the full name would split one secret's writes over two windows. Secrets of the same
-    id in two projects share a window, which only ever errs on the safe side."""
+    """The id of the secret ``resource`` names (see :data:`_Scope`)."""
     match = _SECRET_ID.match(resource)
     return match.group(1) if match else None
 

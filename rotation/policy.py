@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from rotation.durations import format_duration
-from rotation.errors import ErrorCode, NotRefreshableError
+from rotation.errors import ErrorCode, NotRefreshableError, RotationError
 from rotation.token import MAX_EPOCH_SECONDS, TokenDocument
+
+if TYPE_CHECKING:
+    from rotation.config import Config
+
+# A refresh writes twice: the lease, and the new version (rotation.pacing.REFRESH_WRITES).
+WRITES_PER_REFRESH = 2
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,51 @@ def decide(
         )
     return Decision(
         refresh=True, reason=f"the key expires at {rfc3339(expires_at)}, within {window}"
+    )
+
+
+def secret_expiring(
+    secret: str, expire_time: datetime | None, *, now: datetime, refresh_before: timedelta
+) -> RotationError | None:
+    """A failure when Secret Manager deletes the secret itself within ``refresh_before``: the
+    key will not outlive its secret, whatever a run does. None otherwise."""
+    if expire_time is None or expire_time - now > refresh_before:
+        return None
+    return RotationError(
+        f"{secret} itself expires at {rfc3339(expire_time)} (its expire_time, set by a TTL or "
+        f"an expiration date), within REFRESH_BEFORE ({format_duration(refresh_before)}): "
+        "Secret Manager then deletes it with every version, and consumers lose the key. "
+        "Remove the expiration (gcloud secrets update SECRET --remove-expiration), or move the "
+        "key to a secret without one",
+        code=ErrorCode.SECRET_EXPIRING,
+    )
+
+
+def least_time_for_refreshes(secrets: int, writes_per_minute: int) -> timedelta:
+    """The least time the refreshes of ``secrets`` due secrets take under the write budget.
+
+    The budget is a sliding 60 s window (rotation.pacing): a full budget may go at once, then
+    one more budget each minute.
+    """
+    writes = WRITES_PER_REFRESH * secrets
+    return timedelta(minutes=max(math.ceil(writes / writes_per_minute) - 1, 0))
+
+
+def budget_warning(config: Config, secrets: int) -> str | None:
+    """What to say when the write budget can't refresh ``secrets`` secrets within the
+    function's timeout; None when it can, or when the timeout is unknown."""
+    timeout = config.function_timeout
+    if timeout is None:
+        return None
+    needed = least_time_for_refreshes(secrets, config.writes_per_minute)
+    if needed < timeout:
+        return None
+    return (
+        f"if all {secrets} secrets were due, their {WRITES_PER_REFRESH * secrets} writes would "
+        f"need at least {format_duration(needed)} at SECRET_MANAGER_WRITES_PER_MINUTE="
+        f"{config.writes_per_minute}, longer than the function's timeout "
+        f"(FUNCTION_TIMEOUT={format_duration(timeout)}): the last would be cut off. Raise the "
+        "budget if the project has room, or split the secrets between deployments"
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Protocol
 
@@ -31,12 +31,19 @@ class StoredVersion:
 
 @dataclass(frozen=True)
 class SecretMetadata:
-    """The secret resource itself: annotations (the lease), etag and version aliases."""
+    """The secret resource itself: annotations (the lease), etag, version aliases, expiry.
+
+    Read once per rotation (GetSecret), for everything that needs it.
+    """
 
     annotations: Mapping[str, str]
     etag: str
     # alias -> version number: consumers may read a version by alias, so it must stay enabled
     version_aliases: Mapping[str, int] = field(default_factory=dict)
+    # The name as the service returns it (with the project number): how an id maps to a number.
+    name: str = ""
+    # When Secret Manager deletes the whole secret, every version with it (Secret.expire_time).
+    expire_time: datetime | None = None
 
 
 class SecretStore(Protocol):
@@ -61,6 +68,11 @@ class SecretStore(Protocol):
         ...
 
     def get_metadata(self, secret: str) -> SecretMetadata: ...
+
+    def get_version(self, name: str) -> VersionInfo:
+        """A version's metadata (state, create time), never its payload; ``name`` may end in
+        ``versions/latest``."""
+        ...
 
     def replace_annotations(
         self, secret: str, annotations: Mapping[str, str], etag: str

@@ -1,37 +1,48 @@
-"""The Pub/Sub face of the function: a Secret Manager notification in, one secret rotated.
+"""The Pub/Sub face of the function: a Secret Manager notification in, one secret acted on.
 
 Secret Manager publishes ``SECRET_ROTATE`` when a secret's rotation schedule comes due. The
 owner asked for a rotation at that time, so the key is refreshed whatever ``REFRESH_BEFORE``
 says (a forced rotation), then the retention sweep runs as for HTTP.
 
+Losing the key is loud. ``SECRET_DELETE`` for a managed secret, and ``SECRET_VERSION_DISABLE``
+or ``SECRET_VERSION_DESTROY`` of a managed secret's latest version (which this function never
+disables), are logged at ERROR as a failed ``rotation.result``, the line the failure alert
+counts, naming the secret and what to do. Redelivery cannot undo either, so they are
+acknowledged.
+
 Pub/Sub delivers at least once, and Eventarc redelivers when the function fails, so:
 
 - **Idempotent.** A version created after the message was published means the rotation it
-  asked for already happened (an earlier delivery, or a run that beat it): nothing is done.
+  asked for already happened (an earlier delivery, or a run that beat it): nothing is done. A
+  ``publishTime`` in the future counts as an hour ago (the shortest rotation period), so that
+  no redelivery refreshes again.
   Concurrent deliveries are arbitrated by the rotation lease, as concurrent HTTP runs are.
-- **Transient failures are redelivered**: :func:`handle_event` raises :class:`RedeliverError`,
-  the function answers 500, and Pub/Sub tries again with backoff. So is a delivery that finds
-  another run holding the lease (that run may still fail). Not redelivered: a failure after the
-  new key was stored (a stopped sweep); the next run finishes it.
-- **Everything else is acknowledged**, with an ERROR ``rotation.result`` line (the one the
-  failure alert counts): an event for a secret this
-  deployment does not manage, a malformed event, a failure that retrying cannot fix (an expired
-  key, a refused refresh token). Redelivering those forever would only hide them.
+- **Transient failures before anything was stored are redelivered**: :func:`handle_event`
+  raises :class:`RedeliverError`, the function answers 500 (one structured line, no traceback:
+  see main.py), and Pub/Sub tries again with backoff. So is a delivery that finds another run
+  holding the lease (that run may still fail).
+- **Everything else is acknowledged**, by the contract of outcomes (rotation.outcomes): a
+  failure a person must fix, a key refreshed but not stored, an event for a secret this
+  deployment does not manage, a malformed event. Redelivering those would only hide them.
 - Other event types (``SECRET_VERSION_ADD``, ...) are acknowledged and ignored, at DEBUG.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from rotation import logs, redact
 from rotation.discovery import managed_secrets
 from rotation.errors import ErrorCode, RotationError
-from rotation.events import EventError, parse_event
+from rotation.events import DELETE, EventError, SecretEvent, parse_event
+from rotation.identity import split
 from rotation.policy import rfc3339
 from rotation.ports import SecretStore
 from rotation.retention import VersionInfo
 from rotation.runtime import Runtime
+
+# Secret Manager's shortest rotation period (resources.py Rotation.rotation_period: at least 1h).
+MIN_ROTATION_PERIOD = timedelta(hours=1)
 
 
 class RedeliverError(Exception):
@@ -47,18 +58,19 @@ def handle_event(runtime: Runtime, data: object) -> None:
         except EventError as error:
             _acknowledged_failure(error, None)
             return
-        if not event.is_rotation or event.secret is None:
-            logs.log(
-                "DEBUG",
-                f"ignored {event.event_type} notification for {event.secret}",
-                event="rotation.event_ignored",
-                event_type=event.event_type,
-            )
+        if event.secret is None or not (
+            event.is_rotation or event.event_type == DELETE or event.loses_a_version
+        ):
+            _ignore(event, "not an event this function acts on")
             return
-        _rotate(runtime, event.secret, event.published_at)
+        if event.is_rotation:
+            _rotate(runtime, event.secret, event.published_at)
+        else:
+            _key_lost(runtime, event, event.secret)
 
 
-def _rotate(runtime: Runtime, named: str, published_at: datetime) -> None:
+def _rotate(runtime: Runtime, named: str, published: datetime) -> None:
+    published_at = _requested_at(published)
     try:
         store = runtime.store()
         secret = runtime.configured_as(named, managed_secrets(runtime.config, store))
@@ -82,10 +94,16 @@ def _rotate(runtime: Runtime, named: str, published_at: datetime) -> None:
         _failed(error, secret)
         return
     if newer:
+        when = (
+            f"was published at {rfc3339(published_at)}"
+            if published_at == published
+            else f"claims to be published at {rfc3339(published)}, in the future, so it counts "
+            f"as published at {rfc3339(published_at)}"
+        )
         reason = (
             f"already rotated: version {newer[0].number} was created at "
-            f"{rfc3339(newer[0].create_time)}, after this rotation request was published at "
-            f"{rfc3339(published_at)} (a redelivery, or a run that came first)"
+            f"{rfc3339(newer[0].create_time)}, after this rotation request {when} "
+            "(a redelivery, or a run that came first)"
         )
         logs.log("INFO", f"{secret}: skipped: {reason}", event="rotation.event_skipped")
         return
@@ -93,25 +111,91 @@ def _rotate(runtime: Runtime, named: str, published_at: datetime) -> None:
     if result.busy:
         # Another run holds the lease: it may still fail, and this request would then be lost.
         raise _redeliver(secret, "another run holds the rotation lease")
-    # A failure: the rotator has logged its rotation.result line (which the alert counts).
-    code = result.error_code
-    if code is not None and code.transient and not _rotated_anyway(store, secret, published_at):
-        raise _redeliver(secret, f"it failed with {code}, which may pass")
+    # A failure has been logged as a rotation.result line (which the alert counts); only one
+    # that may pass, before anything was stored, is worth a redelivery.
+    if result.redelivery_helps:
+        raise _redeliver(secret, f"it failed with {result.error_code}, which may pass")
+
+
+def _requested_at(published_at: datetime) -> datetime:
+    """When the rotation was asked for, as far as a redelivery check can trust it.
+
+    A version created after that means the rotation happened. A ``publishTime`` in the future
+    (a clock that is off) would make that never true, and each redelivery would refresh again:
+    so it counts as an hour ago instead. Rotation periods are at least an hour, so a version
+    created within the hour can only be this request's rotation (or a run that came first).
+    """
+    now = datetime.now(UTC)
+    return published_at if published_at <= now else now - MIN_ROTATION_PERIOD
+
+
+def _key_lost(runtime: Runtime, event: SecretEvent, named: str) -> None:
+    """A managed secret was deleted, or its latest version disabled or destroyed."""
+    try:
+        store = runtime.store()
+        secret = _managed_as(runtime, store, named)
+        if secret is None:
+            _ignore(event, "not a secret this deployment manages")
+            return
+        if event.event_type == DELETE:
+            _acknowledged_failure(_deleted(secret), secret)
+            return
+        latest = store.get_version(f"{secret}/versions/latest")
+    except RotationError as error:
+        _failed(error, named)
+        return
+    if event.version != latest.number or latest.state == "ENABLED":
+        _ignore(event, "not the latest version, or enabled again since")
+        return
+    _acknowledged_failure(
+        RotationError(
+            f"{latest.name}, the latest version of {secret}, was "
+            f"{latest.state.lower()} (not by this function, which never disables the latest "
+            "version): consumers reading 'latest' now get nothing. Enable it again (gcloud "
+            "secrets versions enable), or add a version with a working key (python -m rotation "
+            "seed)",
+            code=ErrorCode.LATEST_VERSION_NOT_ENABLED,
+        ),
+        secret,
+    )
+
+
+def _managed_as(runtime: Runtime, store: SecretStore, named: str) -> str | None:
+    """The managed secret ``named`` denotes. A deleted secret's project number can't be looked
+    up any more; then a managed secret of the same id counts: loud beats quiet."""
+    managed = managed_secrets(runtime.config, store)
+    try:
+        return runtime.configured_as(named, managed)
+    except RotationError as error:
+        if error.code is not ErrorCode.NOT_FOUND:
+            raise
+    same_id = [secret for secret in managed if split(secret)[1] == split(named)[1]]
+    return same_id[0] if same_id else None
+
+
+def _deleted(secret: str) -> RotationError:
+    return RotationError(
+        f"{secret} was deleted, with every version (by hand, or by its own expiration): "
+        "consumers can no longer read the key, and this function can no longer refresh it. "
+        "Recreate it with a key from the Momento console (deploy.sh --seed-from FILE), or stop "
+        "managing it (deploy.sh --secrets)",
+        code=ErrorCode.SECRET_DELETED,
+    )
+
+
+def _ignore(event: SecretEvent, why: str) -> None:
+    logs.log(
+        "DEBUG",
+        f"ignored {event.event_type} notification for {event.secret}: {why}",
+        event="rotation.event_ignored",
+        event_type=event.event_type,
+    )
 
 
 def _versions_since(store: SecretStore, secret: str, published_at: datetime) -> list[VersionInfo]:
     """Enabled versions created after the request was published, newest first."""
     newer = [v for v in store.list_enabled(secret) if v.create_time > published_at]
     return sorted(newer, key=lambda version: version.number, reverse=True)
-
-
-def _rotated_anyway(store: SecretStore, secret: str, published_at: datetime) -> bool:
-    """Whether the new key was stored before the failure (a sweep that stopped, say): then a
-    redelivery could only find the rotation done, and the next run finishes the sweep."""
-    try:
-        return bool(_versions_since(store, secret, published_at))
-    except RotationError:
-        return False
 
 
 def _failed(error: RotationError, secret: str) -> None:

@@ -34,6 +34,8 @@ class RotationRequest:
     secrets: tuple[str, ...]
     force: bool
     dry_run: bool
+    # Where the names came from, for the advice when one names no secret.
+    named_in: str = "ROTATION_SECRETS"
 
 
 class Readable(Protocol):
@@ -99,6 +101,7 @@ def parse_request(
                 f"field {name} must be {kind}{_not(value)}", code=ErrorCode.INVALID_FIELD
             )
     return RotationRequest(
+        # A name in the body must be configured too: ROTATION_SECRETS is where it comes from.
         secrets=_selected_secrets(fields.get("secrets"), config, configured_as),
         force=bool(fields.get("force", False)),
         dry_run=bool(fields.get("dry_run", False)) or config.dry_run,
@@ -228,7 +231,7 @@ def _selected_secrets(
             full = configured_as(full) or full
         if full not in config.secrets:
             raise RequestError(
-                f"secret {_short(name)} is not configured for rotation; configured: "
+                f"secret {_named(name)} is not configured for rotation; configured: "
                 f"{', '.join(config.secrets)}",
                 status=403,
                 code=ErrorCode.SECRET_NOT_CONFIGURED,
@@ -240,6 +243,16 @@ def _selected_secrets(
 def _not(value: object) -> str:
     """ ", not NaN, which is not JSON" for the values json reads but no field can hold."""
     return f", not {value.description}" if isinstance(value, _Unusable) else ""
+
+
+def _named(text: str) -> str:
+    """A secret name for a message: printable ones as they are (cut at 300 characters, with the
+    length), so a 403 says which secret it means; others as :func:`_short` shows them."""
+    if not text.isprintable():
+        return _short(text)
+    if len(text) <= 300:
+        return repr(text)
+    return f"{text[:300]!r}... ({len(text)} characters)"
 
 
 def _short(text: str) -> str:

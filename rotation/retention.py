@@ -16,12 +16,13 @@ from itertools import pairwise
 
 @dataclass(frozen=True)
 class VersionInfo:
-    """An enabled secret version as Secret Manager lists it."""
+    """A secret version as Secret Manager lists it (the sweep lists ENABLED ones)."""
 
     name: str
     number: int
     create_time: datetime
     etag: str = ""
+    state: str = "ENABLED"
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,23 @@
 """The rotation of one secret, as explicit steps.
 
-1. **read**    the latest version and parse it as a token document;
+1. **read**    the latest version and parse it as a token document, then the secret itself
+               (one GetSecret: its expiry, aliases and the lease);
 2. **decide**  whether the key needs refreshing, on the key's own expiry (pure,
-               :mod:`rotation.policy`);
+               :mod:`rotation.policy`), and whether the secret itself expires first;
 3. **lease**   the secret, so that concurrent runs refresh it once (:mod:`rotation.lease`);
 4. **refresh** the key through Momento;
 5. **persist** the new document as a new version, at once: the refresh token is single-use,
                so until this lands the only copy of a working key is in this process;
 6. **verify**  the stored key authenticates, before anything older is touched;
 7. **sweep**   versions superseded for longer than the retention window, except any a version
-               alias names, within a time budget.
+               alias names, paced by the write budget and within a time budget: housekeeping,
+               which the next run continues when it is cut short.
 
 Each step returns what it found; :func:`_result` turns that into the one :class:`SecretResult`
-and its log line. Each step also looks at the state first, so running again after any failure
-is safe. Nothing here catches an error to pretend success: a failure becomes a ``failed``
-result, and the HTTP layer turns any failed result into a 500 so that Cloud Scheduler retries.
+and its log line, by the contract of outcomes in :mod:`rotation.outcomes`. Each step also looks
+at the state first, so running again after any failure is safe. Nothing here catches an error
+to pretend success, and nothing fails that is fine: a refresh that does not extend the key is a
+failure, a sweep cut short is a warning.
 """
 
 from __future__ import annotations
@@ -23,10 +26,9 @@ import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from enum import StrEnum
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rotation import logs, pacing, redact
 from rotation.config import Config
@@ -41,9 +43,17 @@ from rotation.errors import (
     RotationError,
     SecretStoreError,
 )
+from rotation.outcomes import Action, Attention, KeptVersion, SecretResult
 from rotation.pacing import Pacer
-from rotation.policy import Decision, decide, epoch_to_rfc3339, rfc3339
-from rotation.ports import KeyRefresher, SecretStore, StoredVersion, Verification, version_number
+from rotation.policy import Decision, decide, epoch_to_rfc3339, rfc3339, secret_expiring
+from rotation.ports import (
+    KeyRefresher,
+    SecretMetadata,
+    SecretStore,
+    StoredVersion,
+    Verification,
+    version_number,
+)
 from rotation.retention import SweepPlan, VersionInfo, plan_disable
 from rotation.token import (
     RefreshedKey,
@@ -62,63 +72,13 @@ if TYPE_CHECKING:
 # How long one secret's sweep may take, retries included. The sweep is housekeeping: a sick
 # secret must not hold the run while a later secret is due (the next run finishes the sweep).
 SWEEP_BUDGET = timedelta(seconds=10)
+# A key that expires sooner than this after a run is worth a WARNING whatever else happened:
+# whoever is on call has minutes, not days.
+EXPIRES_SOON = timedelta(hours=1)
+# Where secret names come from when the caller does not say.
+DEFAULT_ORIGIN = "ROTATION_SECRETS"
 
-
-class Action(StrEnum):
-    REFRESHED = "refreshed"
-    SKIPPED = "skipped"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class KeptVersion:
-    """A version the sweep would have disabled, kept because a version alias names it."""
-
-    version: str
-    aliases: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class SecretResult:
-    """One secret's outcome, as the response and the summary log line report it."""
-
-    secret: str
-    action: Action
-    reason: str = ""
-    version: str | None = None
-    valid_until: str | None = None  # when the latest key really expires (its exp)
-    disabled_versions: tuple[str, ...] = ()
-    kept_versions: tuple[KeptVersion, ...] = ()
-    error_code: ErrorCode | None = None
-    error_message: str | None = None
-    # Skipped only because another run holds the lease: nothing was decided for this key yet.
-    # Not part of the JSON; a Pub/Sub delivery is retried on it (see rotation.pubsub).
-    busy: bool = False
-
-    @property
-    def failed(self) -> bool:
-        return self.action is Action.FAILED
-
-    def to_json(self) -> dict[str, Any]:
-        error = None
-        if self.error_code is not None:
-            error = {
-                "code": str(self.error_code),
-                "message": redact.scrub(self.error_message or ""),
-            }
-        return {
-            "secret": self.secret,
-            "action": str(self.action),
-            "reason": redact.scrub(self.reason),
-            "version": self.version,
-            "valid_until": self.valid_until,
-            "disabled_versions": list(self.disabled_versions),
-            "kept_versions": [
-                {"version": kept.version, "aliases": list(kept.aliases)}
-                for kept in self.kept_versions
-            ],
-            "error": error,
-        }
+__all__ = ["Action", "KeptVersion", "Rotator", "SecretResult"]
 
 
 @dataclass(frozen=True)
@@ -131,12 +91,17 @@ class Healthy:
 
 @dataclass(frozen=True)
 class Sweep:
-    """What step 7 did (or, in a dry run, would do)."""
+    """What step 7 did (or, in a dry run, would do).
+
+    ``error`` is a persistent failure (permission, precondition): the run fails. ``cut_short``
+    is housekeeping left for the next run (its time budget, a transient error): a warning.
+    """
 
     disabled: tuple[str, ...] = ()
     kept: tuple[KeptVersion, ...] = ()
     note: str = ""
     error: SecretStoreError | None = None
+    cut_short: Attention | None = None
 
 
 @dataclass(frozen=True)
@@ -144,8 +109,9 @@ class UnderLease:
     """What steps 4 and 5 produced while holding the lease.
 
     ``latest`` is the healthy latest version afterwards (ours when we stored one and could read
-    it back); ``stored`` names the version our refresh wrote, if any, even when a later check
-    failed (``error``), so that the result always says where the new key is.
+    it back, or another run's that superseded ours); ``stored`` names the version our refresh
+    wrote, if any, even when a later check failed (``error``), so that the result always says
+    where the new key is.
     """
 
     reason: str
@@ -153,6 +119,17 @@ class UnderLease:
     stored: str | None = None
     stored_expiry: int | None = None
     error: RotationError | None = None
+    attention: Attention | None = None
+
+
+@dataclass(frozen=True)
+class Findings:
+    """What the steps before the refresh found that the result must report whatever happens
+    next: the secret's own expiry (a failure) and a missing refresh token (a failure when the
+    key is due, else an ERROR that keeps the answer 2xx)."""
+
+    expiring: RotationError | None = None
+    attention: Attention | None = None
 
 
 class Rotator:
@@ -177,9 +154,13 @@ class Rotator:
         self._sweep_budget = sweep_budget
         self._pacer = pacer
 
-    def rotate(self, secret: str, *, force: bool, dry_run: bool) -> SecretResult:
+    def rotate(
+        self, secret: str, *, force: bool, dry_run: bool, named_in: str = DEFAULT_ORIGIN
+    ) -> SecretResult:
+        """Rotate ``secret``; ``named_in`` says where its name came from, for the advice when
+        it does not exist (ROTATION_SECRETS, a request field, a command-line argument...)."""
         try:
-            result = self._rotate(secret, force=force, dry_run=dry_run)
+            result = self._rotate(secret, force=force, dry_run=dry_run, named_in=named_in)
         except Exception as error:  # noqa: BLE001 - a bug must fail this secret, not the others
             _log_internal_error(secret, error)
             result = SecretResult(
@@ -194,28 +175,73 @@ class Rotator:
         _log_summary(result)
         return result
 
-    def _rotate(self, secret: str, *, force: bool, dry_run: bool) -> SecretResult:
+    def _rotate(self, secret: str, *, force: bool, dry_run: bool, named_in: str) -> SecretResult:
+        now = self._clock()
         try:
-            current = self._read(secret)
+            read = self._read(secret, named_in)
+        except RotationError as error:
+            return _result(secret, now, error=error)
+        try:
+            current = Healthy(read, _parse(read))
+            # After the latest version, never before: the lease relies on that order.
+            metadata = self._store.get_metadata(secret)
             decision = self._decide(current.document, force=force)
+            findings = self._findings(secret, current, metadata, due=decision.refresh)
             if decision.refresh and dry_run:
                 check_rewritable(current.document)
         except RotationError as error:
             # A latest version that can't be read or refreshed is no reason to sweep older ones.
-            return _result(secret, error=error)
+            return _result(secret, now, error=error, read=read)
         reason = _with_expiry_note(decision.reason, current.document)
         if decision.refresh and not dry_run:
-            return self._refresh(secret, current, reason)
+            return self._refresh(secret, current, metadata, reason, findings)
         if decision.refresh:
             reason = f"dry run: would refresh, {reason}"
-        sweep = self._sweep(secret, current, dry_run=dry_run)
-        return _result(secret, reason=reason, latest=current, sweep=sweep)
+        sweep = self._sweep(secret, current, metadata.version_aliases, dry_run=dry_run)
+        return _result(
+            secret,
+            now,
+            reason=reason,
+            latest=current,
+            sweep=sweep,
+            errors=(findings.expiring,),
+            attention=findings.attention,
+        )
 
-    def _refresh(self, secret: str, current: Healthy, reason: str) -> SecretResult:
+    def _findings(
+        self, secret: str, current: Healthy, metadata: SecretMetadata, *, due: bool
+    ) -> Findings:
+        """Step 2's other half: what makes this key unsafe whatever the refresh does.
+
+        Raises refresh_token_missing when the key is due (or forced) and cannot be refreshed.
+        """
+        expiring = secret_expiring(
+            secret,
+            metadata.expire_time,
+            now=self._clock(),
+            refresh_before=self._config.refresh_before,
+        )
+        if current.document.refresh_token:
+            return Findings(expiring)
+        missing = _no_refresh_token(current)
+        if due:
+            raise RotationError(missing, code=ErrorCode.REFRESH_TOKEN_MISSING)
+        return Findings(expiring, Attention(ErrorCode.REFRESH_TOKEN_MISSING, missing, "ERROR"))
+
+    def _refresh(
+        self,
+        secret: str,
+        current: Healthy,
+        metadata: SecretMetadata,
+        reason: str,
+        findings: Findings,
+    ) -> SecretResult:
         """Steps 3 to 7, for a key that is due (or forced)."""
         from rotation import lease  # noqa: PLC0415 - only refreshes take the lease
 
+        now = self._clock()
         under: UnderLease | None = None
+        expiring = (findings.expiring,)
         # The lease's write and the new version's are reserved in the budget together, before
         # the lease: once Momento has spent the refresh token, the add never waits for budget.
         with self._pacer.refresh_writes(secret) if self._pacer else contextlib.nullcontext():
@@ -223,16 +249,16 @@ class Rotator:
                 outcome = lease.try_acquire(
                     self._store,
                     secret,
+                    metadata=metadata,
                     base_version=current.version.number,
-                    now=self._clock(),
+                    now=now,
                     duration=self._config.lease_duration,
                 )
             except RotationError as error:
-                return _result(secret, latest=current, error=error)
+                return _result(secret, now, latest=current, errors=(error, *expiring))
             if outcome.acquired is not None:
                 under = self._under_lease(secret, current, outcome, reason)
-        # The secret as read for the lease: its aliases serve the sweep, with no second read.
-        aliases = outcome.metadata.version_aliases
+        aliases = metadata.version_aliases
         if outcome.refreshed_at is not None:
             # Also for keys due again at once (a lifetime shorter than REFRESH_BEFORE) and for
             # forced runs: one burst, one refresh.
@@ -243,21 +269,28 @@ class Rotator:
                 "runs refreshes once, even forced ones; force again after "
                 f"{rfc3339(outcome.refreshed_at + lease_duration)}"
             )
-            sweep = self._sweep(secret, current, dry_run=False, aliases=aliases)
-            return _result(secret, reason=burst, latest=current, sweep=sweep)
+            sweep = self._sweep(secret, current, aliases, dry_run=False)
+            return _result(secret, now, reason=burst, latest=current, sweep=sweep, errors=expiring)
         if under is None:
             return _result(
-                secret, reason=_lease_held_reason(outcome.held_by), latest=current, busy=True
+                secret,
+                now,
+                reason=_lease_held_reason(outcome.held_by),
+                latest=current,
+                busy=True,
+                errors=expiring,
             )
         # Verification and the sweep run after the new version superseded the lease: they
         # change nothing that a concurrent run could duplicate.
-        if under.error is not None or under.latest is None:
-            return _result(secret, reason=under.reason, under=under, latest=current)
+        if under.error is not None or under.latest is None or under.stored is None:
+            return _result(
+                secret, now, reason=under.reason, under=under, latest=current, errors=expiring
+            )
         try:
             sweep = self._verify_then_sweep(secret, under.latest, aliases)
         except RotationError as error:
-            return _result(secret, reason=under.reason, under=under, error=error)
-        return _result(secret, reason=under.reason, under=under, sweep=sweep)
+            return _result(secret, now, reason=under.reason, under=under, errors=(error, *expiring))
+        return _result(secret, now, reason=under.reason, under=under, sweep=sweep, errors=expiring)
 
     def _decide(self, document: TokenDocument, *, force: bool) -> Decision:
         return decide(
@@ -272,7 +305,7 @@ class Rotator:
         A stored version supersedes the lease, which then stays as the record of this refresh;
         only a holder that stored nothing writes the lease again, to release it at once.
         """
-        stored: UnderLease | None = None
+        result: UnderLease | None = None
         timed_out = False
         try:
             check_rewritable(current.document)
@@ -284,21 +317,51 @@ class Rotator:
                 # Momento may have refreshed, spending the token, without us hearing back.
                 timed_out = True
                 raise
-            stored = self._store_refreshed(secret, current, refreshed, reason)
+            result = self._store_refreshed(secret, current, refreshed, reason)
+        except MomentoAuthenticationError as error:
+            result = self._superseded_meanwhile(secret, current)
+            if result is None:
+                return UnderLease("", error=_explain_momento_error(error, outcome, current))
+            return result
         except MomentoError as error:
             return UnderLease("", error=_explain_momento_error(error, outcome, current))
         except RotationError as error:
             return UnderLease("", error=error)
         else:
-            return stored
+            return result
         finally:
-            if stored is None:
+            if result is None or (result.stored is None and result.latest is None):
                 self._release(secret, outcome, timed_out=timed_out)
+
+    def _superseded_meanwhile(self, secret: str, current: Healthy) -> UnderLease | None:
+        """After Momento refused the refresh token: did another runner store a newer key?
+
+        A runner whose lease we could not see (another deployment, a clock far off) may have
+        refreshed with the same token first. Then the key is safe, and this run skips.
+        """
+        try:
+            latest = self._store.read_latest(secret)
+            document = _parse(latest)
+        except RotationError:
+            return None
+        if latest.number <= current.version.number:
+            return None
+        reason = (
+            f"{latest.name} was stored by another run while this one refreshed "
+            f"{current.version.name}; Momento refused this run's refresh token, which that run "
+            "had used, so there is nothing to do"
+        )
+        return UnderLease(reason, latest=Healthy(latest, document))
 
     def _store_refreshed(
         self, secret: str, current: Healthy, refreshed: RefreshedKey, reason: str
     ) -> UnderLease:
-        """Step 5: persist first; only then check what was written."""
+        """Step 5: persist first; only then check what was written.
+
+        An answer whose key does not outlive the current one is a failure. It is stored only
+        when it carries a new refresh token: Momento spent the old one, and the new one is then
+        the only way left to refresh.
+        """
         redact.register(
             (
                 refreshed.jwt,
@@ -306,20 +369,27 @@ class Rotator:
                 encode_v1_key(refreshed.endpoint, refreshed.jwt),
             )
         )
+        not_extended = _not_extended(current, refreshed)
+        new_token = bool(refreshed.refresh_token) and (
+            refreshed.refresh_token != current.document.refresh_token
+        )
+        if not_extended is not None and not new_token:
+            raise RotationError(
+                f"{not_extended}; nothing was stored, and {current.version.name} stays the latest",
+                code=ErrorCode.KEY_NOT_EXTENDED,
+            )
         payload = render_refreshed(current.document, refreshed)
         redact.register((payload.decode("utf-8"),))
         new_version = self._persist(secret, payload, current)
         # The new key is safe from here on: whatever fails next must say where it is.
         stored = UnderLease(reason, stored=new_version, stored_expiry=refreshed.expires_at)
-        if not refreshed.refresh_token:
-            missing = RotationError(
-                "Momento returned the new key without a refresh token. The key is stored as "
-                f"{new_version} and works until its expiry{_until(refreshed.expires_at)}, but "
-                "it cannot be refreshed again: before then, create a new key in the Momento "
-                "console and add it as a new version",
-                code=ErrorCode.REFRESH_TOKEN_MISSING,
+        if not_extended is not None:
+            failure = RotationError(
+                f"{not_extended}; its new refresh token is stored as {new_version} (Momento "
+                "spent the old one), so the next run can try again",
+                code=ErrorCode.KEY_NOT_EXTENDED,
             )
-            return replace(stored, error=missing)
+            return replace(stored, error=failure)
         try:
             document = parse_document(payload)
         except RotationError as error:
@@ -330,20 +400,47 @@ class Rotator:
             )
             return replace(stored, error=unreadable)
         latest = Healthy(StoredVersion(new_version, version_number(new_version), payload), document)
-        return replace(stored, latest=latest)
+        stored = replace(stored, latest=latest)
+        if not refreshed.refresh_token:
+            missing = Attention(
+                ErrorCode.REFRESH_TOKEN_MISSING,
+                "Momento returned the new key without a refresh token. The key is stored as "
+                f"{new_version} and works until its expiry{_until(refreshed.expires_at)}, but "
+                "it cannot be refreshed again: before then, create a new key in the Momento "
+                "console and add it as a new version (python -m rotation seed)",
+                "ERROR",
+            )
+            return replace(stored, attention=missing)
+        return stored
 
-    def _read(self, secret: str) -> Healthy:
-        """Step 1: the latest version, parsed. Any failure here also means: do not sweep."""
-        version = self._store.read_latest(secret)
+    def _read(self, secret: str, named_in: str) -> StoredVersion:
+        """Step 1: the latest version. Any failure here also means: do not sweep."""
         try:
-            document = parse_document(version.data)
-        except RotationError as error:
-            raise type(error)(
-                f"{version.name} is not a usable token document: {error.message}",
-                code=error.code,
-            ) from None
-        redact.register((*document.secret_values, version.data.decode("utf-8", "replace")))
-        return Healthy(version, document)
+            return self._store.read_latest(secret)
+        except SecretStoreError as error:
+            if error.code is not ErrorCode.NOT_FOUND:
+                raise
+            raise self._missing(secret, named_in) from None
+
+    def _missing(self, secret: str, named_in: str) -> SecretStoreError:
+        """The latest version was NOT_FOUND: is the secret gone, or only its versions?"""
+        try:
+            self._store.get_metadata(secret)
+        except SecretStoreError as error:
+            if error.code is not ErrorCode.NOT_FOUND:
+                raise
+            return SecretStoreError(
+                f"{secret} does not exist: it was deleted (by hand, or by its own expiration), "
+                f"or never created. It is named in {named_in}. To keep rotating it, recreate it "
+                "with a key from the Momento console (deploy.sh --seed-from FILE creates it); "
+                f"otherwise remove it from {named_in}",
+                code=ErrorCode.NOT_FOUND,
+            )
+        return SecretStoreError(
+            f"{secret} has no versions, so there is no key to rotate; add the JSON Momento's "
+            "console downloads as its first version (python -m rotation seed --from FILE)",
+            code=ErrorCode.NOT_FOUND,
+        )
 
     def _persist(self, secret: str, payload: bytes, current: Healthy) -> str:
         """Step 5: store the refreshed document, retrying transient errors up to the deadline."""
@@ -375,76 +472,74 @@ class Rotator:
                 note="the new key could not be verified (Momento unavailable), so the retention "
                 "sweep is postponed to the next run"
             )
-        return self._sweep(secret, stored, dry_run=False, aliases=aliases)
+        return self._sweep(secret, stored, aliases, dry_run=False)
 
     def _sweep(
-        self,
-        secret: str,
-        latest: Healthy,
-        *,
-        dry_run: bool,
-        aliases: Mapping[str, int] | None = None,
+        self, secret: str, latest: Healthy, aliases: Mapping[str, int], *, dry_run: bool
     ) -> Sweep:
         """Step 7: disable versions superseded for longer than the retention window.
 
-        Stops at the first persistent failure, and when the sweep budget is spent: what is
-        left waits for the next run, while later secrets in this run get their turn.
-        ``aliases`` is the secret's alias map when this run has already read it (for the lease,
-        seconds ago); otherwise it is read only if something is to be disabled.
+        Housekeeping: the disables are paced by the project's write budget, and the sweep stops
+        when its time budget is spent or a transient error persists; the next run continues
+        (a warning). It stops at the first persistent failure (a failure). ``aliases`` is the
+        secret's alias map, as read for this run: aliased versions are never disabled.
         """
         started = time.monotonic()
         try:
-            enabled = self._store.list_enabled(secret)
-            plan = self._plan(enabled, latest)
-            if plan.disable:
-                # Only now is the alias map worth a read: aliased versions are never disabled.
-                if aliases is None:
-                    aliases = self._store.get_metadata(secret).version_aliases
-                plan = self._plan(enabled, latest, aliases)
+            plan = self._plan(self._store.list_enabled(secret), latest, aliases)
         except SecretStoreError as error:
-            return Sweep(error=_sweep_stopped(0, None, error))
+            return _sweep_failed(0, None, error)
         kept = tuple(KeptVersion(version.name, names) for version, names in plan.kept_for_aliases)
         doomed = plan.disable
         if dry_run:
             note = f"dry run: would disable {len(doomed)} superseded version(s)" if doomed else ""
             return Sweep(tuple(version.name for version in doomed), kept, note)
+        return self._disable(doomed, kept, started)
+
+    def _disable(
+        self, doomed: Sequence[VersionInfo], kept: tuple[KeptVersion, ...], started: float
+    ) -> Sweep:
+        """Step 7's writes, oldest first, until done, out of time, or a failure."""
         disabled: list[str] = []
         for version in doomed:
             remaining = self._sweep_budget.total_seconds() - (time.monotonic() - started)
             if remaining <= 0:
-                spent = SecretStoreError(
-                    f"its budget of {format_duration(self._sweep_budget)} is spent",
-                    code=ErrorCode.SWEEP_INCOMPLETE,
-                )
-                return Sweep(
-                    tuple(disabled), kept, error=_sweep_stopped(len(disabled), len(doomed), spent)
-                )
+                return self._cut_short(disabled, len(doomed), kept, "its time budget is spent")
             try:
                 # Waiting for the write budget counts against the sweep's own budget.
-                with pacing.wait_at_most(remaining):
+                with pacing.wait_at_most(remaining), pacing.housekeeping():
                     self._store.disable(version, deadline=timedelta(seconds=remaining))
             except ConflictError:
                 continue  # changed since we listed it: a concurrent sweep got there first
-            except pacing.PacingTimeoutError as error:
-                spent = SecretStoreError(
-                    f"its budget of {format_duration(self._sweep_budget)} ran out waiting: "
-                    f"{error.message}",
-                    code=ErrorCode.SWEEP_INCOMPLETE,
+            except pacing.PacingTimeoutError:
+                why = (
+                    "its time budget ran out waiting for the write budget "
+                    f"(SECRET_MANAGER_WRITES_PER_MINUTE={self._config.writes_per_minute})"
                 )
-                return Sweep(
-                    tuple(disabled), kept, error=_sweep_stopped(len(disabled), len(doomed), spent)
-                )
+                return self._cut_short(disabled, len(doomed), kept, why)
             except SecretStoreError as error:
-                failure = _sweep_stopped(len(disabled), len(doomed), error)
-                return Sweep(tuple(disabled), kept, error=failure)
+                if error.code.transient:
+                    return self._cut_short(disabled, len(doomed), kept, error.message)
+                failed = _sweep_failed(len(disabled), len(doomed), error)
+                return replace(failed, disabled=tuple(disabled), kept=kept)
             disabled.append(version.name)
         return Sweep(tuple(disabled), kept)
 
+    def _cut_short(
+        self, disabled: list[str], of: int, kept: tuple[KeptVersion, ...], why: str
+    ) -> Sweep:
+        left = of - len(disabled)
+        budget = format_duration(self._sweep_budget)
+        warning = Attention(
+            ErrorCode.SWEEP_INCOMPLETE,
+            f"the retention sweep disabled {len(disabled)} of {of} superseded versions and "
+            f"stopped ({why}; each run sweeps for at most {budget}); {left} remain enabled, and "
+            "the next run continues. The key itself is unaffected",
+        )
+        return Sweep(tuple(disabled), kept, cut_short=warning)
+
     def _plan(
-        self,
-        enabled: Sequence[VersionInfo],
-        latest: Healthy,
-        aliases: Mapping[str, int] | None = None,
+        self, enabled: Sequence[VersionInfo], latest: Healthy, aliases: Mapping[str, int]
     ) -> SweepPlan:
         return plan_disable(
             enabled,
@@ -472,24 +567,41 @@ class Rotator:
 
 def _result(
     secret: str,
+    now: datetime,
     *,
     reason: str = "",
+    read: StoredVersion | None = None,
     latest: Healthy | None = None,
     under: UnderLease | None = None,
     sweep: Sweep | None = None,
     error: RotationError | None = None,
+    errors: Sequence[RotationError | None] = (),
+    attention: Attention | None = None,
     busy: bool = False,
 ) -> SecretResult:
-    """The one place a SecretResult is built, from what the steps returned."""
+    """The one place a SecretResult is built, from what the steps returned.
+
+    Where a run found several things, the worse wins (rotation.outcomes): a failure over a
+    warning, a key not stored over any other failure, a permanent failure over a transient one.
+    """
     sweep = sweep or Sweep()
-    error = error or (under.error if under else None) or sweep.error
-    version, expiry = None, None
+    version = read.name if read is not None else None
+    expiry = None
     if latest is not None:
         version, expiry = latest.version.name, latest.document.expires_at
+    if under is not None and under.latest is not None:
+        version, expiry = under.latest.version.name, under.latest.document.expires_at
     if under is not None and under.stored is not None:
         version, expiry = under.stored, under.stored_expiry
-    refreshed = under is not None and under.stored is not None
-    action = Action.FAILED if error else Action.REFRESHED if refreshed else Action.SKIPPED
+    stored = under is not None and under.stored is not None
+    failure = _worst(error, under.error if under else None, sweep.error, *errors)
+    notice = _worst_attention(
+        attention,
+        under.attention if under else None,
+        sweep.cut_short,
+        _expires_soon(expiry, now) if failure is None else None,
+    )
+    action = Action.FAILED if failure else Action.REFRESHED if stored else Action.SKIPPED
     reason = "; ".join(part for part in (reason, sweep.note) if part)
     return SecretResult(
         secret=secret,
@@ -499,9 +611,82 @@ def _result(
         valid_until=epoch_to_rfc3339(expiry),
         disabled_versions=sweep.disabled,
         kept_versions=sweep.kept,
-        error_code=error.code if error else None,
-        error_message=redact.scrub(error.message) if error else None,
+        error_code=failure.code if failure else None,
+        error_message=redact.scrub(failure.message) if failure else None,
+        attention=notice,
+        stored=stored,
         busy=busy,
+    )
+
+
+def _worst(*candidates: RotationError | None) -> RotationError | None:
+    """The failure to report: a key not stored first, then permanent before transient."""
+
+    def rank(error: RotationError) -> int:
+        if isinstance(error, KeyNotStoredError):
+            return 0
+        return 2 if error.code.transient else 1
+
+    return min((error for error in candidates if error is not None), key=rank, default=None)
+
+
+def _worst_attention(*candidates: Attention | None) -> Attention | None:
+    worst: Attention | None = None
+    for candidate in candidates:
+        if candidate is not None and candidate.worse_than(worst):
+            worst = candidate
+    return worst
+
+
+def _expires_soon(expiry: int | None, now: datetime) -> Attention | None:
+    if expiry is None:
+        return None
+    left = datetime.fromtimestamp(expiry, UTC) - now
+    if left >= EXPIRES_SOON:
+        return None
+    return Attention(
+        ErrorCode.KEY_EXPIRES_SOON,
+        f"the latest key expires at {epoch_to_rfc3339(expiry)}, in less than "
+        f"{format_duration(EXPIRES_SOON)}: check that the next run comes before then, or that "
+        "keys of this lifetime are what you meant to issue",
+    )
+
+
+def _parse(version: StoredVersion) -> TokenDocument:
+    try:
+        document = parse_document(version.data)
+    except RotationError as error:
+        raise type(error)(
+            f"{version.name} is not a usable token document: {error.message}",
+            code=error.code,
+        ) from None
+    redact.register((*document.secret_values, version.data.decode("utf-8", "replace")))
+    return document
+
+
+def _no_refresh_token(current: Healthy) -> str:
+    return (
+        f"{current.version.name} holds no refresh token (Momento returned none at the last "
+        "refresh, or the document was stored without one): its key works until its expiry"
+        f"{_until(current.document.expires_at)}, but cannot be refreshed. Before then, create a "
+        "new key in the Momento console and add it as a new version (python -m rotation seed "
+        "--from FILE)"
+    )
+
+
+def _not_extended(current: Healthy, refreshed: RefreshedKey) -> str | None:
+    """Why Momento's answer does not make the key live longer; None when it does."""
+    old, new = current.document.expires_at, refreshed.expires_at
+    if old is None or new is None or new > old:
+        return None
+    same = refreshed.jwt == current.document.key.jwt
+    what = "the key it already has" if same else "a key"
+    return (
+        f"Momento answered the refresh of {current.version.name} with {what} expiring at "
+        f"{epoch_to_rfc3339(new)}, not later than the current key ({epoch_to_rfc3339(old)}). "
+        "Check that the refresh token belongs to this key and that the Momento account is "
+        "active; if the next run gets the same answer, create a new key in the Momento console "
+        f"before {epoch_to_rfc3339(old)}"
     )
 
 
@@ -510,13 +695,18 @@ def _with_expiry_note(reason: str, document: TokenDocument) -> str:
     return f"{reason}; {disagreement}" if disagreement else reason
 
 
-def _sweep_stopped(done: int, of: int | None, error: SecretStoreError) -> SecretStoreError:
-    progress = f"after disabling {done} of {of} versions" if of is not None else "before it began"
-    return SecretStoreError(
-        f"the retention sweep stopped {progress}: {error.message}. The new key is in place; the "
-        "next run finishes the sweep",
-        code=error.code,
+def _sweep_failed(done: int, of: int | None, error: SecretStoreError) -> Sweep:
+    if error.code.transient:
+        return Sweep(cut_short=Attention(ErrorCode.SWEEP_INCOMPLETE, _stopped(done, of, error)))
+    failure = SecretStoreError(
+        f"{_stopped(done, of, error)}; the key itself is unaffected", code=error.code
     )
+    return Sweep(error=failure)
+
+
+def _stopped(done: int, of: int | None, error: SecretStoreError) -> str:
+    progress = f"after disabling {done} of {of} versions" if of is not None else "before it began"
+    return f"the retention sweep stopped {progress}: {error.message}"
 
 
 def _explain_momento_error(
@@ -588,14 +778,11 @@ def _log_internal_error(secret: str, error: Exception) -> None:
 
 
 def _log_summary(result: SecretResult) -> None:
-    severity = "INFO"
-    if result.failed:
-        severity = "CRITICAL" if result.error_code is KeyNotStoredError.code else "ERROR"
-    summary = result.reason
-    if result.failed:
-        summary = "; ".join(part for part in (result.error_message, result.reason) if part)
+    """The one line per secret and run; its severity is what the alerts count."""
+    parts = [result.error_message, result.attention.message if result.attention else None]
+    summary = "; ".join(part for part in (*parts, result.reason) if part)
     logs.log(
-        severity,
+        result.severity,
         f"{result.secret}: {result.action}: {summary}",
         event="rotation.result",
         secret=result.secret,
@@ -605,4 +792,5 @@ def _log_summary(result: SecretResult) -> None:
         disabled_versions=list(result.disabled_versions),
         kept_versions=[kept.version for kept in result.kept_versions],
         error_code=str(result.error_code) if result.error_code else None,
+        attention_code=str(result.attention.code) if result.attention else None,
     )

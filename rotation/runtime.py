@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from rotation.config import Config
-from rotation.identity import ProjectNumbers, configured_for
+from rotation.identity import ProjectNumbers, configured_for, distinct_secrets
 from rotation.pacing import Pacer, grpc_interceptor
 from rotation.rotate import Rotator
 
@@ -76,10 +76,19 @@ class Runtime:
 
     def configured_as(self, name: str, secrets: tuple[str, ...]) -> str | None:
         """The secret among ``secrets`` that ``name`` denotes, however either names its
-        project (id or number); the number is learned from Secret Manager, once per project."""
+        project (id or number); the number is learned from Secret Manager, once per project,
+        from the secret itself (GetSecret), whatever state its versions are in."""
         store = self.store()
         return configured_for(
-            name, secrets, self.project_numbers, lambda secret: store.read_latest(secret).name
+            name, secrets, self.project_numbers, lambda secret: store.get_metadata(secret).name
+        )
+
+    def distinct(self, secrets: tuple[str, ...]) -> tuple[str, ...]:
+        """``secrets`` without the ones that name an earlier one's secret by its project's
+        number instead of its id (or the other way round): one secret, one rotation."""
+        store = self.store()
+        return distinct_secrets(
+            secrets, self.project_numbers, lambda secret: store.get_metadata(secret).name
         )
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from rotation.credentials import no_credentials
 from rotation.errors import ConflictError, ErrorCode, SecretStoreError, SetupError
+from rotation.grpc_status import secret_manager_meaning, status_name
 from rotation.ports import SecretMetadata, StoredVersion, version_number
 from rotation.redact import scrub
 from rotation.retention import VersionInfo
@@ -39,13 +40,21 @@ class GoogleSecretStore:
         credentials: Credentials | None = None,
         interceptor: Any = None,
     ) -> None:
-        """``interceptor`` (a gRPC client interceptor) sees every call, retries included."""
+        """``interceptor`` (a gRPC client interceptor) sees every call, retries included.
+
+        ``credentials`` default to Application Default Credentials, resolved here and kept: a
+        refused credential surfaces as INTERNAL, and telling it from a real INTERNAL takes
+        refreshing them (:meth:`_internal_error`). With an emulator they are only used for that.
+        """
         import google_crc32c  # noqa: PLC0415  (cold start: import lazily)
         from google.api_core import exceptions, retry  # noqa: PLC0415
         from google.cloud import secretmanager  # noqa: PLC0415
 
         self._crc32c = google_crc32c.value
         self._exceptions = exceptions
+        if not emulator_host and credentials is None:
+            credentials = _application_default()
+        self._credentials = credentials
         self._client = (
             _emulator_client(secretmanager, emulator_host, interceptor)
             if emulator_host
@@ -80,14 +89,8 @@ class GoogleSecretStore:
                     timeout=_ATTEMPT_TIMEOUT_SECONDS,
                 ),
             )
-        except _PreconditionFailedError:
-            # Documented: accessing a version that is not ENABLED is FAILED_PRECONDITION.
-            raise SecretStoreError(
-                f"the latest version of {secret} is disabled or destroyed, so consumers reading "
-                "'latest' get nothing; enable the version with the working key, or add a new "
-                "version with the token document",
-                code=ErrorCode.LATEST_VERSION_NOT_ENABLED,
-            ) from None
+        except _PreconditionFailedError as error:
+            raise self._unreadable_latest(secret, error) from None
         data = bytes(response.payload.data)
         checksum = response.payload.data_crc32c
         if checksum is not None and checksum != self._crc32c(data):
@@ -97,6 +100,42 @@ class GoogleSecretStore:
                 code=ErrorCode.CHECKSUM_MISMATCH,
             )
         return StoredVersion(response.name, version_number(response.name), data)
+
+    def _unreadable_latest(self, secret: str, error: _PreconditionFailedError) -> SecretStoreError:
+        """Why the latest version could not be accessed, from its state (one more read).
+
+        Documented: accessing a version that is not ENABLED is FAILED_PRECONDITION. So is one
+        whose customer-managed encryption key (CMEK) is disabled, while the version itself
+        stays ENABLED; adding a version would fail the same way, so the advice differs.
+        """
+        try:
+            latest = self.get_version(f"{secret}/versions/latest")
+        except SecretStoreError:
+            latest = None
+        if latest is not None and latest.state == "ENABLED":
+            return SecretStoreError(
+                f"Secret Manager refused to read {latest.name}, which is ENABLED "
+                f"({error.detail}); this is what it does when the Cloud KMS key that encrypts the "
+                "secret (CMEK) is disabled, destroyed or not usable by Secret Manager's service "
+                "agent: check that key and its permissions, then run again",
+                code=ErrorCode.LATEST_VERSION_UNREADABLE,
+            )
+        which = f"{latest.name} is {latest.state}" if latest else "it is disabled or destroyed"
+        return SecretStoreError(
+            f"the latest version of {secret} cannot be read: {which}, so consumers reading "
+            "'latest' get nothing; enable the version with the working key, or add a new "
+            "version with the token document",
+            code=ErrorCode.LATEST_VERSION_NOT_ENABLED,
+        )
+
+    def get_version(self, name: str) -> VersionInfo:
+        response = self._call(
+            f"read {name}",
+            lambda: self._client.get_secret_version(
+                name=name, retry=self._retry, timeout=_ATTEMPT_TIMEOUT_SECONDS
+            ),
+        )
+        return _version_info(response)
 
     def add_version(self, secret: str, data: bytes) -> str:
         payload = {"data": data, "data_crc32c": self._crc32c(data)}
@@ -159,12 +198,17 @@ class GoogleSecretStore:
 
     def get_metadata(self, secret: str) -> SecretMetadata:
         response = self._get_secret(secret)
+        # proto-plus gives an unset Timestamp as a zero datetime; "expire_time" in the message
+        # tells it from a set one.
+        expire_time: datetime | None = response.expire_time if "expire_time" in response else None
         return SecretMetadata(
             annotations=dict(response.annotations),
             etag=str(response.etag),
             version_aliases={
                 str(alias): int(number) for alias, number in response.version_aliases.items()
             },
+            name=str(response.name),
+            expire_time=expire_time,
         )
 
     def replace_annotations(
@@ -195,13 +239,7 @@ class GoogleSecretStore:
         )
 
     def _version_etag(self, name: str) -> str:
-        response = self._call(
-            f"read {name}",
-            lambda: self._client.get_secret_version(
-                name=name, retry=self._retry, timeout=_ATTEMPT_TIMEOUT_SECONDS
-            ),
-        )
-        return str(response.etag)
+        return self.get_version(name).etag
 
     @staticmethod
     def _confirm_conflict(
@@ -224,16 +262,13 @@ class GoogleSecretStore:
         try:
             return call()
         except self._exceptions.GoogleAPICallError as error:
-            raise _map_error(action, error, self._exceptions) from None
+            raise self._mapped(action, error) from None
         except self._exceptions.RetryError as error:
             # The deadline passed while transient errors kept coming: report the last one.
             cause = error.cause
             if isinstance(cause, self._exceptions.GoogleAPICallError):
-                raise _map_error(
-                    action,
-                    cause,
-                    self._exceptions,
-                    note=" (still failing when the deadline passed)",
+                raise self._mapped(
+                    action, cause, note=" (still failing when the deadline passed)"
                 ) from None
             raise SecretStoreError(
                 f"could not {action}: Secret Manager kept failing until the deadline; "
@@ -241,9 +276,59 @@ class GoogleSecretStore:
                 code=ErrorCode.SECRET_MANAGER_UNAVAILABLE,
             ) from None
 
+    def _mapped(
+        self, action: str, error: GoogleAPICallError, *, note: str = ""
+    ) -> SecretStoreError:
+        if status_name(error) == "INTERNAL":
+            # A refused credential surfaces inside gRPC as INTERNAL: ask the token service
+            # directly, so that days of redelivery don't go to a credential nobody will fix.
+            self._raise_if_credentials_refused(action)
+        return _map_error(action, error, note=note)
+
+    def _raise_if_credentials_refused(self, action: str) -> None:
+        credentials = self._credentials
+        if credentials is None:
+            return  # an emulator without credentials: nothing to refuse
+        from google.auth import exceptions as auth_exceptions  # noqa: PLC0415
+        from google.auth.transport.requests import Request  # noqa: PLC0415
+
+        try:
+            credentials.refresh(Request())  # type: ignore[no-untyped-call]
+        except auth_exceptions.RefreshError:
+            account = getattr(credentials, "service_account_email", None)
+            who = f"the service account {account}" if account else "the function's credentials"
+            raise SetupError(
+                f"could not {action}: Secret Manager answered INTERNAL, and Google's token "
+                f"service refuses {who}: check that the account exists, is enabled and has a "
+                "valid key (for a deployed function: the service account deploy.sh created)",
+                code=ErrorCode.CREDENTIALS_REFUSED,
+            ) from None
+        except auth_exceptions.TransportError:
+            return  # the token service is unreachable too: that is transient, not refused
+
 
 class _PreconditionFailedError(SecretStoreError):
-    """FAILED_PRECONDITION or ABORTED: a stale etag, or a state that forbids the call."""
+    """FAILED_PRECONDITION or ABORTED: a stale etag, or a state that forbids the call.
+
+    ``detail`` is the service's own message, scrubbed: shown to the operator, never parsed.
+    """
+
+    def __init__(self, message: str, *, code: ErrorCode, detail: str) -> None:
+        super().__init__(message, code=code)
+        self.detail = detail
+
+
+def _application_default() -> Credentials:
+    import google.auth  # noqa: PLC0415
+    from google.auth import exceptions as auth_exceptions  # noqa: PLC0415
+
+    try:
+        credentials, _ = google.auth.default(
+            scopes=("https://www.googleapis.com/auth/cloud-platform",)
+        )
+    except auth_exceptions.DefaultCredentialsError:
+        raise no_credentials() from None
+    return credentials
 
 
 def _google_client(secretmanager: Any, credentials: Credentials | None, interceptor: Any) -> Any:
@@ -305,47 +390,17 @@ def _version_info(version: Any) -> VersionInfo:
         number=version_number(str(version.name)),
         create_time=create_time,
         etag=str(version.etag),
+        state=str(version.state.name),
     )
 
 
-# gRPC status name -> (our code, what to do). Codes stay short so alerts can match on them.
-_ADVICE: dict[str, tuple[ErrorCode, str]] = {
-    "NotFound": (
-        ErrorCode.NOT_FOUND,
-        "check the secret name in ROTATION_SECRETS and that it exists",
-    ),
-    "PermissionDenied": (
-        ErrorCode.PERMISSION_DENIED,
-        "grant the function's service account the rotation role on this secret (deploy.sh does)",
-    ),
-    "FailedPrecondition": (
-        ErrorCode.FAILED_PRECONDITION,
-        "the resource is not in a state that allows this; check it in Secret Manager",
-    ),
-    "Aborted": (ErrorCode.FAILED_PRECONDITION, "it changed concurrently; run again"),
-    "ServiceUnavailable": (ErrorCode.SECRET_MANAGER_UNAVAILABLE, "run again later"),
-    "DeadlineExceeded": (ErrorCode.SECRET_MANAGER_TIMEOUT, "run again later"),
-    "ResourceExhausted": (
-        ErrorCode.SECRET_MANAGER_QUOTA,
-        "Secret Manager's quota is exhausted; run again later or spread the schedule",
-    ),
-    "InvalidArgument": (ErrorCode.INVALID_ARGUMENT, "check the secret name and payload"),
-    "Unauthenticated": (
-        ErrorCode.UNAUTHENTICATED,
-        "the function's credentials were refused; check its service account",
-    ),
-}
-
-
-def _map_error(
-    action: str, error: GoogleAPICallError, exceptions: Any, *, note: str = ""
-) -> SecretStoreError:
-    code, advice = _ADVICE.get(
-        type(error).__name__, (ErrorCode.SECRET_MANAGER_ERROR, "run again later")
-    )
+def _map_error(action: str, error: GoogleAPICallError, *, note: str = "") -> SecretStoreError:
+    """Ours for ``error``, by its gRPC status code (rotation.grpc_status), never its class name."""
+    status = status_name(error)
+    meaning = secret_manager_meaning(status)
     # The service's own words, scrubbed, for the operator; no branch ever depends on them.
-    detail = scrub(str(error.message or type(error).__name__)).rstrip(". ")
-    message = f"could not {action}: {detail}{note}; {advice}"
-    if isinstance(error, exceptions.FailedPrecondition | exceptions.Aborted):
-        return _PreconditionFailedError(message, code=code)
-    return SecretStoreError(message, code=code)
+    detail = scrub(str(error.message or status)).rstrip(". ")
+    message = f"could not {action}: {detail}{note}; {meaning.advice}"
+    if status in ("FAILED_PRECONDITION", "ABORTED"):
+        return _PreconditionFailedError(message, code=meaning.code, detail=detail)
+    return SecretStoreError(message, code=meaning.code)

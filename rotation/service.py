@@ -14,10 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from rotation import logs
+from rotation.policy import budget_warning
 from rotation.request import RotationRequest
 
 if TYPE_CHECKING:
-    from rotation.rotate import SecretResult
+    from rotation.config import Config
+    from rotation.outcomes import SecretResult
     from rotation.runtime import Runtime
 
 # Calls are I/O: a thread mostly waits on Secret Manager, Momento or the budget. One secret's
@@ -47,13 +50,19 @@ class RunResult:
 
 
 def run(runtime: Runtime, request: RotationRequest, *, workers: int = MAX_WORKERS) -> RunResult:
-    """Rotate the request's secrets, at most ``workers`` at a time; never raises for a secret."""
+    """Rotate the request's secrets, at most ``workers`` at a time; never raises for a secret.
+
+    One secret named twice (by project id and by project number) is rotated once.
+    """
     rotator = runtime.rotator()
 
     def rotate(secret: str) -> SecretResult:
-        return rotator.rotate(secret, force=request.force, dry_run=request.dry_run)
+        return rotator.rotate(
+            secret, force=request.force, dry_run=request.dry_run, named_in=request.named_in
+        )
 
-    secrets = request.secrets
+    secrets = runtime.distinct(request.secrets) if len(request.secrets) > 1 else request.secrets
+    _warn_if_budget_too_small(runtime.config, len(secrets))
     if workers <= 1 or len(secrets) <= 1:
         results = [rotate(secret) for secret in secrets]
     else:
@@ -73,3 +82,15 @@ def _in_copied_context(
 ) -> Callable[[str], SecretResult]:
     context = contextvars.copy_context()
     return lambda secret: context.run(function, secret)
+
+
+def _warn_if_budget_too_small(config: Config, secrets: int) -> None:
+    """Say before the run, not after its timeout, when the budget can't refresh them all."""
+    warning = budget_warning(config, secrets)
+    if warning is not None:
+        logs.warning(
+            warning,
+            event="rotation.budget_too_small",
+            secrets=secrets,
+            writes_per_minute=config.writes_per_minute,
+        )

@@ -1,10 +1,11 @@
 """What an operator wants to know about a managed secret, without changing anything.
 
 ``python -m rotation status`` prints one of these per secret: the latest version and when its
-key really expires (its JWT ``exp``), whether the next run would refresh it, the enabled
-versions and which of them the next sweep would disable (or keep, for an alias), and the lease:
-a live one held by a run, or the record the last refresh left. Three reads per secret (one
-access, one list, one get), no writes.
+key really expires (its JWT ``exp``), whether the next run would refresh it, when the secret
+itself expires (its ``expire_time``), the enabled versions and which of them the next sweep would
+disable (or keep, for an alias), and the lease: a live one held by a run, or the record the last
+refresh left. ``error`` is what the next run would fail with. Three reads per secret (one access,
+one list, one get), no writes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from rotation import lease
 from rotation.config import Config
 from rotation.errors import RotationError
-from rotation.policy import decide, epoch_to_rfc3339, rfc3339
+from rotation.policy import decide, epoch_to_rfc3339, rfc3339, secret_expiring
 from rotation.ports import SecretStore
 from rotation.retention import VersionInfo, plan_disable
 from rotation.token import parse_document
@@ -29,6 +30,8 @@ class SecretStatus:
     valid_until: str | None = None
     due: bool | None = None
     reason: str = ""
+    secret_expire_time: str | None = None  # when Secret Manager deletes the whole secret
+    refreshable: bool | None = None  # whether the latest version holds a refresh token
     enabled_versions: tuple[str, ...] = ()
     next_sweep_disables: tuple[str, ...] = ()
     kept_versions: tuple[tuple[str, tuple[str, ...]], ...] = ()
@@ -43,6 +46,8 @@ class SecretStatus:
             "valid_until": self.valid_until,
             "due": self.due,
             "reason": self.reason,
+            "secret_expire_time": self.secret_expire_time,
+            "refreshable": self.refreshable,
             "enabled_versions": list(self.enabled_versions),
             "next_sweep_disables": list(self.next_sweep_disables),
             "kept_versions": [
@@ -70,6 +75,8 @@ def secret_status(
         return SecretStatus(secret, error=error)
     held = lease.recorded(metadata.annotations)
     lease_json = None if held is None else _lease_json(held, latest.number, now)
+    expire_time = metadata.expire_time
+    expires = None if expire_time is None else rfc3339(expire_time)
     try:
         document = parse_document(latest.data)
         decision = decide(document, now=now, refresh_before=config.refresh_before, force=False)
@@ -78,10 +85,12 @@ def secret_status(
         return SecretStatus(
             secret,
             latest_version=latest.name,
+            secret_expire_time=expires,
             enabled_versions=_newest_first(enabled),
             lease=lease_json,
             error=error,
         )
+    expiring = secret_expiring(secret, expire_time, now=now, refresh_before=config.refresh_before)
     plan = plan_disable(
         enabled,
         latest_number=latest.number,
@@ -96,10 +105,13 @@ def secret_status(
         valid_until=epoch_to_rfc3339(document.expires_at),
         due=decision.refresh,
         reason=decision.reason,
+        secret_expire_time=expires,
+        refreshable=bool(document.refresh_token),
         enabled_versions=_newest_first(enabled),
         next_sweep_disables=tuple(v.name for v in plan.disable),
         kept_versions=tuple((v.name, aliases) for v, aliases in plan.kept_for_aliases),
         lease=lease_json,
+        error=expiring,
     )
 
 
@@ -124,13 +136,17 @@ def describe(status: SecretStatus) -> str:
     if status.latest_version:
         expiry = f", key expires {status.valid_until}" if status.valid_until else ""
         lines.append(f"  latest      {status.latest_version}{expiry}")
+    if status.due is not None:
+        lines.append(f"  next run    {'refreshes' if status.due else 'skips'}: {status.reason}")
+    if status.refreshable is False:
+        lines.append("  refresh     impossible: the latest version holds no refresh token")
+    if status.secret_expire_time:
+        lines.append(f"  secret      expires {status.secret_expire_time} (deleted then)")
     if status.error is not None:
         lines.append(f"  error       {status.error.code}: {status.error.message}")
-    elif status.due is not None:
-        lines.append(f"  next run    {'refreshes' if status.due else 'skips'}: {status.reason}")
     if status.enabled_versions:
         lines.append(f"  enabled     {', '.join(_number(v) for v in status.enabled_versions)}")
-    if status.error is None:
+    if status.due is not None:
         doomed = ", ".join(_number(v) for v in status.next_sweep_disables) or "nothing"
         lines.append(f"  next sweep  disables {doomed}")
     for version, aliases in status.kept_versions:

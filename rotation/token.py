@@ -65,6 +65,8 @@ class TokenDocument:
     fields: Mapping[str, Any]
     key_fields: tuple[str, ...]  # every field holding the key, most preferred first
     key: ApiKey
+    # "" when the document has none: the key still works until it expires, but cannot be
+    # refreshed (Momento answered a refresh without one, or it was stored without one).
     refresh_token: str
     # The document's validUntil, epoch seconds: None when absent, 0 or a fraction of a second
     # (Momento writes 0 for "never expires"). A copy of the truth, which can lie: see expires_at.
@@ -128,14 +130,18 @@ class RefreshedKey:
 
 
 def parse_document(payload: bytes) -> TokenDocument:
-    """Parse a stored payload into a TokenDocument, or raise TokenDocumentError saying why."""
+    """Parse a stored payload into a TokenDocument, or raise TokenDocumentError saying why.
+
+    A missing or empty refresh token is not an error here: the key is usable, and whether it
+    can be refreshed is the caller's question (``document.refresh_token``).
+    """
     document = _load_object(payload)
     key_fields, key = _key(document)
     if key.form is KeyForm.V2:
         # Checked before the refresh token: v2 keys come without one, and "add the refresh
         # token" would be the wrong advice.
         raise NotRefreshableError(V2_MESSAGE, code=ErrorCode.V2_KEY_NOT_REFRESHABLE)
-    refresh_token = _required_string(document, REFRESH_TOKEN_FIELD)
+    refresh_token = _optional_string(document, REFRESH_TOKEN_FIELD)
     return TokenDocument(
         fields=document,
         key_fields=key_fields,
@@ -212,7 +218,9 @@ def render_refreshed(document: TokenDocument, refreshed: RefreshedKey) -> bytes:
     fields[VALID_UNTIL_FIELD] = (
         str(new_valid_until) if isinstance(stored_valid_until, str) else new_valid_until
     )
-    fields.setdefault(ENDPOINT_FIELD, refreshed.endpoint)
+    # Every field that describes the key, a stale endpoint included, describes the new one.
+    if refreshed.endpoint:
+        fields[ENDPOINT_FIELD] = refreshed.endpoint
     return json.dumps(fields, ensure_ascii=False).encode("utf-8")
 
 
@@ -374,6 +382,16 @@ def _required_string(document: Mapping[str, Any], field: str) -> str:
     if not value.strip():
         raise TokenDocumentError(f"{field} is empty; add a version with a complete token document")
     return value
+
+
+def _optional_string(document: Mapping[str, Any], field: str) -> str:
+    """The field's text; "" when it is absent, null or blank. Any other type is refused."""
+    value = document.get(field)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise TokenDocumentError(f"{field} is JSON {_json_type(value)}, expected a string")
+    return value if value.strip() else ""
 
 
 def _valid_until(document: Mapping[str, Any]) -> int | None:

@@ -32,6 +32,7 @@ class FakeStore:
     annotations: dict[str, str] = field(default_factory=dict)
     version_aliases: dict[str, int] = field(default_factory=dict)
     etag: int = 1
+    expire_time: datetime | None = None
     # Hooks that let a test make a call fail the way a service might.
     on_add: Callable[[bytes], None] | None = None
     on_replace: Callable[[FakeStore], bool] | None = None
@@ -66,7 +67,18 @@ class FakeStore:
         self.versions[version.number - 1].state = "DISABLED"
 
     def get_metadata(self, secret: str) -> SecretMetadata:
-        return SecretMetadata(dict(self.annotations), str(self.etag), dict(self.version_aliases))
+        return SecretMetadata(
+            dict(self.annotations),
+            str(self.etag),
+            dict(self.version_aliases),
+            name=self.secret,
+            expire_time=self.expire_time,
+        )
+
+    def get_version(self, name: str) -> VersionInfo:
+        number = len(self.versions) if name.endswith("/latest") else int(name.rsplit("/", 1)[1])
+        version = self.versions[number - 1]
+        return VersionInfo(self.name(number), number, version.create_time, state=version.state)
 
     def replace_annotations(
         self, secret: str, annotations: Mapping[str, str], etag: str

@@ -16,8 +16,10 @@ restarts, and Momento's exact error texts. Keys are HS256 JWTs signed with a per
 secret, so keys from one emulator are foreign to another.
 
 Tests drive it in-process through ``MomentoEmulator`` (``issue_key``, an injectable clock,
-counters, ``inject_fault``). ``python -m devtools.emulators.momento`` serves it until SIGINT or
-SIGTERM and can seed a console-style key file first. Nothing here prints a key or a token.
+counters, ``inject_fault``, and ``misanswer_refreshes`` for answers a broken service might give:
+the same key back, a key that expires no later, no refresh token).
+``python -m devtools.emulators.momento`` serves it until SIGINT or SIGTERM and can seed a
+console-style key file first. Nothing here prints a key or a token.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ FORMS: Final = ("v1", "legacy", "v2")
 # Momento refreshes only these; v2 keys are created and revoked instead.
 REFRESHABLE_FORMS: Final = frozenset({"v1", "legacy"})
 FAULTABLE_METHODS: Final = frozenset({"RefreshApiToken", "ListCaches"})
+# Wrong answers a refresh can be made to give (misanswer_refreshes).
+MISANSWERS: Final = frozenset({"same_key", "shorter_key", "no_refresh_token"})
 
 # One message for every "who are you?" failure, so a caller cannot probe which part was wrong.
 MSG_INVALID: Final = "invalid api key or refresh token"
@@ -186,6 +190,7 @@ class MomentoEmulator(EmulatorServer):
         self._lineage_of: dict[str, _Lineage] = {}  # JWT "sub" -> lineage
         self._refreshes = 0
         self._reported_valid_until: int | None = None
+        self._misanswer: str | None = None
 
     def _add_handlers(self, server: grpc.Server) -> None:
         # The generated grpc modules carry no annotations (the package still ships py.typed).
@@ -249,9 +254,22 @@ class MomentoEmulator(EmulatorServer):
         with self._lock:
             self._reported_valid_until = value
 
+    def misanswer_refreshes(self, how: str | None) -> None:
+        """Answer refreshes wrongly, until :meth:`clear_faults` (None: answer rightly).
+
+        ``same_key``: the presented key and refresh token back, nothing spent. ``shorter_key``:
+        the token is spent and a new key minted that expires a minute before the presented one.
+        ``no_refresh_token``: a normal refresh whose answer lacks the new refresh token.
+        """
+        if how is not None and how not in MISANSWERS:
+            raise ValueError(f"how must be one of {sorted(MISANSWERS)} or None, not {how!r}")
+        with self._lock:
+            self._misanswer = how
+
     def clear_faults(self) -> None:
         super().clear_faults()
         self.report_valid_until(None)
+        self.misanswer_refreshes(None)
 
     def decode_claims(self, jwt: str) -> dict[str, object]:
         """The claims of a JWT this emulator signed; ValueError otherwise."""
@@ -282,13 +300,24 @@ class MomentoEmulator(EmulatorServer):
             if not hmac.compare_digest(refresh_token.encode(), lineage.refresh_token.encode()):
                 raise StatusError(grpc.StatusCode.UNAUTHENTICATED, MSG_INVALID)
             iat, exp = _claim_int(claims, "iat"), _claim_int(claims, "exp")
+            if self._misanswer == "same_key":
+                return auth_pb2._RefreshApiTokenResponse(
+                    api_key=api_key,
+                    refresh_token=refresh_token,
+                    endpoint=lineage.endpoint,
+                    valid_until=exp or 0,
+                )
             lifetime = None if exp is None or iat is None else exp - iat
+            if self._misanswer == "shorter_key" and exp is not None:
+                lifetime = exp - 60 - now
             lineage.refresh_token = secrets.token_urlsafe(32)  # spends the presented one
             new_jwt, new_exp = self._mint_locked(lineage, now, lifetime)
             self._refreshes += 1
             return auth_pb2._RefreshApiTokenResponse(
                 api_key=new_jwt,
-                refresh_token=lineage.refresh_token,
+                refresh_token=""
+                if self._misanswer == "no_refresh_token"
+                else lineage.refresh_token,
                 endpoint=lineage.endpoint,
                 valid_until=(
                     new_exp or 0

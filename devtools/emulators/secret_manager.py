@@ -19,8 +19,12 @@ Emulated, matching the real service where callers can tell the difference:
 * Requests may name a project by id or number; every returned name uses the project NUMBER.
   Unknown ids get a stable made-up 12-digit number (see ``project_number``).
 * Every RPC holds callers to the documented rules in the table below. The test hooks
-  (``create_secret``, ``add_version``, ``set_version_aliases``) seed state that already exists
-  upstream and skip those rules, so a test can seed e.g. an annotation key an old release wrote.
+  (``create_secret``, ``add_version``, ``set_version_aliases``, ``set_expire_time``) seed state
+  that already exists upstream and skip those rules (rate limits included), so a test can seed
+  e.g. an annotation key an old release wrote. ``set_kms_key_enabled`` stands in for Cloud KMS:
+  it makes a CMEK key unusable, as disabling or destroying it does, or usable again.
+* Expiry and rotation follow the injectable ``clock``; the write rate limits count real time
+  (``time.monotonic``, injectable as ``monotonic``), and are on unless ``rate_limits=False``.
 * List RPCs return newest first by create time and paginate with opaque tokens that name a
   position, so items added between pages neither repeat nor hide others. ``total_size`` is the
   unfiltered count, and 0 when a filter is set (as documented upstream).
@@ -94,13 +98,39 @@ rule is INVALID_ARGUMENT (AIP-193's code for a bad argument) unless the row says
 | topics must be set to configure rotation (checked when rotation is written, against the resulting topics) | resources.py Rotation; "Create rotation schedules" | test_rotation_needs_topics, test_rotation_can_be_set_by_update_when_the_secret_has_topics |
 | unknown: removing the topics of a secret that has a rotation; we allow it | (none) | test_topics_can_be_removed_from_a_secret_with_a_rotation |
 | input only fields (rotation_period, ttl, tags) are not returned; ttl sets expire_time | resources.proto INPUT_ONLY; resources.py Secret.expire_time ("always provided on output") | test_input_only_fields_are_not_returned |
+| expiration (expire_time, or ttl counted from the request on the emulator clock) at least 60 s and at most 100 years away; checked on CreateSecret, and on UpdateSecret when the mask names expire_time or ttl; GetSecret returns the expire_time | "Set an expiration date for a secret" ("A secret's expiration cannot be less than 60 seconds away or more than 100 years away"; "the expiration is always returned as a timestamp, regardless of how it was given") | test_an_expiration_is_60_seconds_to_100_years_away |
+| unknown: how long "100 years" is, and whether the bounds are inclusive; we take Rotation's 3153600000 s and accept both bounds | "Set an expiration date for a secret" (gives no count) | test_an_expiration_is_60_seconds_to_100_years_away[*-60s, *-100-years] |
+| UpdateSecret changes or removes the expiration: the masked member the request sets replaces it, a masked member left unset removes it | "Set an expiration date for a secret" ("An expiration can be added, updated, or removed from a secret at any time"); AIP-134 (a masked field left unset is cleared) | test_update_secret_changes_or_removes_the_expiration |
+| unknown: a mask naming expire_time while the request sets ttl (or the reverse); we ignore the unmasked member, so the expiration is removed | AIP-134 (fields outside the mask are ignored) | test_update_secret_changes_or_removes_the_expiration[unmasked-member] |
+| at its expire_time a secret is deleted with all its versions: every RPC on it is NOT_FOUND, ListSecrets leaves it out (and out of total_size), and its id can be created anew, without the old versions | "Set an expiration date for a secret" ("At a secret's configured expiration time, it is automatically deleted"; "When a secret expires in Secret Manager, it is irreversibly deleted"); googleapis resources.proto, oneof expiration ("the Secret and all SecretVersions will be automatically deleted at expiration") | test_at_its_expire_time_a_secret_is_deleted_with_its_versions, test_list_secrets_leaves_out_expired_secrets, test_an_expired_secret_id_can_be_created_again_without_the_old_versions |
+| unknown: how soon after expire_time the service deletes; we delete at that instant (lazily, on the first access at or after it) | (none) | test_at_its_expire_time_a_secret_is_deleted_with_its_versions |
+| AddSecretVersion and UpdateSecret: at most 2 per second and 120 per minute per secret (global secrets); over it the call is RESOURCE_EXHAUSTED and changes nothing; other secrets are unaffected | "Secret Manager quotas and limits" ("2 requests per second (2 qps) per secret, and 120 requests per minute (120 qpm) per secret"); "Troubleshoot quota errors" ("If you exceeded a quota value using gRPC, Google Cloud returns a ResourceExhausted error") | test_write_rate_limits_apply_per_secret_and_per_version[add-*, update-*, other-secrets-*], test_a_write_over_the_rate_limit_changes_nothing |
+| Enable/Disable/DestroySecretVersion: at most 1 per second and 60 per minute per secret version, so a sweep over many versions of one secret is not limited but one version changed twice within a second is | "Secret Manager quotas and limits" ("1 request per second (1 qps) per secret version, and 60 requests per minute (60 qpm) per secret version"); "Troubleshoot quota errors" | test_write_rate_limits_apply_per_secret_and_per_version[one-version-*, a-sweep-*, version-changes-*], test_concurrent_changes_to_one_version_are_counted_one_at_a_time |
+| reads (GetSecret, ListSecretVersions, AccessSecretVersion, ...), CreateSecret and DeleteSecret have no per-resource rate limit | "Secret Manager quotas and limits" (its per-resource limits name only the calls above; the per-project quotas are not emulated) | test_write_rate_limits_apply_per_secret_and_per_version[reads-are-not-limited] |
+| unknown: whether AddSecretVersion and UpdateSecret share one budget, and Enable/Disable/Destroy another; we read each table row as one shared budget | "Secret Manager quotas and limits" (one row per group) | test_write_rate_limits_apply_per_secret_and_per_version[*-share-one-budget] |
+| unknown: how the limits are counted; we use sliding 1 s and 60 s windows, under which a steady 2 per second passes and the per-minute limit never binds first | (none) | test_write_rate_limits_apply_per_secret_and_per_version[add-2-per-second-per-secret, a-steady-2-per-second-for-a-minute-passes] |
+| unknown: which calls count; every call admitted once its secret or version is found, whatever happens next; not those refused before (arguments checked before the lookup, NOT_FOUND) nor RESOURCE_EXHAUSTED ones | (none) | test_write_rate_limits_apply_per_secret_and_per_version[refused-calls-do-not-count] |
+| unknown: the limits are "soft-enforced" ("allows us to continue serving requests beyond their quota as long as our backend systems can handle the load"); we always refuse, the case callers must survive | "Secret Manager quotas and limits" | test_a_write_over_the_rate_limit_changes_nothing |
+| rate limits are on by default; `rate_limits=False` (constructor or attribute) turns them off; test hooks are never counted | this brief | test_rate_limits_are_on_by_default_and_can_be_switched_off, test_write_rate_limits_apply_per_secret_and_per_version (seeded by hooks) |
+| kms_key_name: required, `projects/*/locations/*/keyRings/*/cryptoKeys/*`; for automatic replication in `global`, for a user-managed replica in the replica's location; checked on CreateSecret, and on UpdateSecret for customer_managed_encryption | resources.py CustomerManagedEncryption.kms_key_name | test_replication_cmek_keys_are_crypto_keys_in_the_data_location, test_customer_managed_encryption_names_a_crypto_key |
+| unknown: Secret.customer_managed_encryption is documented for regionalized secrets; on a global secret we check its format only, store it, and encrypt new versions with it too | resources.py Secret.customer_managed_encryption | test_customer_managed_encryption_names_a_crypto_key, test_an_unusable_cmek_key_fails_access_while_the_version_stays_enabled[secret] |
+| a CMEK key made unusable (disabled or destroyed; hook `set_kms_key_enabled`) fails AccessSecretVersion of every version it encrypted, with a message naming the key; GetSecretVersion and ListSecretVersions still show the version ENABLED | "Enable customer-managed encryption keys (CMEK) for Secret Manager" ("If you temporarily disable or permanently destroy the CMEK key, the data encrypted with that key cannot be decrypted and therefore is unaccessible") | test_an_unusable_cmek_key_fails_access_while_the_version_stays_enabled |
+| unknown: the status code of that; we answer FAILED_PRECONDITION (google.rpc.Code: "the system is not in a state required for the operation's execution"), after the version-state check | (none) | test_an_unusable_cmek_key_fails_access_while_the_version_stays_enabled |
+| unknown: a version whose replicas use several keys; access fails while any of them is unusable | (none) | test_an_unusable_cmek_key_fails_access_while_the_version_stays_enabled[one-of-two-replicas] |
+| making the key usable again restores access | "Enable and disable key versions" (Cloud KMS: "During the time that a key is disabled, data that was encrypted with the key can't be accessed. To access the data, you can re-enable the key version.") | test_enabling_the_cmek_key_again_restores_access |
+| a change of CMEK key applies only to versions added afterwards | resources.py Secret.customer_managed_encryption and Replication.*.customer_managed_encryption ("They do not apply retroactively to existing SecretVersions") | test_a_cmek_change_applies_only_to_versions_added_afterwards |
+| unknown: AddSecretVersion while the secret's CMEK key is unusable; we accept it (the docs speak only of decrypting) | (none) | test_versions_can_be_added_under_an_unusable_cmek_key |
 
-Not emulated: IAM and authentication (any caller may do anything), quotas/RESOURCE_EXHAUSTED
-(inject them with ``inject_fault``), regional secrets (``projects/*/locations/*``), CMEK, TTL
-expiry and delayed destruction (``version_destroy_ttl``: stored, but Destroy is immediate),
-rotation notifications to Pub/Sub topics (the fields are stored, nothing is published), the
-REST/HTTP surface, and persistence. expire_time, version_destroy_ttl, customer_managed_encryption,
-tags and secret_type are stored as sent, without checks (the product does not use them).
+Not emulated: IAM and authentication (any caller may do anything); the per-project request
+quotas (access, read and write requests per minute; inject RESOURCE_EXHAUSTED with
+``inject_fault``) and the regional rate limits: of the quotas, only the global per-secret and
+per-version write rate limits above are enforced; regional secrets (``projects/*/locations/*``);
+Cloud KMS itself (a key is usable or not as a whole: no key versions, key IAM or propagation
+delay) and the CMEK status a SecretVersion reports (``kms_key_version_name``); delayed
+destruction (``version_destroy_ttl``: stored, but Destroy is immediate); notifications to Pub/Sub
+topics (rotation, and SECRET_DELETE on expiry: the fields are stored, nothing is published); the
+REST/HTTP surface, and persistence. version_destroy_ttl, tags and secret_type are stored as
+sent, without checks (the product does not use them).
 """  # noqa: E501  (the rule table: one row per line reads best)
 
 from __future__ import annotations
@@ -116,6 +146,7 @@ import re
 import secrets
 import sys
 import threading
+import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -134,7 +165,14 @@ from devtools.emulators._server import (
     serve_until_signalled,
 )
 
-__all__ = ["EmulatorError", "FilterError", "SecretManagerEmulator", "main", "project_number"]
+__all__ = [
+    "EmulatorError",
+    "FilterError",
+    "RateLimit",
+    "SecretManagerEmulator",
+    "main",
+    "project_number",
+]
 
 SERVICE = "google.cloud.secretmanager.v1.SecretManagerService"
 MAX_PAYLOAD_BYTES = 65536
@@ -187,6 +225,13 @@ _TOPIC_NAME = re.compile(r"projects/[^/]+/topics/[^/]+")
 MIN_ROTATION_LEAD = timedelta(seconds=300)
 MAX_ROTATION_SECONDS = 3153600000
 MIN_ROTATION_PERIOD_SECONDS = 3600
+# Expiration ("Set an expiration date for a secret"): "cannot be less than 60 seconds away or more
+# than 100 years away". 100 years as Rotation counts them (3153600000 s); the page gives no count.
+MIN_EXPIRATION_LEAD = timedelta(seconds=60)
+MAX_EXPIRATION_LEAD = timedelta(seconds=MAX_ROTATION_SECONDS)
+# CustomerManagedEncryption.kms_key_name: projects/*/locations/*/keyRings/*/cryptoKeys/*; in
+# ``global`` for automatic replication, in the replica's location for user-managed replication.
+_KMS_KEY_NAME = re.compile(r"projects/[^/]+/locations/([^/]+)/keyRings/[^/]+/cryptoKeys/[^/]+")
 
 # UpdateSecret update_mask paths, by the field's documented behaviour (google.api.field_behavior
 # in resources.proto). Updatable: every field that is neither output only nor immutable.
@@ -203,6 +248,7 @@ _UPDATABLE_SECRET_FIELDS = frozenset(
         "customer_managed_encryption",
     }
 )
+_EXPIRATION_FIELDS = frozenset({"expire_time", "ttl"})  # the oneof ``expiration``
 # AIP-161/AIP-203: output only paths in an update mask are ignored.
 _OUTPUT_ONLY_SECRET_FIELDS = frozenset({"name", "create_time", "policy_member"})
 # AIP-203: an immutable field in the mask is ignored if unchanged, INVALID_ARGUMENT if changed.
@@ -212,6 +258,9 @@ _DEFAULT_PRECONDITION_MESSAGE = (
     "{resource} has been modified since the copy this request was based on was read."
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# What each write rate limit covers, for RESOURCE_EXHAUSTED messages.
+_SECRET_WRITES = "AddSecretVersion and UpdateSecret on Secret [{}]"
+_VERSION_STATE_CHANGES = "Enable/Disable/DestroySecretVersion on Secret Version [{}]"
 
 _State = str  # one of STATES; kept as text because the test hooks speak text
 T = TypeVar("T")
@@ -234,6 +283,22 @@ def _not_found(message: str) -> EmulatorError:
 
 def _precondition(message: str) -> EmulatorError:
     return EmulatorError(grpc.StatusCode.FAILED_PRECONDITION, message)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most ``per_second`` calls in any one second and ``per_minute`` in any one minute."""
+
+    per_second: int
+    per_minute: int
+
+
+# "Secret Manager quotas and limits", global secrets. AddSecretVersion and UpdateSecret: "2
+# requests per second (2 qps) per secret, and 120 requests per minute (120 qpm) per secret".
+# Enable/Disable/DestroySecretVersion: "1 request per second (1 qps) per secret version, and 60
+# requests per minute (60 qpm) per secret version".
+SECRET_WRITE_LIMIT = RateLimit(per_second=2, per_minute=120)
+VERSION_STATE_LIMIT = RateLimit(per_second=1, per_minute=60)
 
 
 def project_number(project: str, project_numbers: Mapping[str, str] | None = None) -> str:
@@ -480,6 +545,11 @@ class _Version:
     etag: str
     client_checksum: bool = False
     destroy_time: datetime | None = None
+    # The CMEK keys its payload was encrypted with: the secret's when the version was added
+    # (documented: encryption changes "do not apply retroactively to existing SecretVersions").
+    kms_keys: frozenset[str] = frozenset()
+    # time.monotonic() of the Enable/Disable/Destroy calls admitted in the last minute.
+    state_changes: collections.deque[float] = field(default_factory=collections.deque)
 
 
 @dataclass
@@ -488,6 +558,8 @@ class _SecretRecord:
     sequence: int  # creation order: ties in create_time list newest-created first
     versions: dict[int, _Version] = field(default_factory=dict)
     next_version: int = 1
+    # time.monotonic() of the AddSecretVersion/UpdateSecret calls admitted in the last minute.
+    writes: collections.deque[float] = field(default_factory=collections.deque)
 
 
 def _micros(when: datetime) -> int:
@@ -685,6 +757,97 @@ def _check_rotation(rotation: Any, *, has_topics: bool, now: datetime) -> None:
             )
 
 
+def _check_expiration(secret: Any, *, now: datetime) -> None:
+    """The ``expiration`` a Secret asks for (expire_time, or ttl from ``now``) must be 60 s to
+    100 years away ("Set an expiration date for a secret")."""
+    pb = secretmanager_v1.Secret.pb(secret)
+    which = pb.WhichOneof("expiration")
+    if which is None:
+        return
+    lead = pb.ttl.ToTimedelta() if which == "ttl" else pb.expire_time.ToDatetime(tzinfo=UTC) - now
+    if not MIN_EXPIRATION_LEAD <= lead <= MAX_EXPIRATION_LEAD:
+        raise _invalid(
+            f"Secret.{which}: a secret's expiration cannot be less than 60 seconds away or more "
+            "than 100 years away."
+        )
+
+
+def _cmek_configs(secret: Any) -> Iterator[tuple[Any, str | None]]:
+    """Each CustomerManagedEncryption in a Secret, with the location its key must be in
+    (``None``: not documented, for the top-level field meant for regionalized secrets)."""
+    pb = secretmanager_v1.Secret.pb(secret)
+    if pb.HasField("customer_managed_encryption"):
+        yield pb.customer_managed_encryption, None
+    replication = pb.replication
+    if replication.automatic.HasField("customer_managed_encryption"):
+        yield replication.automatic.customer_managed_encryption, "global"
+    for replica in replication.user_managed.replicas:
+        if replica.HasField("customer_managed_encryption"):
+            yield replica.customer_managed_encryption, replica.location
+
+
+def _check_cmek(secret: Any) -> None:
+    for config, location in _cmek_configs(secret):
+        _check_kms_key_name(config.kms_key_name, location=location)
+
+
+def _check_kms_key_name(name: str, *, location: str | None) -> None:
+    """CustomerManagedEncryption.kms_key_name: required, a CryptoKey name, in ``location``."""
+    match = _KMS_KEY_NAME.fullmatch(name)
+    if match is None:
+        raise _invalid(
+            f"kms_key_name {name!r} must be in the format "
+            "projects/*/locations/*/keyRings/*/cryptoKeys/*."
+        )
+    if location is not None and match.group(1) != location:
+        raise _invalid(
+            f"kms_key_name {name!r} must reside in {location!r}, the location of the data it "
+            "encrypts."
+        )
+
+
+def _kms_keys(secret: Any) -> frozenset[str]:
+    """The CMEK keys a version added now to ``secret`` is encrypted with."""
+    return frozenset(config.kms_key_name for config, _ in _cmek_configs(secret))
+
+
+def _admit(calls: collections.deque[float], limit: RateLimit, now: float, what: str) -> None:
+    """Count a call at ``now`` (seconds, monotonic) against ``limit``, or refuse it with
+    RESOURCE_EXHAUSTED and count nothing. ``calls`` holds the admitted calls of the last minute;
+    both windows slide (the quotas page does not say how it counts)."""
+    while calls and calls[0] <= now - 60:
+        calls.popleft()
+    last_second = sum(1 for then in calls if then > now - 1)
+    if last_second >= limit.per_second or len(calls) >= limit.per_minute:
+        raise EmulatorError(
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            f"Quota exceeded for {what}: at most {limit.per_second} requests per second and "
+            f"{limit.per_minute} per minute.",
+        )
+    calls.append(now)
+
+
+def _aware(when: datetime, what: str) -> datetime:
+    if when.tzinfo is None:
+        raise ValueError(f"{what} must be timezone-aware")
+    return when
+
+
+def _write_expiration(updated: Any, sent: Any, paths: Sequence[str], *, now: datetime) -> None:
+    """UpdateSecret of the ``expiration`` oneof: the member the request sets, if the mask names
+    it, replaces any expiration (checked; a ttl counts from ``now``); otherwise the masked
+    member is unset, which removes the expiration (AIP-134: a masked field left unset is
+    cleared; "An expiration can be added, updated, or removed from a secret at any time")."""
+    pb = secretmanager_v1.Secret.pb(updated)
+    pb.ClearField("expire_time")
+    pb.ClearField("ttl")
+    chosen = secretmanager_v1.Secret.pb(sent).WhichOneof("expiration")
+    if chosen not in paths:
+        return
+    _check_expiration(sent, now=now)
+    updated.expire_time = now + sent.ttl if chosen == "ttl" else sent.expire_time
+
+
 def _field_value(secret: Any, name: str) -> Any:
     """A comparable copy of one field of a Secret (maps become dicts)."""
     value = getattr(secretmanager_v1.Secret.pb(secret), name)
@@ -700,6 +863,11 @@ class SecretManagerEmulator(EmulatorServer):
 
     One lock guards all state and every RPC holds it for its whole read-modify-write, which is
     what makes etag checks atomic compare-and-swaps.
+
+    ``clock`` is the service's wall clock (create times, rotation and expiration); tests freeze
+    or move it. ``monotonic`` (default ``time.monotonic``) times the per-secret and per-version
+    write rate limits, which are on unless ``rate_limits=False``; the ``rate_limits`` attribute
+    switches them at any time.
     """
 
     def __init__(
@@ -707,10 +875,17 @@ class SecretManagerEmulator(EmulatorServer):
         *,
         project_numbers: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] | None = None,
+        rate_limits: bool = True,
+        monotonic: Callable[[], float] | None = None,
     ) -> None:
         super().__init__(RPC_NAMES, max_workers=64)
         self._project_numbers = dict(project_numbers or {})
         self._clock = clock or (lambda: datetime.now(UTC))
+        # Rate limits count real elapsed time, not the service clock that tests freeze or move.
+        self.rate_limits = rate_limits
+        self._monotonic = monotonic or time.monotonic
+        # Cloud KMS keys (CryptoKey names) made unusable by set_kms_key_enabled.
+        self._unusable_kms_keys: set[str] = set()
         self._lock = threading.Lock()
         self._secrets: dict[tuple[str, str], _SecretRecord] = {}
         self._secret_sequence = itertools.count()
@@ -731,20 +906,58 @@ class SecretManagerEmulator(EmulatorServer):
         *,
         annotations: Mapping[str, str] | None = None,
         labels: Mapping[str, str] | None = None,
+        expire_time: datetime | None = None,
+        kms_key_name: str | None = None,
     ) -> str:
         """Create ``projects/P/secrets/S`` (automatic replication); returns its canonical name.
 
-        ``annotations`` and ``labels`` are stored as given, unchecked. Raises
-        :class:`EmulatorError` (ALREADY_EXISTS, or INVALID_ARGUMENT for a bad secret id) like
-        the RPC would.
+        ``annotations``, ``labels`` and ``expire_time`` (even one already past) are stored as
+        given, unchecked. ``kms_key_name`` sets the automatic replication's CMEK key, which
+        encrypts every version added afterwards. Raises :class:`EmulatorError` (ALREADY_EXISTS,
+        or INVALID_ARGUMENT for a bad secret id) like the RPC would.
         """
         project, secret_id = self._parse(_SECRET_NAME, name, "secret")
         _check_secret_id(secret_id)
         secret = secretmanager_v1.Secret(
             annotations=dict(annotations or {}), labels=dict(labels or {})
         )
+        if expire_time is not None:
+            secret.expire_time = _aware(expire_time, "expire_time")
+        if kms_key_name is not None:
+            encryption = secretmanager_v1.CustomerManagedEncryption(kms_key_name=kms_key_name)
+            secret.replication = secretmanager_v1.Replication(
+                automatic=secretmanager_v1.Replication.Automatic(
+                    customer_managed_encryption=encryption
+                )
+            )
         with self._lock:
             return str(self._insert_secret(project, secret_id, secret).meta.name)
+
+    def set_expire_time(self, secret: str, expire_time: datetime | None) -> None:
+        """Set (or with ``None`` remove) the secret's ``expire_time`` as given, unchecked; the
+        etag does not change. A time already past deletes the secret on its next access."""
+        when = None if expire_time is None else _aware(expire_time, "expire_time")
+        with self._lock:
+            meta = self._secret(secret).meta
+            if when is None:
+                secretmanager_v1.Secret.pb(meta).ClearField("expire_time")
+            else:
+                meta.expire_time = when
+
+    def set_kms_key_enabled(self, kms_key_name: str, enabled: bool) -> None:
+        """Make the Cloud KMS key ``kms_key_name`` (a CryptoKey) unusable, as disabling or
+        destroying it does, or usable again. While it is unusable, accessing a version whose
+        payload it encrypted is FAILED_PRECONDITION; the version itself stays ENABLED."""
+        if _KMS_KEY_NAME.fullmatch(kms_key_name) is None:
+            raise ValueError(
+                "kms_key_name must be projects/*/locations/*/keyRings/*/cryptoKeys/*, not "
+                f"{kms_key_name!r}"
+            )
+        with self._lock:
+            if enabled:
+                self._unusable_kms_keys.discard(kms_key_name)
+            else:
+                self._unusable_kms_keys.add(kms_key_name)
 
     def add_version(
         self,
@@ -757,8 +970,8 @@ class SecretManagerEmulator(EmulatorServer):
         """Add a version in any state with a chosen create time; returns the version name."""
         if state not in STATES:
             raise ValueError(f"state must be one of {STATES}, not {state!r}")
-        if create_time is not None and create_time.tzinfo is None:
-            raise ValueError("create_time must be timezone-aware")
+        if create_time is not None:
+            _aware(create_time, "create_time")
         with self._lock:
             record = self._secret(secret)
             version = self._insert_version(record, data, create_time=create_time)
@@ -775,6 +988,16 @@ class SecretManagerEmulator(EmulatorServer):
             record = self._secret(secret)
             record.meta.version_aliases.clear()
             record.meta.version_aliases.update({str(a): int(n) for a, n in aliases.items()})
+
+    def set_annotations(self, secret: str, annotations: Mapping[str, str]) -> None:
+        """Replace the secret's annotations as given, unchecked (a seeding hook): state that a
+        writer left upstream, such as a lease taken long ago. The secret gets a new etag, as
+        the write that left them would have given it."""
+        with self._lock:
+            record = self._secret(secret)
+            record.meta.annotations.clear()
+            record.meta.annotations.update(dict(annotations))
+            record.meta.etag = self._new_etag()
 
     def set_precondition_message(self, text: str | None) -> None:
         """Use ``text`` as the message of every etag-mismatch FAILED_PRECONDITION (``None``:
@@ -812,10 +1035,28 @@ class SecretManagerEmulator(EmulatorServer):
 
     def _secret(self, name: str) -> _SecretRecord:
         project, secret_id = self._secret_key(name)
-        record = self._secrets.get((project, secret_id))
+        record = self._live((project, secret_id))
         if record is None:
             raise _not_found(f"Secret [projects/{project}/secrets/{secret_id}] not found.")
         return record
+
+    def _live(self, key: tuple[str, str]) -> _SecretRecord | None:
+        """The secret stored at ``key``, unless it has expired. Upstream a secret is deleted
+        with its versions at its expiration time; the emulator does that lazily, on the first
+        access after it (caller holds the lock)."""
+        record = self._secrets.get(key)
+        if record is not None and self._expired(record):
+            del self._secrets[key]
+            return None
+        return record
+
+    def _expired(self, record: _SecretRecord) -> bool:
+        # Short-circuits, so secrets without an expiration never consult the clock.
+        return "expire_time" in record.meta and self._now() >= record.meta.expire_time
+
+    def _drop_expired(self) -> None:
+        for key in [key for key, record in self._secrets.items() if self._expired(record)]:
+            del self._secrets[key]
 
     @staticmethod
     def _version_name(record: _SecretRecord, version: _Version) -> str:
@@ -859,6 +1100,12 @@ class SecretManagerEmulator(EmulatorServer):
     def _new_etag(self) -> str:
         return f'"{self._etag_salt}{next(self._etag_counter):06x}"'
 
+    def _limit(self, calls: collections.deque[float], limit: RateLimit, what: str) -> None:
+        """Apply a documented write rate limit unless rate limits are off (caller holds the
+        lock, so concurrent calls are counted one at a time)."""
+        if self.rate_limits:
+            _admit(calls, limit, self._monotonic(), what)
+
     def _check_etag(self, requested: str, current: str, resource: str) -> None:
         """Documented: a non-empty etag that is not the current one is FAILED_PRECONDITION. The
         message wording is not documented, so by default it avoids the word callers might
@@ -883,7 +1130,7 @@ class SecretManagerEmulator(EmulatorServer):
 
     def _insert_secret(self, project: str, secret_id: str, secret: Any) -> _SecretRecord:
         name = f"projects/{project}/secrets/{secret_id}"
-        if (project, secret_id) in self._secrets:
+        if self._live((project, secret_id)) is not None:
             raise EmulatorError(grpc.StatusCode.ALREADY_EXISTS, f"Secret [{name}] already exists.")
         meta = secretmanager_v1.Secret()
         secretmanager_v1.Secret.copy_from(meta, secret)
@@ -909,6 +1156,7 @@ class SecretManagerEmulator(EmulatorServer):
             data=bytes(data),
             create_time=create_time.astimezone(UTC) if create_time else self._now(),
             etag=self._new_etag(),
+            kms_keys=_kms_keys(record.meta),
         )
         record.versions[version.number] = version
         record.next_version += 1
@@ -962,11 +1210,14 @@ class SecretManagerEmulator(EmulatorServer):
         _check_annotations(secret.annotations)
         _check_labels(secret.labels)
         _check_topics(secret.topics)
+        _check_cmek(secret)
         with self._lock:
             # A new secret has no versions, so any alias names a missing version.
             _check_version_aliases(secret.version_aliases, {})
+            now = self._now()
             if "rotation" in secret:
-                _check_rotation(secret.rotation, has_topics=bool(secret.topics), now=self._now())
+                _check_rotation(secret.rotation, has_topics=bool(secret.topics), now=now)
+            _check_expiration(secret, now=now)
             return self._secret_message(self._insert_secret(project, request.secret_id, secret))
 
     def _get_secret(self, request: Any) -> Any:
@@ -982,6 +1233,9 @@ class SecretManagerEmulator(EmulatorServer):
         if refused:
             raise _invalid(f"update_mask paths {refused} name no updatable field of Secret.")
         updates = [p for p in paths if p in _UPDATABLE_SECRET_FIELDS]
+        # expire_time and ttl are one oneof, written below as a whole; the mask merges the rest.
+        expiration = [p for p in updates if p in _EXPIRATION_FIELDS]
+        merged = [p for p in updates if p not in _EXPIRATION_FIELDS]
         sent = request.secret
         if "annotations" in updates:
             _check_annotations(sent.annotations)
@@ -989,27 +1243,32 @@ class SecretManagerEmulator(EmulatorServer):
             _check_labels(sent.labels)
         if "topics" in updates:
             _check_topics(sent.topics)
+        if "customer_managed_encryption" in updates and "customer_managed_encryption" in sent:
+            _check_kms_key_name(sent.customer_managed_encryption.kms_key_name, location=None)
         with self._lock:
             record = self._secret(sent.name)
+            self._limit(record.writes, SECRET_WRITE_LIMIT, _SECRET_WRITES.format(record.meta.name))
             self._check_etag(sent.etag, record.meta.etag, f"Secret [{record.meta.name}]")
             for immutable in (p for p in paths if p in _IMMUTABLE_SECRET_FIELDS):
                 if _field_value(sent, immutable) != _field_value(record.meta, immutable):
                     raise _invalid(f"Secret.{immutable} is immutable; it cannot be changed.")
             updated = secretmanager_v1.Secret()
             secretmanager_v1.Secret.copy_from(updated, record.meta)
-            field_mask_pb2.FieldMask(paths=updates).MergeMessage(
+            field_mask_pb2.FieldMask(paths=merged).MergeMessage(
                 secretmanager_v1.Secret.pb(sent),
                 secretmanager_v1.Secret.pb(updated),
                 replace_message_field=True,
                 replace_repeated_field=True,
             )
+            now = self._now()
             if "version_aliases" in updates:
                 _check_version_aliases(updated.version_aliases, record.versions)
             if "rotation" in updates:
-                _check_rotation(updated.rotation, has_topics=bool(updated.topics), now=self._now())
+                _check_rotation(updated.rotation, has_topics=bool(updated.topics), now=now)
             if "rotation" in updated:
                 secretmanager_v1.Secret.pb(updated).rotation.ClearField("managed_rotation_status")
-            self._ttl_to_expire_time(updated)
+            if expiration:
+                _write_expiration(updated, sent, expiration, now=now)
             updated.etag = self._new_etag()  # also for an update that changes nothing
             record.meta = updated
             return self._secret_message(record)
@@ -1027,6 +1286,7 @@ class SecretManagerEmulator(EmulatorServer):
         size = _page_size(request.page_size)
         after = _decode_token("secrets", request.page_token)
         with self._lock:
+            self._drop_expired()
             records = [r for (p, _), r in self._secrets.items() if p == project]
             page, token = _newest_first_page(
                 (r for r in records if matches(r)),
@@ -1050,6 +1310,7 @@ class SecretManagerEmulator(EmulatorServer):
             raise _invalid("Checksum mismatch. Data corrupted in transit or request is invalid.")
         with self._lock:
             record = self._secret(request.parent)
+            self._limit(record.writes, SECRET_WRITE_LIMIT, _SECRET_WRITES.format(record.meta.name))
             version = self._insert_version(record, data)
             version.client_checksum = checksum
             return self._version_message(record, version)
@@ -1064,6 +1325,14 @@ class SecretManagerEmulator(EmulatorServer):
             name = self._version_name(record, version)
             if version.state != "ENABLED" or version.data is None:
                 raise _precondition(f"Secret Version [{name}] is in {version.state} state.")
+            unusable = sorted(version.kms_keys & self._unusable_kms_keys)
+            if unusable:
+                # Documented: data encrypted with a disabled or destroyed CMEK key "cannot be
+                # decrypted and therefore is unaccessible". The status code is not documented.
+                raise _precondition(
+                    f"Secret Version [{name}] cannot be decrypted: its CMEK key [{unusable[0]}] "
+                    "is disabled or destroyed."
+                )
             data = version.data
         return secretmanager_v1.AccessSecretVersionResponse(
             name=name,
@@ -1095,6 +1364,9 @@ class SecretManagerEmulator(EmulatorServer):
         with self._lock:
             record, version = self._versioned(request.name, aliases=False)
             name = self._version_name(record, version)
+            self._limit(
+                version.state_changes, VERSION_STATE_LIMIT, _VERSION_STATE_CHANGES.format(name)
+            )
             self._check_etag(request.etag, version.etag, f"Secret Version [{name}]")
             if version.state == "DESTROYED":
                 raise _precondition(f"Secret Version [{name}] is in DESTROYED state.")

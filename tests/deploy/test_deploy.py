@@ -43,6 +43,7 @@ ROTATOR_PERMISSIONS = {
     "secretmanager.versions.access",
     "secretmanager.versions.add",
     "secretmanager.versions.disable",
+    "secretmanager.versions.get",
     "secretmanager.versions.list",
 }
 REQUIRED_APIS = {
@@ -183,6 +184,7 @@ def test_function_settings_reach_it_as_environment_variables(scenario):
         "DRY_RUN": "false",
         "SECRET_MANAGER_READS_PER_MINUTE": "300",
         "SECRET_MANAGER_WRITES_PER_MINUTE": "300",
+        "FUNCTION_TIMEOUT": "300s",
     }
 
 
@@ -260,6 +262,14 @@ def test_seed_file_becomes_the_first_version_and_appears_in_no_other_request(sce
                 assert canary not in request.text(), f"{request.method} {request.path}"
         assert API_KEY_CANARY not in run.output
         assert REFRESH_CANARY not in run.output
+
+
+def test_a_seeded_refresh_token_gets_the_command_that_tests_it_and_only_when_seeded(scenario):
+    """A refresh token is tested only by using it: say how, now, rather than let the next
+    scheduled run find a spent one a day later."""
+    command = f"python -m rotation rotate --force --project {PROJECT} --secrets {SECRETS[0]}"
+    assert command in scenario.first.output
+    assert command not in scenario.second.output, "the second run seeded nothing"
 
 
 def test_first_run_adds_no_version_to_a_secret_that_already_has_one(scenario):
@@ -419,7 +429,7 @@ def _document_refusal(content: bytes) -> str:
         (json.dumps({"apiKey": API_KEY_CANARY}).encode(), "no refreshToken"),
         (
             json.dumps({"apiKey": API_KEY_CANARY, "refreshToken": ""}).encode(),
-            "refreshToken is empty",
+            "no refreshToken",
         ),
         (b"\xff\xfe", "not UTF-8"),
     ],
@@ -561,7 +571,22 @@ def test_options_fall_back_to_environment_variables(tmp_path):
     assert "ROTATION_SECRETS=env-secret@" in done.stdout
     assert "RETENTION=2d@" in done.stdout
     assert "'--schedule=*/30 * * * *'" in done.stdout
-    assert "SECRET_MANAGER_WRITES_PER_MINUTE=120'" in done.stdout
+    assert "SECRET_MANAGER_WRITES_PER_MINUTE=120@FUNCTION_TIMEOUT=300s'" in done.stdout
+
+
+def test_a_write_budget_too_small_for_the_timeout_is_warned_about(tmp_path):
+    """40 secrets need 80 writes; at 2 a minute that outlasts a 300 s timeout."""
+    secrets = ",".join(f"s{n}" for n in range(40))
+    done = _run_deploy(
+        "--dry-run",
+        "--project=budget-project",
+        f"--secrets={secrets}",
+        "--writes-per-minute=2",
+        env=base_env(tmp_path),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "deploy.sh: warning: if all 40 secrets were due" in done.stderr
+    assert "FUNCTION_TIMEOUT=5m" in done.stderr
 
 
 def test_budget_flags_reach_the_function_as_its_variables(tmp_path):

@@ -51,9 +51,11 @@ def connect(address: str) -> tuple[SecretManagerServiceClient, grpc.Channel]:
     return SecretManagerServiceClient(transport=transport), channel
 
 
+# Tests of other rules write to one secret or version several times within a second, which the
+# documented write rate limits refuse; those limits have tests of their own (see "rate limits").
 @pytest.fixture
 def emulator():
-    with SecretManagerEmulator(project_numbers={PROJECT: NUMBER}) as emu:
+    with SecretManagerEmulator(project_numbers={PROJECT: NUMBER}, rate_limits=False) as emu:
         yield emu
 
 
@@ -862,7 +864,9 @@ TOPICS = [{"name": "projects/p/topics/rotate"}]
 
 @pytest.fixture
 def frozen_client():
-    with SecretManagerEmulator(project_numbers={PROJECT: NUMBER}, clock=lambda: NOW) as emu:
+    with SecretManagerEmulator(
+        project_numbers={PROJECT: NUMBER}, clock=lambda: NOW, rate_limits=False
+    ) as emu:
         sm_client, channel = connect(emu.address)
         yield sm_client
         channel.close()
@@ -1000,6 +1004,11 @@ def test_update_mask_paths_that_name_no_updatable_field_are_invalid(client, secr
         pytest.param("version_destroy_ttl", timedelta(days=1), id="version_destroy_ttl"),
         pytest.param("version_aliases", {}, id="version_aliases"),
         pytest.param("rotation", {}, id="rotation"),
+        pytest.param(
+            "customer_managed_encryption",
+            {"kms_key_name": "projects/p/locations/global/keyRings/r/cryptoKeys/k"},
+            id="customer_managed_encryption",
+        ),
     ],
 )
 def test_every_mutable_field_can_be_updated(client, secret, field, value):
@@ -1344,6 +1353,523 @@ def test_topics_can_be_removed_from_a_secret_with_a_rotation(frozen_client):
     assert updated.rotation.next_rotation_time == NOW + timedelta(hours=1)
 
 
+# --- secret expiration -------------------------------------------------------------------------
+# "Set an expiration date for a secret": an expiration is 60 s to 100 years away, and at that
+# time the secret is deleted with its versions. Expiry is relative to the emulator clock, so
+# these tests move it.
+
+
+class MovableClock:
+    def __init__(self, now):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return MovableClock(NOW)
+
+
+@pytest.fixture
+def timed(clock):
+    """An emulator on ``clock`` and a client of it."""
+    with SecretManagerEmulator(
+        project_numbers={PROJECT: NUMBER}, clock=clock, rate_limits=False
+    ) as emu:
+        sm_client, channel = connect(emu.address)
+        yield emu, sm_client
+        channel.close()
+
+
+HUNDRED_YEARS = timedelta(seconds=3153600000)
+
+
+@pytest.mark.parametrize(
+    ("ahead", "valid"),
+    [
+        pytest.param(timedelta(seconds=60), True, id="60s"),
+        pytest.param(timedelta(seconds=59), False, id="59s"),
+        pytest.param(HUNDRED_YEARS, True, id="100-years"),
+        pytest.param(HUNDRED_YEARS + timedelta(seconds=1), False, id="100-years-and-1s"),
+        pytest.param(-timedelta(hours=1), False, id="past"),
+    ],
+)
+@pytest.mark.parametrize("field", ["ttl", "expire_time"])
+@pytest.mark.parametrize("how", ["create", "update"])
+def test_an_expiration_is_60_seconds_to_100_years_away(timed, how, field, ahead, valid):
+    """A ttl counts from the request; either way GetSecret returns the expire_time."""
+    emulator, sm_client = timed
+    value = ahead if field == "ttl" else NOW + ahead
+    if how == "update":
+        emulator.create_secret(SECRET)
+
+    def send():
+        if how == "create":
+            return sm_client.create_secret(
+                parent=f"projects/{PROJECT}", secret_id="momento-key", secret={field: value}
+            )
+        return sm_client.update_secret(
+            secret={"name": SECRET, field: value}, update_mask={"paths": [field]}
+        )
+
+    if valid:
+        send()
+        assert sm_client.get_secret(name=SECRET).expire_time == NOW + ahead
+    else:
+        with pytest.raises(exceptions.InvalidArgument):
+            send()
+        if how == "update":
+            assert "expire_time" not in sm_client.get_secret(name=SECRET)
+
+
+@pytest.mark.parametrize(
+    ("mask", "sent", "expected"),
+    [
+        pytest.param(["ttl"], {"ttl": timedelta(days=2)}, NOW + timedelta(days=2), id="ttl"),
+        pytest.param(
+            ["expire_time"],
+            {"expire_time": NOW + timedelta(days=3)},
+            NOW + timedelta(days=3),
+            id="expire_time",
+        ),
+        pytest.param(["ttl"], {}, None, id="remove-by-ttl"),
+        pytest.param(["expire_time"], {}, None, id="remove-by-expire_time"),
+        pytest.param(["expire_time"], {"ttl": timedelta(days=2)}, None, id="unmasked-member"),
+    ],
+)
+def test_update_secret_changes_or_removes_the_expiration(timed, mask, sent, expected):
+    """ "An expiration can be added, updated, or removed"; a masked member left unset removes it
+    (AIP-134), and the member the mask does not name is ignored."""
+    emulator, sm_client = timed
+    emulator.create_secret(SECRET, expire_time=NOW + timedelta(days=1))
+
+    updated = sm_client.update_secret(secret={"name": SECRET, **sent}, update_mask={"paths": mask})
+
+    for secret in (updated, sm_client.get_secret(name=SECRET)):
+        if expected is None:
+            assert "expire_time" not in secret
+        else:
+            assert secret.expire_time == expected
+
+
+EXPIRING = f"{SECRET}/versions/1"
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(lambda c: c.get_secret(name=SECRET), id="get-secret"),
+        pytest.param(
+            lambda c: c.update_secret(
+                secret={"name": SECRET, "labels": {"a": "b"}}, update_mask={"paths": ["labels"]}
+            ),
+            id="update-secret",
+        ),
+        pytest.param(lambda c: c.delete_secret(name=SECRET), id="delete-secret"),
+        pytest.param(add, id="add-version"),
+        pytest.param(lambda c: list(c.list_secret_versions(parent=SECRET)), id="list-versions"),
+        pytest.param(lambda c: c.get_secret_version(name=EXPIRING), id="get-version"),
+        pytest.param(lambda c: c.access_secret_version(name=EXPIRING), id="access-version"),
+        pytest.param(
+            lambda c: c.access_secret_version(name=f"{SECRET}/versions/latest"), id="latest"
+        ),
+        pytest.param(lambda c: c.enable_secret_version(name=EXPIRING), id="enable"),
+        pytest.param(lambda c: c.disable_secret_version(name=EXPIRING), id="disable"),
+        pytest.param(lambda c: c.destroy_secret_version(name=EXPIRING), id="destroy"),
+    ],
+)
+def test_at_its_expire_time_a_secret_is_deleted_with_its_versions(timed, clock, call):
+    emulator, sm_client = timed
+    emulator.create_secret(SECRET, expire_time=NOW + timedelta(hours=1))
+    emulator.add_version(SECRET, b"key")
+    clock.now = NOW + timedelta(hours=1) - timedelta(microseconds=1)
+    call(sm_client)  # still there just before
+
+    clock.now = NOW + timedelta(hours=1)
+
+    with pytest.raises(exceptions.NotFound, match=re.escape(CANONICAL)):
+        call(sm_client)
+
+
+def test_list_secrets_leaves_out_expired_secrets(timed, clock):
+    emulator, sm_client = timed
+    emulator.create_secret(f"projects/{PROJECT}/secrets/kept")
+    emulator.create_secret(SECRET, expire_time=NOW + timedelta(minutes=1))
+
+    clock.now = NOW + timedelta(minutes=2)
+    response = sm_client.list_secrets(request={"parent": f"projects/{PROJECT}"})
+
+    assert [s.name for s in response] == [f"projects/{NUMBER}/secrets/kept"]
+    assert response.total_size == 1
+
+
+def test_an_expired_secret_id_can_be_created_again_without_the_old_versions(timed, clock):
+    emulator, sm_client = timed
+    emulator.create_secret(SECRET, expire_time=NOW + timedelta(minutes=1))
+    emulator.add_version(SECRET, b"old")
+    clock.now = NOW + timedelta(minutes=2)
+
+    created = sm_client.create_secret(
+        parent=f"projects/{PROJECT}", secret_id="momento-key", secret={}
+    )
+
+    assert "expire_time" not in created
+    assert list(sm_client.list_secret_versions(parent=SECRET)) == []
+
+
+def test_expiration_hooks_seed_unchecked_without_a_new_etag(timed):
+    emulator, sm_client = timed
+    emulator.create_secret(SECRET, expire_time=NOW + timedelta(seconds=1))  # RPCs refuse < 60 s
+    etag = sm_client.get_secret(name=SECRET).etag
+
+    emulator.set_expire_time(SECRET, None)
+    kept = sm_client.get_secret(name=SECRET)
+    emulator.set_expire_time(SECRET, NOW - timedelta(days=1))
+
+    assert "expire_time" not in kept
+    assert kept.etag == etag
+    with pytest.raises(EmulatorError) as raised:
+        emulator.version_states(SECRET)
+    assert raised.value.code is grpc.StatusCode.NOT_FOUND
+
+
+# --- write rate limits ---------------------------------------------------------------------------
+# "Secret Manager quotas and limits", global secrets: AddSecretVersion and UpdateSecret 2 per
+# second and 120 per minute per secret; Enable/Disable/DestroySecretVersion 1 per second and 60
+# per minute per secret version. Counted on a monotonic clock, which these tests drive.
+
+
+class Ticks:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+OTHER = f"projects/{PROJECT}/secrets/other"
+OK, EXHAUSTED = "ok", "exhausted"
+
+
+def update_labels(c, name=SECRET):
+    c.update_secret(secret={"name": name, "labels": {}}, update_mask={"paths": ["labels"]})
+
+
+def state_change(method, number, name=SECRET):
+    return lambda c: getattr(c, f"{method}_secret_version")(name=f"{name}/versions/{number}")
+
+
+@pytest.fixture
+def limited():
+    """Rate limits on, with 60 enabled versions seeded (hooks are not counted) in SECRET and
+    one in OTHER; the monotonic clock is frozen until a test moves it."""
+    ticks = Ticks()
+    with SecretManagerEmulator(project_numbers={PROJECT: NUMBER}, monotonic=ticks) as emu:
+        for name, count in [(SECRET, 60), (OTHER, 1)]:
+            emu.create_secret(name)
+            for _ in range(count):
+                emu.add_version(name, b"x")
+        sm_client, channel = connect(emu.address)
+        yield emu, sm_client, ticks
+        channel.close()
+
+
+def outcomes(limited, steps):
+    """Run (seconds since start, call) steps; the outcome of each."""
+    _, sm_client, ticks = limited
+    start = ticks.now
+    results = []
+    for at, call in steps:
+        ticks.now = start + at
+        try:
+            call(sm_client)
+        except exceptions.ResourceExhausted:
+            results.append(EXHAUSTED)
+        else:
+            results.append(OK)
+    return results
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        pytest.param(
+            [(0, add), (0, add), (0.999, add), (1.0, add)],
+            [OK, OK, EXHAUSTED, OK],
+            id="add-2-per-second-per-secret",
+        ),
+        pytest.param(
+            [(0, update_labels), (0.5, update_labels), (0.9, update_labels)],
+            [OK, OK, EXHAUSTED],
+            id="update-2-per-second-per-secret",
+        ),
+        pytest.param(
+            [(0, add), (0, update_labels), (0.5, add), (0.5, update_labels)],
+            [OK, OK, EXHAUSTED, EXHAUSTED],
+            id="add-and-update-share-one-budget",
+        ),
+        pytest.param(
+            [(0, add), (0, add), (0, lambda c: add(c, parent=OTHER))],
+            [OK, OK, OK],
+            id="other-secrets-have-their-own-budget",
+        ),
+        pytest.param(
+            [(0, add), (0.5, add), (0.6, add), (1.0, add)],
+            [OK, OK, EXHAUSTED, OK],
+            id="refused-calls-do-not-count",
+        ),
+        pytest.param(
+            [(i / 2, add) for i in range(121)],
+            [OK] * 121,
+            id="a-steady-2-per-second-for-a-minute-passes",
+        ),
+        pytest.param(
+            [(0, state_change("disable", 1)), (0.999, state_change("enable", 1))],
+            [OK, EXHAUSTED],
+            id="one-version-1-per-second",
+        ),
+        pytest.param(
+            [(0, state_change("disable", 1)), (1.0, state_change("enable", 1))],
+            [OK, OK],
+            id="one-version-again-after-a-second",
+        ),
+        pytest.param(
+            [(0, state_change("disable", 2)), (0.1, state_change("destroy", 2))],
+            [OK, EXHAUSTED],
+            id="enable-disable-destroy-share-one-budget",
+        ),
+        pytest.param(
+            [(0, state_change("disable", n)) for n in range(1, 61)],
+            [OK] * 60,
+            id="a-sweep-of-60-versions-in-an-instant-passes",
+        ),
+        pytest.param(
+            [(0, add), (0, add), (0, state_change("disable", 1)), (0, state_change("disable", 2))],
+            [OK, OK, OK, OK],
+            id="version-changes-and-adds-are-counted-apart",
+        ),
+        pytest.param(
+            [(0, lambda c: c.get_secret(name=SECRET))] * 5
+            + [(0, lambda c: c.access_secret_version(name=f"{SECRET}/versions/1"))] * 5
+            + [(0, lambda c: list(c.list_secret_versions(parent=SECRET)))] * 5,
+            [OK] * 15,
+            id="reads-are-not-limited",
+        ),
+    ],
+)
+def test_write_rate_limits_apply_per_secret_and_per_version(limited, steps, expected):
+    assert outcomes(limited, steps) == expected
+
+
+def test_a_write_over_the_rate_limit_changes_nothing(limited):
+    emulator, sm_client, _ = limited
+    add(sm_client)
+    add(sm_client)
+    sm_client.disable_secret_version(name=f"{SECRET}/versions/1")
+    secret_etag = sm_client.get_secret(name=SECRET).etag
+    version_etag = sm_client.get_secret_version(name=f"{SECRET}/versions/1").etag
+
+    with pytest.raises(exceptions.ResourceExhausted, match=re.escape(CANONICAL)):
+        add(sm_client, b"refused")
+    with pytest.raises(exceptions.ResourceExhausted):
+        sm_client.update_secret(
+            secret={"name": SECRET, "labels": {"a": "b"}}, update_mask={"paths": ["labels"]}
+        )
+    with pytest.raises(exceptions.ResourceExhausted, match=re.escape(f"{CANONICAL}/versions/1")):
+        sm_client.enable_secret_version(name=f"{SECRET}/versions/1")
+
+    assert len(emulator.version_states(SECRET)) == 62
+    assert emulator.version_states(SECRET)[1] == "DISABLED"
+    got = sm_client.get_secret(name=SECRET)
+    assert (got.etag, dict(got.labels)) == (secret_etag, {})
+    assert sm_client.get_secret_version(name=f"{SECRET}/versions/1").etag == version_etag
+
+
+def test_concurrent_changes_to_one_version_are_counted_one_at_a_time(limited):
+    _, sm_client, _ = limited
+    start = threading.Barrier(10)
+
+    def disable(_):
+        start.wait()
+        try:
+            sm_client.disable_secret_version(name=f"{SECRET}/versions/1")
+        except exceptions.ResourceExhausted:
+            return EXHAUSTED
+        return OK
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(disable, range(10)))
+
+    assert sorted(results) == [EXHAUSTED] * 9 + [OK]
+
+
+def test_rate_limits_are_on_by_default_and_can_be_switched_off():
+    with SecretManagerEmulator(monotonic=lambda: 0.0) as emu:
+        emu.create_secret("projects/p/secrets/s")
+        sm_client, channel = connect(emu.address)
+        on_by_default = emu.rate_limits
+        add(sm_client, parent="projects/p/secrets/s")
+        add(sm_client, parent="projects/p/secrets/s")
+        with pytest.raises(exceptions.ResourceExhausted):
+            add(sm_client, parent="projects/p/secrets/s")
+
+        emu.rate_limits = False
+        add(sm_client, parent="projects/p/secrets/s")
+        channel.close()
+
+    assert on_by_default is True
+    assert SecretManagerEmulator(rate_limits=False).rate_limits is False
+
+
+# --- customer-managed encryption keys -------------------------------------------------------------
+# "Enable customer-managed encryption keys (CMEK) for Secret Manager": "If you temporarily
+# disable or permanently destroy the CMEK key, the data encrypted with that key cannot be
+# decrypted". The version's state is untouched; only access fails.
+
+GLOBAL_KEY = "projects/p/locations/global/keyRings/r/cryptoKeys/k"
+OTHER_KEY = "projects/p/locations/global/keyRings/r/cryptoKeys/k2"
+EAST_KEY = "projects/p/locations/us-east1/keyRings/r/cryptoKeys/k"
+
+
+def automatic(key):
+    return {"replication": {"automatic": {"customer_managed_encryption": {"kms_key_name": key}}}}
+
+
+def user_managed(location, key):
+    replica = {"location": location, "customer_managed_encryption": {"kms_key_name": key}}
+    return {"replication": {"user_managed": {"replicas": [replica]}}}
+
+
+@pytest.mark.parametrize(
+    ("secret", "valid"),
+    [
+        pytest.param(automatic(GLOBAL_KEY), True, id="automatic-global"),
+        pytest.param(automatic(EAST_KEY), False, id="automatic-not-global"),
+        pytest.param(user_managed("us-east1", EAST_KEY), True, id="replica-same-location"),
+        pytest.param(user_managed("europe-west1", EAST_KEY), False, id="replica-other-location"),
+        pytest.param(automatic("projects/p/keyRings/r/cryptoKeys/k"), False, id="no-location"),
+        pytest.param(automatic(f"{GLOBAL_KEY}/cryptoKeyVersions/1"), False, id="key-version"),
+        pytest.param(automatic(""), False, id="empty"),
+    ],
+)
+def test_replication_cmek_keys_are_crypto_keys_in_the_data_location(client, secret, valid):
+    assert (
+        accepted(
+            lambda **fields: client.create_secret(
+                parent=f"projects/{PROJECT}", secret_id="s", secret=fields
+            ),
+            **secret,
+        )
+        is valid
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "valid"),
+    [
+        pytest.param(GLOBAL_KEY, True, id="crypto-key"),
+        pytest.param(EAST_KEY, True, id="any-location"),
+        pytest.param("projects/p/locations/global/keyRings/r", False, id="key-ring"),
+        pytest.param("", False, id="empty"),
+    ],
+)
+def test_customer_managed_encryption_names_a_crypto_key(write, key, valid):
+    assert accepted(write, customer_managed_encryption={"kms_key_name": key}) is valid
+
+
+@pytest.mark.parametrize(
+    ("secret", "key"),
+    [
+        pytest.param(automatic(GLOBAL_KEY), GLOBAL_KEY, id="automatic"),
+        pytest.param(user_managed("us-east1", EAST_KEY), EAST_KEY, id="user-managed-replica"),
+        pytest.param(
+            {"customer_managed_encryption": {"kms_key_name": EAST_KEY}}, EAST_KEY, id="secret"
+        ),
+        pytest.param(
+            {
+                "replication": {
+                    "user_managed": {
+                        "replicas": [
+                            {"location": "us-east1"},
+                            {
+                                "location": "global",
+                                "customer_managed_encryption": {"kms_key_name": GLOBAL_KEY},
+                            },
+                        ]
+                    }
+                }
+            },
+            GLOBAL_KEY,
+            id="one-of-two-replicas",
+        ),
+    ],
+)
+def test_an_unusable_cmek_key_fails_access_while_the_version_stays_enabled(
+    client, emulator, secret, key
+):
+    client.create_secret(parent=f"projects/{PROJECT}", secret_id="momento-key", secret=secret)
+    add(client)
+
+    emulator.set_kms_key_enabled(key, False)
+
+    with pytest.raises(exceptions.FailedPrecondition) as raised:
+        client.access_secret_version(name=f"{SECRET}/versions/latest")
+    assert key in raised.value.message
+    assert client.get_secret_version(name=f"{SECRET}/versions/1").state.name == "ENABLED"
+    enabled = client.list_secret_versions(request={"parent": SECRET, "filter": "state:ENABLED"})
+    assert version_numbers(enabled) == [1]
+
+
+def test_enabling_the_cmek_key_again_restores_access(client, emulator):
+    emulator.create_secret(SECRET, kms_key_name=GLOBAL_KEY)
+    add(client, b"key")
+    emulator.set_kms_key_enabled(GLOBAL_KEY, False)
+
+    emulator.set_kms_key_enabled(GLOBAL_KEY, True)
+
+    assert client.access_secret_version(name=f"{SECRET}/versions/1").payload.data == b"key"
+
+
+def test_versions_can_be_added_under_an_unusable_cmek_key(client, emulator):
+    """Undocumented (the docs speak of decrypting only); the emulator accepts the version."""
+    emulator.create_secret(SECRET, kms_key_name=GLOBAL_KEY)
+    emulator.set_kms_key_enabled(GLOBAL_KEY, False)
+
+    added = add(client)
+
+    assert added.state.name == "ENABLED"
+
+
+def test_a_cmek_change_applies_only_to_versions_added_afterwards(client, emulator, secret):
+    """Documented: encryption updates "do not apply retroactively to existing SecretVersions"."""
+
+    def set_key(key):
+        client.update_secret(
+            secret={"name": secret, "customer_managed_encryption": {"kms_key_name": key}},
+            update_mask={"paths": ["customer_managed_encryption"]},
+        )
+
+    add(client)  # Google default encryption
+    set_key(GLOBAL_KEY)
+    add(client)
+    set_key(OTHER_KEY)
+    add(client)
+
+    emulator.set_kms_key_enabled(GLOBAL_KEY, False)
+
+    readable = {}
+    for number in (1, 2, 3):
+        try:
+            client.access_secret_version(name=f"{SECRET}/versions/{number}")
+        except exceptions.FailedPrecondition:
+            readable[number] = False
+        else:
+            readable[number] = True
+    assert readable == {1: True, 2: False, 3: True}
+
+
 # --- other RPCs -----------------------------------------------------------------------------
 
 
@@ -1462,6 +1988,11 @@ def test_add_version_hook_seeds_state_and_create_time(client, emulator, secret):
 
     assert version.state.name == "DISABLED"
     assert version.create_time == utc(3)
+
+
+def test_set_kms_key_enabled_takes_a_crypto_key_name(emulator):
+    with pytest.raises(ValueError, match="cryptoKeys"):
+        emulator.set_kms_key_enabled("projects/p/locations/global/keyRings/r", False)
 
 
 def test_hooks_raise_emulator_errors_for_missing_secrets(emulator):

@@ -25,7 +25,7 @@ import pytest
 from momento_wire_types import auth_pb2, auth_pb2_grpc
 
 from devtools.emulators.momento import IssuedKey, MomentoEmulator
-from devtools.emulators.secret_manager import SecretManagerEmulator
+from devtools.emulators.secret_manager import EmulatorError, SecretManagerEmulator
 from rotation.errors import RotationError
 from rotation.token import parse_document
 
@@ -166,7 +166,13 @@ class World:
         return dict(json.loads(payload))
 
     def states(self, secret: str) -> dict[int, str]:
-        return self.secret_manager.version_states(secret)
+        """Every version's state; none for a secret that was deleted (or expired)."""
+        try:
+            return self.secret_manager.version_states(secret)
+        except EmulatorError as error:
+            if error.code != grpc.StatusCode.NOT_FOUND:
+                raise
+            return {}
 
     @staticmethod
     def momento_jwt(document: dict[str, Any]) -> str:

@@ -223,7 +223,43 @@ def test_seed_adds_the_console_download_as_a_new_version(world: World, tmp_path:
     seeded = answer(done)
     assert seeded["ok"] is True
     assert seeded["version"].endswith("/versions/1")
-    assert world.document(secret) == json.loads(download.read_text())
+    assert world.document(secret, 1) == json.loads(download.read_text())
+    # ... then refreshed once, which is the only test of its refresh token.
+    assert seeded["refresh"]["action"] == "refreshed"
+    assert world.states(secret) == {1: "ENABLED", 2: "ENABLED"}
+
+
+def test_seed_with_a_spent_refresh_token_stores_it_then_fails_at_once(
+    world: World, tmp_path: Path
+) -> None:
+    """Not a day later, at the next scheduled run: the download is kept (persist first), and
+    the failure says what rotate would say."""
+    secret = world.new_secret()
+    issued = world.issue(expires_in=20 * DAY)
+    world.spend(issued)
+    download = tmp_path / "momento-api-key.json"
+    download.write_bytes(json.dumps(issued.console_json()).encode())
+
+    done = run_cli(world, "seed", "--from", str(download), secret)
+
+    assert done.returncode == 1
+    seeded = answer(done)
+    assert (seeded["ok"], seeded["refresh"]["error"]["code"]) == (False, "authentication")
+    assert "refreshing it failed" in done.stderr and "Momento console" in done.stderr
+    assert world.states(secret) == {1: "ENABLED"}
+
+
+def test_seed_without_refreshing_says_how_to_test_the_token(world: World, tmp_path: Path) -> None:
+    secret = world.new_secret()
+    download = tmp_path / "momento-api-key.json"
+    download.write_bytes(json.dumps(world.issue(expires_in=20 * DAY).console_json()).encode())
+
+    done = run_cli(world, "seed", "--from", str(download), secret, "--no-refresh")
+
+    assert done.returncode == 0, done.stderr
+    assert answer(done)["refresh"] is None
+    assert f"rotate --force --secrets {secret}" in done.stderr
+    assert world.states(secret) == {1: "ENABLED"}
 
 
 @pytest.mark.parametrize(

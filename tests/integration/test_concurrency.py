@@ -107,3 +107,29 @@ def test_concurrent_sweeps_all_succeed(world: World, tmp_path: Path) -> None:
             print(log.read_text(), end="")
     assert {status for status, _ in responses} == {200}
     assert world.states(secret) == {1: "DISABLED", 2: "DISABLED", 3: "ENABLED"}
+
+
+@pytest.mark.reliability
+def test_eight_concurrent_sweeps_of_a_twenty_version_backlog_all_answer_200(
+    world: World, tmp_path: Path
+) -> None:
+    """A Scheduler retry, a manual run and an event at once: housekeeping that races on the
+    same versions is not a failure, and together the runs clear the backlog."""
+    secret = world.new_secret()
+    for age in range(41, 20, -1):
+        world.seed(secret, world.issue(expires_in=20 * DAY).console_json(), age=age * DAY)
+    urls, processes = start_two(world, tmp_path)
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            futures = [pool.submit(post, urls[i % 2], {}) for i in range(8)]
+            responses = [future.result() for future in futures]
+    finally:
+        for process in processes:
+            stop(process)
+        for log in tmp_path.glob("function-*.log"):
+            print(log.read_text(), end="")
+    assert {status for status, _ in responses} == {200}
+    results = [body["results"][0] for _, body in responses]  # type: ignore[index]
+    assert {result["error"] for result in results} == {None}
+    states = world.states(secret)
+    assert list(states.values()).count("ENABLED") == 1, "every superseded version disabled"

@@ -233,7 +233,18 @@ def test_a_failed_re_read_serves_the_cached_key_logs_and_backs_off(
     [
         ("no-secret", "not_found", "check the secret name"),
         ("no-version", "not_found", "check the secret name"),
-        ("latest-disabled", "latest_version_not_enabled", "enable the version"),
+        (
+            "latest-disabled",
+            "latest_version_not_enabled",
+            "Secret Manager: Secret Version [",  # its own words: the version and its state
+        ),
+        (
+            # ENABLED, but its Cloud KMS key is disabled: Secret Manager's FAILED_PRECONDITION,
+            # which this emulator has no CMEK to produce, so it is injected.
+            "kms-key-disabled",
+            "latest_version_not_enabled",
+            "Secret Manager: the Cloud KMS key version k/1 is DISABLED",
+        ),
         ("expired-key", "key_expired", "the rotation function has not refreshed it"),
         ("not-a-document", "invalid_token_document", "the payload is not JSON"),
     ],
@@ -247,6 +258,13 @@ def test_without_a_valid_key_the_error_names_the_secret_and_what_to_do(
     if shape == "latest-disabled":
         world.seed_key(secret, expires_in=20 * DAY)
         world.seed(secret, world.issue(expires_in=20 * DAY).console_json(), state="DISABLED")
+    elif shape == "kms-key-disabled":
+        world.seed_key(secret, expires_in=20 * DAY)
+        world.secret_manager.inject_fault(
+            "AccessSecretVersion",
+            grpc.StatusCode.FAILED_PRECONDITION,
+            message="the Cloud KMS key version k/1 is DISABLED.",
+        )
     elif shape == "expired-key":
         world.seed_key(secret, expires_in=-timedelta(minutes=5))
     elif shape == "not-a-document":
@@ -257,6 +275,11 @@ def test_without_a_valid_key_the_error_names_the_secret_and_what_to_do(
     assert raised.value.code == code
     assert str(raised.value).startswith(f"no valid Momento key for {secret}: ")
     assert advice in str(raised.value)
+    if code == "latest_version_not_enabled":  # either cause: the reader cannot tell which
+        assert (
+            "the latest version is disabled or destroyed, or the Cloud KMS key that encrypts it "
+            "is disabled: check the version's state and the key" in str(raised.value)
+        )
     assert calls.since() == {"AccessSecretVersion": 1}  # retrying cannot fix these
 
 

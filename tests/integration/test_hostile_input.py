@@ -31,13 +31,14 @@ def payloads(world: World) -> dict[str, tuple[bytes, str]]:
             "invalid_token_document",
         ),
         "empty-key": (json.dumps({**doc, "apiKey": ""}).encode(), "invalid_token_document"),
+        # A working key nobody can refresh, due within REFRESH_BEFORE: its own code.
         "missing-refresh-token": (
             json.dumps({"apiKey": good.api_key}).encode(),
-            "invalid_token_document",
+            "refresh_token_missing",
         ),
         "empty-refresh-token": (
             json.dumps({**doc, "refreshToken": " "}).encode(),
-            "invalid_token_document",
+            "refresh_token_missing",
         ),
         "key-wrong-type": (
             json.dumps({**doc, "apiKey": {"k": CANARY_KEY}}).encode(),

@@ -9,17 +9,19 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from devtools.processes import port_is_free
+from devtools.local_stack import SCHEDULED_SECRET, SECRET
+from devtools.processes import free_port, port_is_free
 from devtools.serve import DEFAULT_PORTS
 from devtools.serve import commands as serve_commands
 from tests.integration.conftest import ROOT, World
@@ -109,6 +111,16 @@ def served() -> Iterator[subprocess.Popen[str]]:
 
 
 def read_until(process: subprocess.Popen[str], marker: str, timeout: float = 90) -> str:
+    return read_until_line(process, lambda line: marker in line, marker, timeout)
+
+
+def read_until_line(
+    process: subprocess.Popen[str],
+    wanted: Callable[[str], bool],
+    what: str,
+    timeout: float = 90,
+) -> str:
+    """What ``process`` printed up to and including the first line that is ``wanted``."""
     assert process.stdout is not None
     seen: list[str] = []
     deadline = time.monotonic() + timeout
@@ -117,41 +129,75 @@ def read_until(process: subprocess.Popen[str], marker: str, timeout: float = 90)
         if not line:
             break
         seen.append(line)
-        if marker in line:
+        if wanted(line):
             return "".join(seen)
-    pytest.fail(f"no {marker!r} from ./dev.sh serve; it printed:\n{''.join(seen)}")
+    pytest.fail(f"no {what} from ./dev.sh serve; it printed:\n{''.join(seen)}")
+
+
+def event_result(line: str, secret: str) -> dict[str, Any] | None:
+    """The rotation.result log record of a scheduled rotation of ``secret``, if ``line`` is one.
+
+    The HTTP rotations log one for it too, each a skip: it is more than REFRESH_BEFORE (3d)
+    from expiry, which an event's forced rotation ignores.
+    """
+    if not line.startswith("{"):
+        return None
+    record = json.loads(line)
+    if record.get("event") != "rotation.result" or record.get("secret") != secret:
+        return None
+    if record["action"] == "skipped" and "more than 3d from now" in record["message"]:
+        return None
+    return dict(record)
 
 
 def test_serve_prints_the_readme_commands_and_they_work(served: subprocess.Popen[str]) -> None:
     printed = read_until(served, "press Ctrl-C")
     # The README shows exactly what serve prints, so the two cannot drift apart.
     assert block("serve") in printed
-    dry_run, rotate, again, cli, scheduled = commands("serve")
+    dry_run, rotate, again, cli, scheduled, status = commands("serve")
 
-    answers: list[dict[str, Any]] = []
+    actions: list[dict[str, str]] = []
     for command in (dry_run, rotate, again):
         done = run(command, user_env())
         assert done.returncode == 0, done.stderr
-        answers.append(json.loads(done.stdout))
-        if command is rotate:
-            rotated_at = time.monotonic()
-    assert [answer["results"][0]["action"] for answer in answers] == [
-        "skipped",
-        "refreshed",
-        "skipped",
+        results = json.loads(done.stdout)["results"]
+        actions.append({result["secret"]: result["action"] for result in results})
+        if command is dry_run:
+            reasons = {result["secret"]: result["reason"] for result in results}
+    # As the comments say: the HTTP rotations refresh the key that expires in a day, once, and
+    # skip the one that expires in 30 days, which is left to the scheduled rotation.
+    assert actions == [
+        {SECRET: "skipped", SCHEDULED_SECRET: "skipped"},
+        {SECRET: "refreshed", SCHEDULED_SECRET: "skipped"},
+        {SECRET: "skipped", SCHEDULED_SECRET: "skipped"},
     ]
-    assert answers[0]["results"][0]["reason"].startswith("dry run: would refresh")
-    assert "more than 3d from now" in answers[2]["results"][0]["reason"]
+    assert reasons[SECRET].startswith("dry run: would refresh")
+    assert "more than 3d from now" in reasons[SCHEDULED_SECRET]
 
     done = run(cli, user_env())
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["dry_run"] is True
 
-    # As the README says: a scheduled rotation refreshes once LEASE_DURATION has passed.
-    time.sleep(max(0.0, rotated_at + 10.5 - time.monotonic()))
+    # Right after the HTTP refresh, as a user pastes it: the event's secret was not refreshed
+    # by it, so no lease holds it back.
     done = run(scheduled, user_env())
     assert (done.returncode, done.stdout) == (0, "OK"), done.stderr
-    read_until(served, "refreshed: forced")
+    # Where the README says the outcome shows: serve's terminal, and the status command.
+    shown = read_until_line(
+        served,
+        lambda line: event_result(line, SCHEDULED_SECRET) is not None,
+        f"rotation.result line of the scheduled rotation of {SCHEDULED_SECRET}",
+    )
+    result = event_result(shown.splitlines()[-1], SCHEDULED_SECRET)
+    assert result is not None
+    assert (result["action"], result["error_code"]) == ("refreshed", None), result
+    done = run(status, user_env())
+    assert done.returncode == 0, done.stderr
+    (answer,) = json.loads(done.stdout)["secrets"]
+    assert answer["secret"] == SCHEDULED_SECRET
+    assert answer["latest_version"].endswith("/versions/2"), answer
+    assert answer["latest_version"] == result["version"]
+    assert answer["due"] is False
 
     # Ctrl-C: the terminal sends SIGINT to the whole foreground process group.
     os.killpg(served.pid, signal.SIGINT)
@@ -165,6 +211,63 @@ def test_serve_prints_the_readme_commands_and_they_work(served: subprocess.Popen
         DEFAULT_PORTS.event_function,
     ):
         assert port_is_free(port), f"port {port} still held after Ctrl-C"
+
+
+def test_serve_commands_give_the_same_outcome_in_another_order(
+    served: subprocess.Popen[str],
+) -> None:
+    """The event first, then the HTTP rotation: each still refreshes its own secret."""
+    read_until(served, "press Ctrl-C")
+    _, rotate, _, _, scheduled, status = commands("serve")
+    # The command's publishTime is in whole seconds, and rotate_event skips an event published
+    # before the latest version was created (a redelivery). So not in the second serve seeded
+    # in, which no one typing could manage anyway.
+    time.sleep(1)
+    done = run(scheduled, user_env())
+    assert (done.returncode, done.stdout) == (0, "OK"), done.stderr
+    done = run(status, user_env())
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["secrets"][0]["latest_version"].endswith("/versions/2")
+    done = run(rotate, user_env())
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)["results"]
+    actions = {result["secret"]: result["action"] for result in results}
+    assert actions == {SECRET: "refreshed", SCHEDULED_SECRET: "skipped"}
+
+
+def test_serve_help_is_plain_text_and_names_every_port_option() -> None:
+    done = run("./dev.sh serve --help", user_env())
+    assert done.returncode == 0, done.stderr
+    assert "``" not in done.stdout
+    for option in ("--port", "--event-port", "--secret-manager-port", "--momento-port"):
+        assert f"{option} N" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("option", "what"),
+    [
+        ("--port", "the function's HTTP target rotate"),
+        ("--event-port", "the function's CloudEvent target rotate_event"),
+        ("--secret-manager-port", "the Secret Manager emulator"),
+        ("--momento-port", "the Momento emulator"),
+    ],
+)
+def test_a_port_in_use_is_named_with_the_option_that_moves_it(option: str, what: str) -> None:
+    options = ("--port", "--event-port", "--secret-manager-port", "--momento-port")
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        held = holder.getsockname()[1]
+        ports = {name: held if name == option else free_port() for name in options}
+        arguments = " ".join(f"{name} {port}" for name, port in ports.items())
+        done = run(f"./dev.sh serve {arguments}", user_env(), timeout=60)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.count("is in use") == 1, done.stderr
+    assert (
+        f"serve: port {held} ({what}) is in use; stop what listens there, or pick another with "
+        f"{option} N" in done.stderr
+    )
+    assert "starting" not in done.stdout  # nothing was started
 
 
 def test_serve_commands_are_what_the_readme_shows() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import subprocess
 import sys
 import threading
@@ -18,9 +19,10 @@ from types import SimpleNamespace
 
 import pytest
 from google.api_core import exceptions
-from google.auth.exceptions import DefaultCredentialsError
+from google.auth.exceptions import DefaultCredentialsError, RefreshError, TransportError
 
 from devtools.consumer_bench import report
+from rotation import consumer
 from rotation.consumer import AsyncKeyReader, KeyReader, KeyUnavailableError
 from rotation.token import parse_api_key
 from tests.keys import ENDPOINT, legacy_key, v1_key, v2_key
@@ -58,6 +60,7 @@ class FakeSecretManager:
         self.always_failing: Exception | None = None
         self.accessed: list[str] = []
         self.gate: threading.Event | None = None  # when set, accesses wait for it
+        self.crc32c: int | None = None  # the checksum sent with every payload (None: none)
         self._lock = threading.Lock()
 
     @property
@@ -77,7 +80,7 @@ class FakeSecretManager:
             assert self.gate.wait(10)
         if error is not None:
             raise error
-        payload = SimpleNamespace(data=self.versions[-1], data_crc32c=None)
+        payload = SimpleNamespace(data=self.versions[-1], data_crc32c=self.crc32c)
         return SimpleNamespace(name=f"{SECRET}/versions/{len(self.versions)}", payload=payload)
 
 
@@ -392,7 +395,7 @@ def test_without_any_key_it_raises_a_clear_error_then_backs_off(clock, store, ma
         (
             lambda s: setattr(s, "always_failing", exceptions.FailedPrecondition("DISABLED")),
             "latest_version_not_enabled",
-            "enable the version with the working key",
+            "check the version's state and the key",
         ),
         (
             lambda s: setattr(s, "always_failing", DefaultCredentialsError("none")),
@@ -431,6 +434,162 @@ def test_each_failure_without_a_key_is_named_with_what_to_do(
     assert advice in str(raised.value)
     assert "anything at all" not in str(raised.value)  # unknown errors: only their type
     assert store.accesses == 1
+
+
+def _failing(error: Exception):
+    return lambda s: setattr(s, "always_failing", error)
+
+
+# Every kind of failure the reader names, by the exception (or check) behind it, and the words
+# of its advice. Kinds in rotation.consumer's table must all be here (checked below).
+FAILURE_KINDS = [
+    ("NotFound", _failing(exceptions.NotFound("Secret not found")), "check the secret name"),
+    (
+        "PermissionDenied",
+        _failing(exceptions.PermissionDenied("Permission denied on resource")),
+        "grant this application's service account",
+    ),
+    (
+        "FailedPrecondition",
+        _failing(exceptions.FailedPrecondition("Secret Version [v] is in DISABLED state.")),
+        "check the version's state and the key",
+    ),
+    (
+        "Unauthenticated",
+        _failing(exceptions.Unauthenticated("Request had invalid credentials.")),
+        "check them",
+    ),
+    (
+        "InvalidArgument",
+        _failing(exceptions.InvalidArgument("Invalid resource field value")),
+        "check the secret name",
+    ),
+    ("ServiceUnavailable", _failing(exceptions.ServiceUnavailable("down")), "it is retried"),
+    ("InternalServerError", _failing(exceptions.InternalServerError("oops")), "it is retried"),
+    ("DeadlineExceeded", _failing(exceptions.DeadlineExceeded("slow")), "it is retried"),
+    (
+        "ResourceExhausted",
+        _failing(exceptions.ResourceExhausted("Quota exceeded")),
+        "find what else reads secrets so often",
+    ),
+    (
+        "DefaultCredentialsError",
+        _failing(DefaultCredentialsError("none")),
+        "gcloud auth application-default login",
+    ),
+    ("RefreshError", _failing(RefreshError("refused")), "check them"),
+    ("TransportError", _failing(TransportError("no route")), "it is retried"),
+    # rotation.token's own messages, with what to do (not said again by the reader) ...
+    ("TokenDocumentError", lambda s: s.add(b"not json"), "add a version holding the JSON"),
+    ("TokenDocumentError", lambda s: s.add(b'{"x": 1}'), "add a version holding the JSON"),
+    (
+        "TokenDocumentError",
+        lambda s: s.add(b'{"apiKey": "no-dots-no-base64"}'),
+        "check that the secret holds a Momento API key",
+    ),
+    # ... and one that only says what is wrong, so the reader says what to do.
+    (
+        "TokenDocumentError",
+        lambda s: s.add(b'{"apiKey": 5}'),
+        "add a version holding the token document the rotation function reads",
+    ),
+    ("checksum", lambda s: (s.add(doc(key())), setattr(s, "crc32c", 1)), "add a new version"),
+    ("v2", lambda s: s.add(doc(v2_key(exp=int(NOW + DAY)))), "store a v1 key"),
+    ("expired", lambda s: s.add(doc(key(expires_in=-60))), "check its logs"),
+    ("unexpected", _failing(RuntimeError("anything")), "this is a bug in the reader"),
+]
+_FAILURE_IDS = [
+    "not-found",
+    "permission-denied",
+    "failed-precondition",
+    "unauthenticated",
+    "invalid-argument",
+    "unavailable",
+    "internal",
+    "deadline",
+    "quota",
+    "no-credentials",
+    "refresh-error",
+    "transport-error",
+    "not-json",
+    "no-key",
+    "not-a-key",
+    "key-not-a-string",
+    "checksum",
+    "v2-key",
+    "expired-key",
+    "unexpected",
+]
+# The verbs advice starts with. "it is retried" is no instruction, so transient kinds have none.
+_IMPERATIVES = frozenset(
+    {"add", "build", "check", "enable", "find", "grant", "remove", "run", "store", "try"}
+)
+
+
+def _advice_clauses(message: str) -> list[str]:
+    """The clauses of a message that tell the reader what to do."""
+    clauses = re.split(r"[;:.]\s+|[()]", message)
+    return [c.strip() for c in clauses if c.strip().split(" ", 1)[0] in _IMPERATIVES]
+
+
+def test_every_failure_kind_of_the_reader_is_in_the_table():
+    assert set(consumer._KINDS) <= {kind for kind, _, _ in FAILURE_KINDS}
+
+
+@pytest.mark.parametrize(
+    ("setup", "advice"), [case[1:] for case in FAILURE_KINDS], ids=_FAILURE_IDS
+)
+def test_each_failure_message_says_what_to_do_once(clock, caplog, setup, advice):
+    """In the error and in both log records (without a key, and serving a cached one)."""
+    empty = FakeSecretManager()
+    setup(empty)
+    with caplog.at_level(logging.WARNING, logger="rotation.consumer"):
+        with pytest.raises(KeyUnavailableError) as raised:
+            KeyReader(SECRET, client=empty, clock=clock, sleep=clock.sleep).api_key()
+        served = FakeSecretManager()
+        served.add(doc(key()))
+        reader = KeyReader(SECRET, client=served, clock=clock, sleep=clock.sleep)
+        reader.api_key()
+        setup(served)
+        clock.advance(300)
+        reader.api_key()
+    (error_log, warning_log) = [r.getMessage() for r in caplog.records]
+    assert "still serving the key from" in warning_log
+    for message in (str(raised.value), error_log, warning_log):
+        said = _advice_clauses(message)
+        assert len(said) == len(set(said)) <= 1, message
+    for message in (str(raised.value), error_log):
+        assert message.count(advice) == 1, message
+
+
+def test_a_failed_precondition_names_both_causes_and_keeps_the_services_words(
+    clock, store, make_reader
+):
+    """The version may be ENABLED with its CMEK key disabled; the reader never gets the version
+    (quota) to tell which, so it names both, next to what Secret Manager said."""
+    cached = key(expires_in=600)
+    store.add(doc(cached))
+    reader = make_reader()
+    reader.api_key()
+    store.always_failing = exceptions.FailedPrecondition(
+        "projects/p/locations/global/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1 is not "
+        f"enabled, current state is: DISABLED ({cached})"
+    )
+    clock.advance(600)  # the cached key expired: nothing to serve
+    with pytest.raises(KeyUnavailableError) as raised:
+        reader.api_key()
+    message = str(raised.value)
+    assert raised.value.code == "latest_version_not_enabled"
+    assert (
+        "Secret Manager: projects/p/locations/global/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1 "
+        "is not enabled, current state is: DISABLED ([REDACTED])" in message
+    )
+    assert (
+        "the latest version is disabled or destroyed, or the Cloud KMS key that encrypts it is "
+        "disabled: check the version's state and the key" in message
+    )
+    assert cached not in message
+    assert new_jwt(cached) not in message
 
 
 def test_an_expired_cached_key_is_never_served(clock, store, make_reader):

@@ -83,3 +83,40 @@ def test_an_event_names_a_configured_secret_by_number(
     # Learned once per instance: asking again costs nothing.
     assert configured_for(named, CONFIGURED, numbers, lookup) == expected
     assert len(asked) == lookups
+
+
+def _with_data(resource: dict[str, Any], **attributes: Any) -> dict[str, Any]:
+    import base64  # noqa: PLC0415
+    import json  # noqa: PLC0415
+
+    event = data(eventType="SECRET_VERSION_DISABLE", **attributes)
+    event["message"]["data"] = base64.b64encode(json.dumps(resource).encode()).decode()
+    return event
+
+
+@pytest.mark.parametrize(
+    ("event_data", "version"),
+    [
+        (data(eventType="SECRET_VERSION_DISABLE", versionId=f"{SECRET}/versions/7"), 7),
+        (_with_data({"name": f"{SECRET}/versions/8", "state": "DISABLED"}), 8),
+        (_with_data({"name": "projects/1/secrets/other/versions/9"}), None),
+        (data(eventType="SECRET_VERSION_DISABLE", versionId="garbage"), None),
+        (data(eventType="SECRET_DELETE"), None),
+    ],
+    ids=["version-id", "data-name", "another-secret-s-version", "garbage", "not-a-version-event"],
+)
+def test_a_version_event_names_its_version(event_data: dict[str, Any], version: int | None) -> None:
+    assert parse_event(event_data).version == version
+
+
+@pytest.mark.parametrize(
+    ("event_type", "loses"),
+    [
+        ("SECRET_VERSION_DISABLE", True),
+        ("SECRET_VERSION_DESTROY", True),
+        ("SECRET_VERSION_ENABLE", False),
+        ("SECRET_VERSION_ADD", False),
+    ],
+)
+def test_which_version_events_lose_a_version(event_type: str, loses: bool) -> None:
+    assert parse_event(data(eventType=event_type)).loses_a_version is loses

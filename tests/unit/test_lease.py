@@ -8,7 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from rotation import lease
+from rotation.errors import ErrorCode, RotationError
 from rotation.lease import (
+    ANNOTATIONS_MAX_BYTES,
+    CLOCK_SKEW_ALLOWANCE,
     LAST_ATTEMPT_ANNOTATION,
     LEASE_ANNOTATION,
     LEGACY_ANNOTATIONS,
@@ -43,8 +46,15 @@ def store_with(annotations: dict[str, str], versions: int = 2) -> FakeStore:
     return store
 
 
-def acquire(store: FakeStore, base: int = 2):
-    return try_acquire(store, SECRET, base_version=base, now=NOW, duration=DURATION)
+def acquire(store: FakeStore, base: int = 2, now: datetime = NOW):
+    metadata = store.get_metadata(SECRET)
+    return try_acquire(
+        store, SECRET, metadata=metadata, base_version=base, now=now, duration=DURATION
+    )
+
+
+# Expired by the writer's clock longer ago than any plausible skew between runners.
+LONG_EXPIRED = DURATION + CLOCK_SKEW_ALLOWANCE + MINUTE
 
 
 AT_NOW = int(NOW.timestamp())
@@ -59,7 +69,8 @@ AT_NOW = int(NOW.timestamp())
         ({LEASE_ANNOTATION: lease_json(2, taken=MINUTE)}, "held"),
         ({LEASE_ANNOTATION: lease_json(3, taken=MINUTE)}, "held"),
         ({LEASE_ANNOTATION: lease_json(3, taken=DURATION * 2)}, "held"),
-        ({LEASE_ANNOTATION: lease_json(2, taken=DURATION * 2)}, "abandoned"),
+        ({LEASE_ANNOTATION: lease_json(2, taken=DURATION * 2)}, "held"),
+        ({LEASE_ANNOTATION: lease_json(2, taken=LONG_EXPIRED)}, "abandoned"),
         ({LEASE_ANNOTATION: lease_json(1, taken=MINUTE)}, "refreshed"),
         ({LEASE_ANNOTATION: lease_json(1, taken=DURATION * 2)}, "acquired"),
         ({LEASE_ANNOTATION: lease_json(2, taken=MINUTE, released_at=AT_NOW)}, "acquired"),
@@ -96,7 +107,8 @@ AT_NOW = int(NOW.timestamp())
         "live-on-our-version",
         "on-a-newer-version",
         "expired-on-a-newer-version",
-        "expired-on-our-version",
+        "expired-on-our-version-within-the-skew-allowance",
+        "expired-on-our-version-past-the-skew-allowance",
         "superseded-moments-ago",
         "superseded-long-ago",
         "released",
@@ -216,13 +228,15 @@ def test_release_leaves_a_lease_that_was_taken_over_alone() -> None:
         (3, False, 60, "held"),
         (4, False, 60, "superseded"),
         (4, False, -60, "superseded"),
-        (3, False, -60, "abandoned"),
+        (3, False, -60, "held"),
+        (3, False, -int(CLOCK_SKEW_ALLOWANCE.total_seconds()) - 1, "abandoned"),
         (3, True, 60, "released"),
     ],
     ids=[
         "live-on-latest",
         "newer-version",
         "newer-version-expired",
+        "expired-on-latest-within-the-skew-allowance",
         "expired-on-latest",
         "gave-up",
     ],
@@ -239,3 +253,36 @@ def test_a_lease_state_is_told_by_its_version_and_times(
         released_at=now if released else None,
     )
     assert lease.state(held, latest_version=latest, now=now) == expected
+
+
+@pytest.mark.parametrize(
+    "behind", [timedelta(minutes=10), -timedelta(minutes=10)], ids=["behind", "ahead"]
+)
+def test_a_runner_whose_clock_is_ten_minutes_off_does_not_make_a_live_lease_look_abandoned(
+    behind: timedelta,
+) -> None:
+    """Runner A, its clock off by ``behind``, takes the lease; B, on time, must respect it."""
+    store = store_with({})
+    assert acquire(store, now=NOW - behind).acquired is not None
+    assert acquire(store, now=NOW + MINUTE).held_by is not None
+
+
+def test_a_lease_is_taken_only_when_its_release_record_fits_beside_the_annotations() -> None:
+    """A lease whose release the service would refuse stays held until it expires, and the
+    Scheduler's retries then skip as if someone were refreshing: so none is taken."""
+    store = store_with({})
+    outcome = acquire(store)
+    release(store, SECRET, outcome, now=NOW, timed_out=True)
+    record = store.annotations[LEASE_ANNOTATION]
+    room = ANNOTATIONS_MAX_BYTES - len(LEASE_ANNOTATION) - len(record)
+    # The user's annotation leaves room for the lease, but not for its largest release record.
+    filler = {"owner": "x" * (room - len("owner") + 1)}
+    crowded = store_with(filler)
+    with pytest.raises(RotationError) as refused:
+        acquire(crowded)
+    assert refused.value.code is ErrorCode.ANNOTATIONS_TOO_LARGE
+    assert SECRET in refused.value.message and "remove at least" in refused.value.message
+    assert crowded.annotations == filler, "nothing written"
+    # A few bytes fewer and it fits: the check is not a blanket refusal near the limit.
+    roomy = store_with({"owner": "x" * (room - len("owner") - 40)})
+    assert acquire(roomy).acquired is not None

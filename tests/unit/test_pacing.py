@@ -1,4 +1,5 @@
-"""The pacer keeps every 60 s window within the budget, and 2 writes/s to one secret.
+"""The pacer keeps every 60 s window within the budget, and each narrower limit by its scope:
+2 adds and updates a second per secret, 1 state change a second per version.
 
 A fake clock that the pacer's sleep advances: no test sleeps, and every wait is exact.
 """
@@ -7,7 +8,17 @@ from __future__ import annotations
 
 import pytest
 
-from rotation.pacing import Pacer, PacingTimeoutError, QuotaKind, SlidingWindow, wait_at_most
+from rotation.pacing import (
+    HOUSEKEEPING_RESERVE,
+    REFRESH_WRITES,
+    Pacer,
+    PacingTimeoutError,
+    QuotaKind,
+    SlidingWindow,
+    housekeeping,
+    wait_at_most,
+)
+from rotation.policy import WRITES_PER_REFRESH
 
 A = "projects/p/secrets/a"
 B = "projects/p/secrets/b"
@@ -99,14 +110,57 @@ def test_reads_and_writes_have_separate_budgets_and_accesses_none() -> None:
     assert clock.now == 1000.0, "nothing waited"
 
 
-def test_one_secret_gets_at_most_2_writes_a_second_others_are_not_held_up() -> None:
+def test_one_secret_gets_at_most_2_adds_and_updates_a_second_others_are_not_held_up() -> None:
     clock = FakeClock()
     pace = pacer(clock)
     first = send_times(clock, pace, [("UpdateSecret", A), ("AddSecretVersion", A)])
     other = send_times(clock, pace, [("UpdateSecret", B), ("AddSecretVersion", B)])
-    third = send_times(clock, pace, [("DisableSecretVersion", f"{A}/versions/1")])
+    third = send_times(clock, pace, [("UpdateSecret", A)])
     assert first == other == [1000.0, 1000.0]
     assert third == [1001.0]
+
+
+def test_disables_are_limited_per_version_not_per_secret() -> None:
+    """Secret Manager limits state changes per version (1/s): a sweep of one secret's many
+    versions is bound by the project's budget, not by the per-secret limit on adds."""
+    clock = FakeClock()
+    pace = pacer(clock)
+    send_times(clock, pace, [("UpdateSecret", A), ("AddSecretVersion", A)])
+    versions = send_times(
+        clock, pace, [("DisableSecretVersion", f"{A}/versions/{n}") for n in range(1, 21)]
+    )
+    again = send_times(clock, pace, [("EnableSecretVersion", f"{A}/versions/20")])
+    assert versions == [1000.0] * 20
+    assert again == [1001.0], "one version, changed twice: the second waits a second"
+
+
+@pytest.mark.parametrize("budget", [60, 300, 600])
+def test_housekeeping_runs_at_the_budget_s_pace_and_no_faster(budget: int) -> None:
+    """A sweep of a backlog gets the budget's rate (budget/60 a second), spread out, so it
+    never fills the window in a burst that a refresh would then wait a minute behind."""
+    clock = FakeClock()
+    pace = pacer(clock, writes=budget)
+    with housekeeping():
+        times = send_times(
+            clock, pace, [("DisableSecretVersion", f"{A}/versions/{n}") for n in range(2 * budget)]
+        )
+    spacing = 60.0 / budget
+    assert times[1] - times[0] == pytest.approx(spacing)
+    per_minute = sum(1 for t in times if t < times[0] + 60.0)
+    assert budget - HOUSEKEEPING_RESERVE <= per_minute <= budget
+    assert most_in_any_window(times, 60.0) <= budget - HOUSEKEEPING_RESERVE
+
+
+def test_a_refresh_is_never_starved_by_housekeeping() -> None:
+    """However long a sweep has been filling the window, a refresh finds its two writes."""
+    clock = FakeClock()
+    pace = pacer(clock, writes=10)
+    with housekeeping():
+        send_times(clock, pace, [("DisableSecretVersion", f"{A}/versions/{n}") for n in range(30)])
+    started = clock.now
+    with pace.refresh_writes(B):
+        send_times(clock, pace, [("UpdateSecret", B), ("AddSecretVersion", B)])
+    assert clock.now == started, "the reserve was free"
 
 
 def test_a_refresh_s_two_writes_are_reserved_before_the_lease() -> None:
@@ -167,11 +221,23 @@ def test_the_window_frees_exactly_at_60_s() -> None:
 
 
 def test_a_secret_named_by_project_number_shares_its_window_with_the_name_we_configured() -> None:
-    """The sweep disables versions named as Secret Manager returns them, by project number."""
+    """Secret Manager returns names with the project number; we send them with the id."""
     clock = FakeClock()
     pace = pacer(clock)
     send_times(clock, pace, [("UpdateSecret", "projects/my-project/secrets/a")] * 2)
-    (disable,) = send_times(
-        clock, pace, [("DisableSecretVersion", "projects/123456789012/secrets/a/versions/1")]
-    )
-    assert disable == 1001.0
+    (add,) = send_times(clock, pace, [("AddSecretVersion", "projects/123456789012/secrets/a")])
+    assert add == 1001.0
+
+
+def test_a_long_wait_for_the_budget_is_logged_every_10_s(capsys) -> None:
+    clock = FakeClock()
+    pace = pacer(clock, writes=2)
+    send_times(clock, pace, [("UpdateSecret", A), ("UpdateSecret", B)])
+    pace.before_send("UpdateSecret", "projects/p/secrets/c")
+    lines = [line for line in capsys.readouterr().out.splitlines() if "waiting_for_budget" in line]
+    assert 4 <= len(lines) <= 6, "about one line per 10 s of a 60 s wait"
+    assert "SECRET_MANAGER_WRITES_PER_MINUTE=2" in lines[0]
+
+
+def test_the_budget_warning_counts_the_writes_a_refresh_really_makes() -> None:
+    assert len(REFRESH_WRITES) == WRITES_PER_REFRESH

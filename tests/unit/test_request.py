@@ -390,3 +390,12 @@ def test_read_body_reports_a_broken_connection() -> None:
     with pytest.raises(RequestError, match="could not be read") as caught:
         read_body(Broken(), None)
     assert (caught.value.status, caught.value.code) == (400, ErrorCode.INVALID_REQUEST)
+
+
+def test_a_long_secret_name_that_is_not_configured_is_named_not_hexed() -> None:
+    """A 403 must say which secret it means: printable names are shown as they are."""
+    name = "momento-" + "x" * 200
+    with pytest.raises(RequestError) as caught:
+        parse({"secrets": [name]})
+    assert caught.value.status == 403
+    assert name in caught.value.message

@@ -9,7 +9,13 @@ import pytest
 
 from rotation import redact
 from rotation.config import load_config
-from rotation.errors import ConfigError, ConflictError, ErrorCode, SecretStoreError
+from rotation.errors import (
+    ConfigError,
+    ConflictError,
+    ErrorCode,
+    MomentoAuthenticationError,
+    SecretStoreError,
+)
 from rotation.lease import LEASE_ANNOTATION
 from rotation.rotate import Rotator
 from rotation.token import RefreshedKey
@@ -46,12 +52,14 @@ def rotate(store: FakeStore, refresher: FakeRefresher, **env: str):
 
 
 def test_a_new_key_without_a_refresh_token_is_still_stored_and_reported() -> None:
-    """Throwing the key away would lose it: the old refresh token is already spent."""
+    """Throwing the key away would lose it: the old refresh token is already spent. The key is
+    safe now but won't stay so without a person: refreshed, at ERROR, so the alert fires."""
     store = store_with_due_key()
     result = rotate(store, FakeRefresher(refreshed(refresh_token="")))
-    assert result["error"]["code"] == "refresh_token_missing"
+    assert (result["action"], result["severity"], result["error"]) == ("refreshed", "ERROR", None)
+    assert result["attention"]["code"] == "refresh_token_missing"
     assert result["version"] == f"{SECRET}/versions/2"
-    assert "cannot be refreshed again" in result["error"]["message"]
+    assert "cannot be refreshed again" in result["attention"]["message"]
     assert (
         json.loads(store.versions[-1].data)["apiKey"]
         != json.loads(store.versions[0].data)["apiKey"]
@@ -84,7 +92,7 @@ def test_an_error_that_echoes_the_new_payload_is_scrubbed() -> None:
 def test_short_lived_key_refreshed_moments_ago_is_not_refreshed_again() -> None:
     """A key whose lifetime is shorter than REFRESH_BEFORE is due again at once."""
     store = store_with_due_key()
-    refresher = FakeRefresher(refreshed(valid_until=SOON, jwt=keys.jwt(exp=SOON)))
+    refresher = FakeRefresher(refreshed(valid_until=SOON + 3600, jwt=keys.jwt(exp=SOON + 3600)))
     first = rotate(store, refresher)
     second = rotate(store, refresher)
     assert (first["action"], second["action"]) == ("refreshed", "skipped")
@@ -161,3 +169,134 @@ def test_a_dry_run_reports_what_the_sweep_would_disable_and_disables_nothing() -
     assert result["disabled_versions"] == [f"{SECRET}/versions/1"]
     assert "dry run: would disable 1" in result["reason"]
     assert store.states() == ["ENABLED", "ENABLED"]
+
+
+def test_an_answer_identical_to_the_stored_key_fails_and_adds_no_version() -> None:
+    """The same key again would be 'refreshed' every day until it died."""
+    store = store_with_due_key()
+    current = json.loads(store.versions[0].data)
+    same = RefreshedKey(
+        jwt=keys.jwt(exp=SOON),
+        refresh_token=current["refreshToken"],
+        endpoint=keys.ENDPOINT,
+        valid_until=SOON,
+    )
+    result = rotate(store, FakeRefresher(same))
+    assert (result["action"], result["error"]["code"]) == ("failed", "key_not_extended")
+    assert "nothing was stored" in result["error"]["message"]
+    assert result["version"] == f"{SECRET}/versions/1"
+    assert len(store.versions) == 1
+    assert '"released_at"' in store.annotations[LEASE_ANNOTATION], "the next run need not wait"
+
+
+def test_an_answer_that_expires_no_later_but_spent_the_token_is_stored_once_and_fails() -> None:
+    """Momento spent the old refresh token: the new one is the only way left to refresh."""
+    store = store_with_due_key()
+    earlier = refreshed(jwt=keys.jwt(exp=SOON - 60), valid_until=SOON - 60)
+    result = rotate(store, FakeRefresher(earlier))
+    assert (result["action"], result["error"]["code"]) == ("failed", "key_not_extended")
+    assert result["version"] == f"{SECRET}/versions/2"
+    assert "stored as" in result["error"]["message"]
+    assert json.loads(store.versions[-1].data)["refreshToken"] == earlier.refresh_token
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "action", "severity", "code"),
+    [
+        (timedelta(days=20), "skipped", "ERROR", None),
+        (timedelta(hours=5), "failed", "ERROR", "refresh_token_missing"),
+    ],
+    ids=["not-due", "due"],
+)
+def test_a_key_without_a_refresh_token_keeps_that_context_on_later_runs(
+    expires_in: timedelta, action: str, severity: str, code: str | None
+) -> None:
+    """Not 'invalid token document': it is a working key nobody can refresh."""
+    exp = int((NOW + expires_in).timestamp())
+    document = keys.document(apiKey=keys.v1_key(exp=exp), refreshToken=None, validUntil=exp)
+    store = FakeStore(SECRET, [FakeVersion(document, NOW - timedelta(days=1))])
+    refresher = FakeRefresher(refreshed())
+    result = rotate(store, refresher)
+    assert (result["action"], result["severity"]) == (action, severity)
+    found = result["error"] or result["attention"]
+    assert found["code"] == "refresh_token_missing"
+    assert (result["error"] or {}).get("code") == code
+    assert "create a new key in the Momento console" in found["message"]
+    assert refresher.refreshes == 0
+
+
+@pytest.mark.parametrize(
+    ("key_expires_in", "action", "stored"),
+    [(timedelta(days=20), "failed", 1), (timedelta(hours=5), "failed", 2)],
+    ids=["key-not-due", "key-due"],
+)
+def test_a_secret_that_expires_within_refresh_before_fails_after_refreshing_a_due_key(
+    key_expires_in: timedelta, action: str, stored: int
+) -> None:
+    exp = int((NOW + key_expires_in).timestamp())
+    store = FakeStore(
+        SECRET,
+        [FakeVersion(keys.document(apiKey=keys.v1_key(exp=exp), validUntil=exp), NOW)],
+        expire_time=NOW + timedelta(hours=1),
+    )
+    result = rotate(store, FakeRefresher(refreshed()))
+    assert (result["action"], result["error"]["code"]) == (action, "secret_expiring")
+    assert result["version"] == f"{SECRET}/versions/{stored}", "names the new version"
+    assert "--remove-expiration" in result["error"]["message"]
+    assert len(store.versions) == stored
+
+
+def test_a_secret_that_expires_after_refresh_before_is_fine() -> None:
+    store = FakeStore(
+        SECRET,
+        [FakeVersion(keys.document(), NOW)],
+        expire_time=NOW + timedelta(days=30),
+    )
+    assert rotate(store, FakeRefresher(refreshed()))["action"] == "skipped"
+
+
+def test_a_refused_refresh_token_after_another_runner_stored_a_newer_key_is_a_skip() -> None:
+    """A runner this one could not see (a clock far off, another deployment) refreshed first."""
+    store = store_with_due_key()
+
+    class RefusingAfterAnotherRun(FakeRefresher):
+        def refresh(self, key: object, refresh_token: str) -> RefreshedKey:
+            store.versions.append(FakeVersion(keys.document(), NOW))
+            raise MomentoAuthenticationError("could not refresh the key: refused")
+
+    result = rotate(store, RefusingAfterAnotherRun(refreshed()))
+    assert (result["action"], result["severity"], result["error"]) == ("skipped", "INFO", None)
+    assert "stored by another run" in result["reason"]
+    assert result["version"] == f"{SECRET}/versions/2"
+
+
+def test_a_key_that_expires_within_the_hour_is_a_warning_even_when_skipped() -> None:
+    exp = int((NOW + timedelta(minutes=30)).timestamp())
+    store = FakeStore(
+        SECRET, [FakeVersion(keys.document(apiKey=keys.v1_key(exp=exp), validUntil=exp), NOW)]
+    )
+    result = rotate(store, FakeRefresher(refreshed()), REFRESH_BEFORE="10m")
+    assert (result["action"], result["severity"]) == ("skipped", "WARNING")
+    assert result["attention"]["code"] == "key_expires_soon"
+
+
+def test_a_sweep_cut_short_is_a_warning_that_the_next_run_continues() -> None:
+    store = FakeStore(
+        SECRET,
+        [FakeVersion(keys.document(), NOW - timedelta(days=40 - n)) for n in range(5)],
+    )
+    config = load_config({"ROTATION_SECRETS": SECRET})
+    rotator = Rotator(
+        config,
+        store,
+        lambda: FakeRefresher(refreshed()),
+        clock=lambda: datetime.now(UTC),
+        sweep_budget=timedelta(0),
+    )
+    with redact.request_scope():
+        result = rotator.rotate(SECRET, force=False, dry_run=False).to_json()
+    assert (result["action"], result["severity"], result["error"]) == ("skipped", "WARNING", None)
+    message = result["attention"]["message"]
+    assert result["attention"]["code"] == "sweep_incomplete"
+    assert "4 remain enabled" in message and "next run continues" in message
+    assert "new key" not in message, "no new key was stored: don't say one was"

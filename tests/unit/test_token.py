@@ -162,8 +162,6 @@ def test_byte_order_mark_is_accepted() -> None:
         (b"[1, 2]", "JSON array, not an object"),
         (b'"just a string"', "JSON string"),
         (keys.document(apiKey=None), "no key: expected one of apiKey, authToken, apiToken"),
-        (keys.document(refreshToken=None), "no refreshToken"),
-        (keys.document(refreshToken=""), "refreshToken is empty"),
         (keys.document(apiKey="   "), "apiKey is empty"),
         (keys.document(apiKey=42), "apiKey is JSON number, expected a string"),
         (keys.document(refreshToken=["x"]), "refreshToken is JSON array"),
@@ -250,11 +248,32 @@ def test_rewrite_keeps_field_names_types_and_unknown_fields() -> None:
     assert rewritten["endpoint"] == keys.ENDPOINT
 
 
-def test_rewrite_keeps_numeric_valid_until_and_existing_endpoint() -> None:
-    document = parse_document(keys.document(endpoint="custom.endpoint"))
+def test_rewrite_keeps_numeric_valid_until_and_replaces_a_stale_endpoint() -> None:
+    """Every field that describes the key describes the new one, the endpoint included."""
+    document = parse_document(keys.document(endpoint="stale.endpoint"))
     rewritten = json.loads(render_refreshed(document, REFRESHED))
     assert rewritten["validUntil"] == 2_100_000_000
-    assert rewritten["endpoint"] == "custom.endpoint"
+    assert rewritten["endpoint"] == keys.ENDPOINT
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        keys.document(refreshToken=None),
+        keys.document(refreshToken=""),
+        keys.document(refreshToken="   "),
+        keys.document().replace(b'"refresh-token-canary-0001"', b"null"),
+    ],
+    ids=["absent", "empty", "blank", "null"],
+)
+def test_a_document_without_a_refresh_token_is_a_usable_key_that_cannot_be_refreshed(
+    payload: bytes,
+) -> None:
+    """Momento may answer a refresh without a refresh token; the function stores that key, and
+    later runs must still read it (and say it can't be refreshed), not call it malformed."""
+    document = parse_document(payload)
+    assert document.refresh_token == ""
+    assert document.key.expires_at is not None
 
 
 def test_new_key_is_written_in_v1_form() -> None:
