@@ -64,6 +64,11 @@ _MEANING: dict[MomentoErrorCode, tuple[ErrorCode, str]] = {
         ErrorCode.LIMIT_EXCEEDED,
         "Momento rate-limited the call; run again later",
     ),
+    # INTERNAL is transient everywhere (rotation.grpc_status): the same call may work later.
+    MomentoErrorCode.INTERNAL_SERVER_ERROR: (
+        ErrorCode.MOMENTO_INTERNAL,
+        "Momento failed internally; run again later",
+    ),
 }
 
 

@@ -376,3 +376,20 @@ def test_a_bad_rotation_secrets_under_functions_framework_is_one_clear_line() ->
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert lines == [lines[0]] and lines[0].startswith("rotation: invalid configuration: ")
     assert "ROTATION_SECRETS" in lines[0]
+
+
+def test_annotations_near_the_limit_leave_no_room_for_the_lease_and_say_how_much_to_free(
+    world: World,
+) -> None:
+    """Secret Manager refuses annotations of 16 KiB or more in all; the emulator enforces it.
+    The lease (and its release record) must fit, or no lease is taken and nothing refreshed."""
+    secret = world.new_secret(annotations={"team-notes": "x" * 16_200})
+    world.seed_key(secret, expires_in=DAY)
+    refreshes = world.momento.refreshes
+
+    result = world.call().only()
+
+    assert (result["action"], result["error"]["code"]) == ("failed", "annotations_too_large")
+    assert "remove at least" in result["error"]["message"] and secret in result["error"]["message"]
+    assert world.momento.refreshes == refreshes, "nothing was refreshed"
+    assert world.states(secret) == {1: "ENABLED"}

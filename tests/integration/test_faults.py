@@ -17,6 +17,7 @@ import grpc
 import pytest
 
 from devtools.processes import kill, start_function, stop
+from rotation.errors import ErrorCode
 from rotation.lease import CLOCK_SKEW_ALLOWANCE, LEASE_ANNOTATION
 from tests.integration.conftest import World
 
@@ -121,8 +122,9 @@ def test_add_that_keeps_failing_says_the_key_was_refreshed_but_not_stored(
         (grpc.StatusCode.DEADLINE_EXCEEDED, "timeout"),
         (grpc.StatusCode.UNAUTHENTICATED, "authentication"),
         (grpc.StatusCode.INVALID_ARGUMENT, "invalid_argument"),
+        (grpc.StatusCode.INTERNAL, "momento_internal"),
     ],
-    ids=["unavailable", "timeout", "unauthenticated", "invalid-argument"],
+    ids=["unavailable", "timeout", "unauthenticated", "invalid-argument", "internal"],
 )
 def test_momento_errors_leave_the_secret_untouched(
     world: World, code: grpc.StatusCode, expected: str
@@ -133,6 +135,8 @@ def test_momento_errors_leave_the_secret_untouched(
     assert call.status == 500
     assert call.only()["error"]["code"] == expected
     assert world.states(secret) == {1: "ENABLED", 2: "ENABLED"}, "untouched, not even swept"
+    if code is grpc.StatusCode.INTERNAL:
+        assert ErrorCode(expected).transient, "INTERNAL is transient everywhere"
 
 
 def test_spent_refresh_token_is_refused_and_says_which(world: World) -> None:
