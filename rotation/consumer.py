@@ -615,8 +615,8 @@ def _failure_of(error: Exception, known_secrets: tuple[str, ...]) -> _Failure:
         if kind is not None:
             code, advice, transient = kind
             reason = _reason(error, known_secrets)
-            if isinstance(error, RotationError) and _says_what_to_do(reason):
-                advice = ""  # said once, in the error's own words
+            if isinstance(error, RotationError):
+                advice = ""  # rotation.token's messages say what to do themselves (tested)
             return _Failure(code, reason, advice, transient)
     return _Failure(
         ErrorCode.SECRET_MANAGER_ERROR,
@@ -624,13 +624,6 @@ def _failure_of(error: Exception, known_secrets: tuple[str, ...]) -> _Failure:
         f"reading it raised {type(error).__name__}",
         "it is retried; if it persists, this is a bug in the reader",
     )
-
-
-def _says_what_to_do(message: str) -> bool:
-    # rotation.token's messages say what is wrong, then, after "; ", what to do ("the payload is
-    # not JSON (...); add a version holding the JSON Momento's console downloads"). The few that
-    # only say what is wrong get the reader's advice instead.
-    return "; " in message
 
 
 def _reason(error: Exception, known_secrets: tuple[str, ...]) -> str:

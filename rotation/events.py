@@ -26,7 +26,7 @@ import binascii
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -52,6 +52,9 @@ class SecretEvent:
     secret: str | None  # projects/NUMBER/secrets/ID; None for TOPIC_CONFIGURED
     published_at: datetime
     version: int | None = None  # the version number, on a version event that names one
+    # The secret's labels, as the Secret resource in ``data`` carries them (secret events): how
+    # a deleted secret that was managed by ROTATION_LABEL is still recognised.
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def is_rotation(self) -> bool:
@@ -76,14 +79,19 @@ def parse_event(data: object) -> SecretEvent:
             f"data.message.attributes.secretId {secret[:300]!r} is not a secret name "
             "(projects/PROJECT/secrets/SECRET); is this topic fed by Secret Manager?"
         )
-    version = _version(attributes.get("versionId"), message.get("data"), secret)
-    return SecretEvent(event_type, secret, published_at, version)
+    resource = _resource(message.get("data"))
+    version = _version(attributes.get("versionId"), resource.get("name"), secret)
+    labels = resource.get("labels")
+    if not isinstance(labels, dict):
+        labels = {}
+    text_labels = {str(k): str(v) for k, v in labels.items() if isinstance(v, str)}
+    return SecretEvent(event_type, secret, published_at, version, text_labels)
 
 
-def _version(version_id: object, data: object, secret: str) -> int | None:
+def _version(version_id: object, data_name: object, secret: str) -> int | None:
     """The version number a version event names: ``versionId``, or the ``name`` of the
     SecretVersion in ``data``; None when neither names a version of ``secret``."""
-    for candidate in (version_id, _data_name(data)):
+    for candidate in (version_id, data_name):
         if isinstance(candidate, str):
             match = _VERSION_NAME.fullmatch(candidate)
             if match is not None and candidate.startswith(f"{secret}/"):
@@ -91,15 +99,15 @@ def _version(version_id: object, data: object, secret: str) -> int | None:
     return None
 
 
-def _data_name(data: object) -> object:
-    """The ``name`` in the message's base64 JSON data, if it has one."""
+def _resource(data: object) -> dict[str, Any]:
+    """The Secret or SecretVersion in the message's base64 JSON data; {} when there is none."""
     if not isinstance(data, str):
-        return None
+        return {}
     try:
         resource = json.loads(base64.b64decode(data, validate=True))
     except (binascii.Error, ValueError):
-        return None
-    return resource.get("name") if isinstance(resource, dict) else None
+        return {}
+    return resource if isinstance(resource, dict) else {}
 
 
 def _mapping(value: object, where: str) -> Mapping[str, Any]:

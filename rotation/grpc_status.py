@@ -10,7 +10,8 @@ call may succeed later unchanged, so a Pub/Sub delivery that met one is redelive
 exception the adapter handles before this table: a credential Google refuses also surfaces as
 INTERNAL (PLATFORM.md), and retrying that for days helps nobody.
 
-Pure: no gRPC import, so the reader and the function share it at no cost.
+Pure: no gRPC import, so any part of the product can use it at no cost. (The reader in
+rotation/consumer.py still has its own table: moving it here is the reader issue's work.)
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ SECRET_MANAGER: dict[str, Meaning] = {
     "NOT_FOUND": Meaning(ErrorCode.NOT_FOUND, "check the name, and that it exists"),
     "PERMISSION_DENIED": Meaning(
         ErrorCode.PERMISSION_DENIED,
-        "grant the function's service account the rotation role on this secret (deploy.sh does)",
+        "grant the function's service account the rotation role on this secret (deploy.sh "
+        "does); if the secret was deleted, its per-secret grant went with it, and Secret "
+        "Manager answers this way too",
     ),
     "FAILED_PRECONDITION": Meaning(
         ErrorCode.FAILED_PRECONDITION,

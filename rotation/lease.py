@@ -16,8 +16,9 @@ The lease names the version it refreshes from (``base_version``). It is tied to 
   between the refresh and the write. The next run takes it over and can say so;
 - **released** explicitly (``released_at``) only when a holder failed before storing anything,
   so that the next run need not wait for the expiry. A refresh that got no answer from Momento
-  is recorded (``timed_out_at``) and carried forward on the same base, so a later "refresh token
-  not accepted" can say that the timed-out refresh probably spent it.
+  is recorded (``timed_out_at``), as is one whose new key Secret Manager did not store
+  (``unstored_at``), and carried forward on the same base, so a later "refresh token not
+  accepted" can say that the earlier refresh (probably, or surely) spent it.
 
 Why this is safe without re-reading the latest version under the lease: the caller reads the
 latest version *before* it reads the secret (the metadata :func:`try_acquire` is given), and
@@ -89,6 +90,8 @@ class Lease:
     taken_at: datetime
     released_at: datetime | None = None  # set when the holder gave up without a new version
     timed_out_at: datetime | None = None  # a refresh of base_version got no answer from Momento
+    # a refresh of base_version succeeded but Secret Manager did not store it: the token is spent
+    unstored_at: datetime | None = None
 
 
 class Outcome(Enum):
@@ -124,6 +127,7 @@ class LeaseOutcome:
     refreshed_at: datetime | None = None
     abandoned: Lease | None = None
     timed_out_at: datetime | None = None
+    unstored_at: datetime | None = None
 
 
 def try_acquire(
@@ -161,9 +165,18 @@ def try_acquire(
         return LeaseOutcome(None, metadata, refreshed_at=last.at)
     abandoned = live if live is not None and live.base_version == base_version else None
     timed_out_at = _timed_out_at(current, last, base_version)
+    same_base = current is not None and current.base_version == base_version
+    unstored_at = current.unstored_at if current is not None and same_base else None
     # 128 random bits name the holder (as uuid4 would, without importing uuid at cold start).
     holder = os.urandom(16).hex()
-    mine = Lease(holder, now + duration, base_version, now, timed_out_at=timed_out_at)
+    mine = Lease(
+        holder,
+        now + duration,
+        base_version,
+        now,
+        timed_out_at=timed_out_at,
+        unstored_at=unstored_at,
+    )
     _check_fits(secret, metadata.annotations, mine)
     etag = store.replace_annotations(secret, _with_lease(metadata.annotations, mine), metadata.etag)
     if etag is None:
@@ -174,13 +187,30 @@ def try_acquire(
         if now_held is None or now_held.holder != mine.holder:
             return LeaseOutcome(None, metadata, held_by=now_held)
         etag = after.etag
-    return LeaseOutcome(mine, metadata, etag=etag, abandoned=abandoned, timed_out_at=timed_out_at)
+    return LeaseOutcome(
+        mine,
+        metadata,
+        etag=etag,
+        abandoned=abandoned,
+        timed_out_at=timed_out_at,
+        unstored_at=unstored_at,
+    )
 
 
 def release(
-    store: SecretStore, secret: str, outcome: LeaseOutcome, *, now: datetime, timed_out: bool
+    store: SecretStore,
+    secret: str,
+    outcome: LeaseOutcome,
+    *,
+    now: datetime,
+    timed_out: bool,
+    unstored: bool = False,
 ) -> None:
     """Mark our lease released, for a holder that stored no new version (one write).
+
+    ``timed_out``: Momento did not answer in time (it may have spent the token). ``unstored``:
+    Momento refreshed, but the new key could not be stored (it did spend the token). Either is
+    carried forward on the same version, so that the next run's refusal can say why.
 
     A holder that stored a version never calls this: the version supersedes the lease. If the
     secret changed since our write, release only a lease that is still ours.
@@ -188,7 +218,12 @@ def release(
     mine = outcome.acquired
     if mine is None:
         return
-    record = replace(mine, released_at=now, timed_out_at=now if timed_out else mine.timed_out_at)
+    record = replace(
+        mine,
+        released_at=now,
+        timed_out_at=now if timed_out else mine.timed_out_at,
+        unstored_at=now if unstored else mine.unstored_at,
+    )
     annotations, etag = outcome.metadata.annotations, outcome.etag
     for attempt in range(2):
         if attempt:
@@ -218,18 +253,23 @@ def state(lease: Lease, *, latest_version: int, now: datetime) -> str:
 
 
 def held_at(lease: Lease, now: datetime) -> bool:
-    """Whether an unreleased lease on the latest version still counts as held at ``now``.
+    """Whether an unreleased lease on the latest version still counts as held at ``now``."""
+    return now < takeover_at(lease)
 
-    Past its expiry by the writer's clock, plus :data:`CLOCK_SKEW_ALLOWANCE` for ours.
-    """
-    return now < lease.expires_at + CLOCK_SKEW_ALLOWANCE
+
+def takeover_at(lease: Lease) -> datetime:
+    """When another run may take over a lease whose holder died: its expiry by the writer's
+    clock, plus :data:`CLOCK_SKEW_ALLOWANCE` for ours."""
+    return lease.expires_at + CLOCK_SKEW_ALLOWANCE
 
 
 def _check_fits(secret: str, annotations: Mapping[str, str], lease: Lease) -> None:
     """Refuse a lease whose release record would not fit (see the module docstring)."""
     # The largest form the lease takes: released, with a timeout recorded, at a far-off time.
     far = datetime(9999, 1, 1, tzinfo=UTC)
-    record = replace(lease, released_at=far, timed_out_at=far, expires_at=far, taken_at=far)
+    record = replace(
+        lease, released_at=far, timed_out_at=far, unstored_at=far, expires_at=far, taken_at=far
+    )
     total = sum(
         len(key.encode()) + len(value.encode())
         for key, value in _with_lease(annotations, record).items()
@@ -281,6 +321,7 @@ def parse_lease(raw: str | None) -> Lease | None:
             taken_at=_moment(fields["taken_at"]),
             released_at=_optional_moment(fields.get("released_at")),
             timed_out_at=_optional_moment(fields.get("timed_out_at")),
+            unstored_at=_optional_moment(fields.get("unstored_at")),
         )
     except (ValueError, KeyError, TypeError, OverflowError):
         return None
@@ -319,7 +360,12 @@ def _render_lease(lease: Lease) -> str:
         "base_version": lease.base_version,
         "taken_at": int(lease.taken_at.timestamp()),
     }
-    for name, moment in (("released_at", lease.released_at), ("timed_out_at", lease.timed_out_at)):
+    optional = (
+        ("released_at", lease.released_at),
+        ("timed_out_at", lease.timed_out_at),
+        ("unstored_at", lease.unstored_at),
+    )
+    for name, moment in optional:
         if moment is not None:
             fields[name] = int(moment.timestamp())
     return json.dumps(fields, separators=(",", ":"))

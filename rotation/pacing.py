@@ -19,8 +19,9 @@ passes through a :class:`Pacer` first:
   is bound by the project's budget, not by the per-secret limit (which made sweeps five times
   slower than the budget allowed).
 - **Housekeeping is spread out** (:func:`housekeeping`): the sweep's disables go out at most one
-  per ``60 / budget`` seconds across the instance, and never take the last two slots of the
-  window, so a refresh (which needs two) is never starved by a sweep of a backlog. A sweep of a
+  per ``60 / budget`` seconds across the instance, never take the last two slots of the window,
+  and wait while a refresh waits, so a refresh (which needs two) is never starved by a sweep
+  of a backlog. A sweep of a
   backlog then runs at the budget's rate, which is what it may use, and no faster.
 - Accesses are counted by kind but not paced: their quota is 150 times the others'.
 - A call that waits for the budget says so in the log about every 10 s, so a slow run is
@@ -201,6 +202,8 @@ class Pacer:
         # Housekeeping writes go out at most one per this many seconds, instance-wide.
         self._housekeeping_spacing = WINDOW_SECONDS / writes_per_minute
         self._housekeeping_next = 0.0
+        # Refreshes waiting for their two writes: housekeeping yields to them.
+        self._refreshes_waiting = 0
         self._clock = clock
         self._changed = threading.Condition()
         # Injected in tests with a fake clock; by default, a wait any release cuts short.
@@ -231,7 +234,11 @@ class Pacer:
         scope: _Scope = (_secret_of(secret) or secret, False)
         with self._changed:
             windows = self._windows_for(QuotaKind.WRITE, scope)
-            self._wait_for(windows, len(rpcs), "a refresh")
+            self._refreshes_waiting += 1
+            try:
+                self._wait_for(windows, len(rpcs), "a refresh")
+            finally:
+                self._refreshes_waiting -= 1
             for window in windows:
                 window.pending += len(rpcs)
         token = _reservation.set(_Reservation(scope, rpcs))
@@ -312,6 +319,8 @@ class Pacer:
             # Also room for a refresh after this send: it needs HOUSEKEEPING_RESERVE slots.
             reserve = budget.wait(now, 1 + min(HOUSEKEEPING_RESERVE, budget.limit - 1))
             spacing = max(self._housekeeping_next - now, 0.0)
+            if self._refreshes_waiting:
+                spacing = max(spacing, 0.05)  # a refresh goes first; look again soon
             if all(wait == 0.0 for wait in (*waits, reserve)) and spacing == 0.0:
                 self._housekeeping_next = now + self._housekeeping_spacing
                 return

@@ -64,13 +64,13 @@ def handle_event(runtime: Runtime, data: object) -> None:
             _ignore(event, "not an event this function acts on")
             return
         if event.is_rotation:
-            _rotate(runtime, event.secret, event.published_at)
+            _rotate(runtime, event.secret, event.published_at, now=datetime.now(UTC))
         else:
             _key_lost(runtime, event, event.secret)
 
 
-def _rotate(runtime: Runtime, named: str, published: datetime) -> None:
-    published_at = _requested_at(published)
+def _rotate(runtime: Runtime, named: str, published: datetime, *, now: datetime) -> None:
+    published_at = _requested_at(published, now)
     try:
         store = runtime.store()
         secret = runtime.configured_as(named, managed_secrets(runtime.config, store))
@@ -108,8 +108,9 @@ def _rotate(runtime: Runtime, named: str, published: datetime) -> None:
         logs.log("INFO", f"{secret}: skipped: {reason}", event="rotation.event_skipped")
         return
     result = runtime.rotator().rotate(secret, force=True, dry_run=runtime.config.dry_run)
-    if result.busy:
+    if result.busy and not result.failed:
         # Another run holds the lease: it may still fail, and this request would then be lost.
+        # (A failure found anyway, such as the secret's own expiry, is the worse row: ack.)
         raise _redeliver(secret, "another run holds the rotation lease")
     # A failure has been logged as a rotation.result line (which the alert counts); only one
     # that may pass, before anything was stored, is worth a redelivery.
@@ -117,7 +118,7 @@ def _rotate(runtime: Runtime, named: str, published: datetime) -> None:
         raise _redeliver(secret, f"it failed with {result.error_code}, which may pass")
 
 
-def _requested_at(published_at: datetime) -> datetime:
+def _requested_at(published_at: datetime, now: datetime) -> datetime:
     """When the rotation was asked for, as far as a redelivery check can trust it.
 
     A version created after that means the rotation happened. A ``publishTime`` in the future
@@ -125,7 +126,6 @@ def _requested_at(published_at: datetime) -> datetime:
     so it counts as an hour ago instead. Rotation periods are at least an hour, so a version
     created within the hour can only be this request's rotation (or a run that came first).
     """
-    now = datetime.now(UTC)
     return published_at if published_at <= now else now - MIN_ROTATION_PERIOD
 
 
@@ -133,7 +133,7 @@ def _key_lost(runtime: Runtime, event: SecretEvent, named: str) -> None:
     """A managed secret was deleted, or its latest version disabled or destroyed."""
     try:
         store = runtime.store()
-        secret = _managed_as(runtime, store, named)
+        secret = _managed_as(runtime, store, named, event)
         if secret is None:
             _ignore(event, "not a secret this deployment manages")
             return
@@ -160,16 +160,26 @@ def _key_lost(runtime: Runtime, event: SecretEvent, named: str) -> None:
     )
 
 
-def _managed_as(runtime: Runtime, store: SecretStore, named: str) -> str | None:
-    """The managed secret ``named`` denotes. A deleted secret's project number can't be looked
-    up any more; then a managed secret of the same id counts: loud beats quiet."""
-    managed = managed_secrets(runtime.config, store)
+def _managed_as(runtime: Runtime, store: SecretStore, named: str, event: SecretEvent) -> str | None:
+    """The managed secret ``named`` denotes, for an event that says it (or its key) is gone.
+
+    A deleted secret's project number can't be looked up any more (NOT_FOUND, or
+    PERMISSION_DENIED: its per-secret grant went with it); then a managed secret of the same id
+    counts: loud beats quiet. A secret managed by ROTATION_LABEL is no longer listed once
+    deleted, but the event's copy of the secret still carries its labels.
+    """
+    config = runtime.config
+    _, secret_id = split(named)
+    label = config.rotation_label
+    if label is not None and config.project and event.labels.get(label[0]) == label[1]:
+        return f"projects/{config.project}/secrets/{secret_id}"
+    managed = managed_secrets(config, store)
     try:
         return runtime.configured_as(named, managed)
     except RotationError as error:
-        if error.code is not ErrorCode.NOT_FOUND:
+        if error.code not in (ErrorCode.NOT_FOUND, ErrorCode.PERMISSION_DENIED):
             raise
-    same_id = [secret for secret in managed if split(secret)[1] == split(named)[1]]
+    same_id = [secret for secret in managed if split(secret)[1] == secret_id]
     return same_id[0] if same_id else None
 
 

@@ -264,10 +264,11 @@ class Rotator:
             # forced runs: one burst, one refresh.
             lease_duration = self._config.lease_duration
             burst = (
-                f"another invocation refreshed this key at {rfc3339(outcome.refreshed_at)}, "
-                f"less than LEASE_DURATION ({format_duration(lease_duration)}) ago; a burst of "
-                "runs refreshes once, even forced ones; force again after "
-                f"{rfc3339(outcome.refreshed_at + lease_duration)}"
+                f"another invocation refreshed this key at {rfc3339(outcome.refreshed_at)} and "
+                f"stored {current.version.name}, less than LEASE_DURATION "
+                f"({format_duration(lease_duration)}) ago; a burst of runs refreshes once, even "
+                "forced ones (if that run reported a failure, its result says what to do); "
+                f"force again after {rfc3339(outcome.refreshed_at + lease_duration)}"
             )
             sweep = self._sweep(secret, current, aliases, dry_run=False)
             return _result(secret, now, reason=burst, latest=current, sweep=sweep, errors=expiring)
@@ -306,7 +307,7 @@ class Rotator:
         only a holder that stored nothing writes the lease again, to release it at once.
         """
         result: UnderLease | None = None
-        timed_out = False
+        timed_out = unstored = False
         try:
             check_rewritable(current.document)
             try:
@@ -325,13 +326,16 @@ class Rotator:
             return result
         except MomentoError as error:
             return UnderLease("", error=_explain_momento_error(error, outcome, current))
+        except KeyNotStoredError as error:
+            unstored = True  # the refresh token is spent: the next run's refusal says why
+            return UnderLease("", error=error)
         except RotationError as error:
             return UnderLease("", error=error)
         else:
             return result
         finally:
             if result is None or (result.stored is None and result.latest is None):
-                self._release(secret, outcome, timed_out=timed_out)
+                self._release(secret, outcome, timed_out=timed_out, unstored=unstored)
 
     def _superseded_meanwhile(self, secret: str, current: Healthy) -> UnderLease | None:
         """After Momento refused the refresh token: did another runner store a newer key?
@@ -362,14 +366,25 @@ class Rotator:
         when it carries a new refresh token: Momento spent the old one, and the new one is then
         the only way left to refresh.
         """
-        redact.register(
-            (
-                refreshed.jwt,
-                refreshed.refresh_token,
-                encode_v1_key(refreshed.endpoint, refreshed.jwt),
+        try:
+            redact.register(
+                (
+                    refreshed.jwt,
+                    refreshed.refresh_token,
+                    encode_v1_key(refreshed.endpoint, refreshed.jwt),
+                )
             )
-        )
-        not_extended = _not_extended(current, refreshed)
+            not_extended = _not_extended(current, refreshed)
+            payload = render_refreshed(current.document, refreshed)
+        except Exception as error:  # noqa: BLE001 - Momento spent the token: this must be loud
+            _log_internal_error(secret, error)
+            raise KeyNotStoredError(
+                f"Momento refreshed the key, but an unexpected internal error "
+                f"({type(error).__name__}) stopped it from being stored. The previous refresh "
+                "token is now spent. The previous key keeps working until its own expiry"
+                f"{_until(current.document.expires_at)}: before then, create a new key in the "
+                "Momento console and add it as a new version; and report this"
+            ) from None
         new_token = bool(refreshed.refresh_token) and (
             refreshed.refresh_token != current.document.refresh_token
         )
@@ -378,7 +393,6 @@ class Rotator:
                 f"{not_extended}; nothing was stored, and {current.version.name} stays the latest",
                 code=ErrorCode.KEY_NOT_EXTENDED,
             )
-        payload = render_refreshed(current.document, refreshed)
         redact.register((payload.decode("utf-8"),))
         new_version = self._persist(secret, payload, current)
         # The new key is safe from here on: whatever fails next must say where it is.
@@ -418,6 +432,10 @@ class Rotator:
         try:
             return self._store.read_latest(secret)
         except SecretStoreError as error:
+            if error.code is ErrorCode.PERMISSION_DENIED:
+                raise SecretStoreError(
+                    f"{error.message}. {secret} is named in {named_in}", code=error.code
+                ) from None
             if error.code is not ErrorCode.NOT_FOUND:
                 raise
             raise self._missing(secret, named_in) from None
@@ -550,11 +568,20 @@ class Rotator:
             aliases=aliases,
         )
 
-    def _release(self, secret: str, outcome: lease.LeaseOutcome, *, timed_out: bool) -> None:
+    def _release(
+        self, secret: str, outcome: lease.LeaseOutcome, *, timed_out: bool, unstored: bool
+    ) -> None:
         from rotation import lease  # noqa: PLC0415 - only refreshes take the lease
 
         try:
-            lease.release(self._store, secret, outcome, now=self._clock(), timed_out=timed_out)
+            lease.release(
+                self._store,
+                secret,
+                outcome,
+                now=self._clock(),
+                timed_out=timed_out,
+                unstored=unstored,
+            )
         except SecretStoreError as error:
             expires_at = outcome.acquired.expires_at if outcome.acquired else None
             logs.warning(
@@ -735,6 +762,12 @@ def _history_note(outcome: lease.LeaseOutcome, current: Healthy) -> str:
             f"refresh {current.version.name} and never stored a result (it was probably killed "
             "between the refresh and the write), so it likely spent this refresh token"
         )
+    if outcome.unstored_at is not None:
+        return (
+            f". A previous run refreshed {current.version.name} at "
+            f"{rfc3339(outcome.unstored_at)} but Secret Manager did not store the new key "
+            "(refreshed_not_stored), which spent this refresh token"
+        )
     timed_out_at = outcome.timed_out_at
     if timed_out_at is not None:
         return (
@@ -748,10 +781,12 @@ def _history_note(outcome: lease.LeaseOutcome, current: Healthy) -> str:
 def _lease_held_reason(held: lease.Lease | None) -> str:
     if held is None:
         return "another invocation took the rotation lease just now and is refreshing"
+    from rotation import lease  # noqa: PLC0415 - only refreshes take the lease
+
     return (
         f"another invocation holds the rotation lease (taken {rfc3339(held.taken_at)}) and is "
-        f"refreshing; if that run died, the first run after {rfc3339(held.expires_at)} takes "
-        "over and reports what happened"
+        f"refreshing; if that run died, the first run after {rfc3339(lease.takeover_at(held))} "
+        "takes over and reports what happened"
     )
 
 

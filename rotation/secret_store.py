@@ -253,7 +253,11 @@ class GoogleSecretStore:
         """
         try:
             moved_on = etag_now() != sent_etag
-        except SecretStoreError:
+        except SecretStoreError as reread:
+            # Can't tell now: a transient failure of the re-read (or of its wait for the
+            # budget) is reported as itself, so that housekeeping is cut short, not failed.
+            if reread.code.transient:
+                raise reread from None
             raise error from None
         if not moved_on:
             raise error

@@ -127,6 +127,7 @@ def _lease_json(held: lease.Lease, latest: int, now: datetime) -> dict[str, Any]
         "expires_at": rfc3339(held.expires_at),
         "released_at": None if held.released_at is None else rfc3339(held.released_at),
         "timed_out_at": None if held.timed_out_at is None else rfc3339(held.timed_out_at),
+        "unstored_at": None if held.unstored_at is None else rfc3339(held.unstored_at),
     }
 
 

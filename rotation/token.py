@@ -34,6 +34,8 @@ V2_MESSAGE = (
     "rotating this secret"
 )
 _REWRITE_HEADROOM = 512  # a refreshed key or token may be somewhat longer than the old one
+# Every message here says what is wrong, then, after "; ", what to do: this, by default.
+_ADD_A_GOOD_VERSION = "add a version holding the JSON Momento's console downloads"
 
 
 class KeyForm(Enum):
@@ -290,7 +292,10 @@ def decode_jwt_claims(token: str, *, field: str = "apiKey") -> dict[str, Any]:
             "holds a Momento API key"
         ) from None
     if not isinstance(claims, dict):
-        raise TokenDocumentError(f"{field} is a JWT whose claims are not an object")
+        raise TokenDocumentError(
+            f"{field} is a JWT whose claims are not an object; check that the secret holds a "
+            "Momento API key"
+        )
     return claims
 
 
@@ -317,7 +322,10 @@ def _exp(claims: Mapping[str, Any]) -> int | None:
     exp = claims.get("exp")
     if isinstance(exp, int | float) and not isinstance(exp, bool) and math.isfinite(exp):
         if not 0 <= exp <= MAX_EPOCH_SECONDS:
-            raise TokenDocumentError("the key's exp claim is not a plausible time (year 1970-9999)")
+            raise TokenDocumentError(
+                "the key's exp claim is not a plausible time (year 1970-9999); "
+                f"{_ADD_A_GOOD_VERSION}"
+            )
         return int(exp)
     return None
 
@@ -378,7 +386,9 @@ def _required_string(document: Mapping[str, Any], field: str) -> str:
         )
     value = document[field]
     if not isinstance(value, str):
-        raise TokenDocumentError(f"{field} is JSON {_json_type(value)}, expected a string")
+        raise TokenDocumentError(
+            f"{field} is JSON {_json_type(value)}, expected a string; {_ADD_A_GOOD_VERSION}"
+        )
     if not value.strip():
         raise TokenDocumentError(f"{field} is empty; add a version with a complete token document")
     return value
@@ -390,7 +400,9 @@ def _optional_string(document: Mapping[str, Any], field: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise TokenDocumentError(f"{field} is JSON {_json_type(value)}, expected a string")
+        raise TokenDocumentError(
+            f"{field} is JSON {_json_type(value)}, expected a string; {_ADD_A_GOOD_VERSION}"
+        )
     return value if value.strip() else ""
 
 
@@ -405,18 +417,22 @@ def _valid_until(document: Mapping[str, Any]) -> int | None:
             value = None
         if value is None:
             raise TokenDocumentError(
-                f"{VALID_UNTIL_FIELD} is a string that is not a number of epoch seconds"
+                f"{VALID_UNTIL_FIELD} is a string that is not a number of epoch seconds; "
+                f"{_ADD_A_GOOD_VERSION}"
             )
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise TokenDocumentError(
             f"{VALID_UNTIL_FIELD} is JSON {_json_type(value)}, expected epoch seconds "
-            "(a number or a numeric string)"
+            f"(a number or a numeric string); {_ADD_A_GOOD_VERSION}"
         )
     if value < 0:
-        raise TokenDocumentError(f"{VALID_UNTIL_FIELD} is negative, expected epoch seconds")
+        raise TokenDocumentError(
+            f"{VALID_UNTIL_FIELD} is negative, expected epoch seconds; {_ADD_A_GOOD_VERSION}"
+        )
     if value > MAX_EPOCH_SECONDS:
         raise TokenDocumentError(
-            f"{VALID_UNTIL_FIELD} is beyond the year 9999, expected epoch seconds"
+            f"{VALID_UNTIL_FIELD} is beyond the year 9999, expected epoch seconds; "
+            f"{_ADD_A_GOOD_VERSION}"
         )
     # Momento writes 0 for a key that never expires.
     return int(value) or None

@@ -7,6 +7,7 @@ storm; and the small things a newcomer met in the first hour.
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -393,3 +394,73 @@ def test_annotations_near_the_limit_leave_no_room_for_the_lease_and_say_how_much
     assert "remove at least" in result["error"]["message"] and secret in result["error"]["message"]
     assert world.momento.refreshes == refreshes, "nothing was refreshed"
     assert world.states(secret) == {1: "ENABLED"}
+
+
+def test_secret_delete_of_a_secret_managed_by_label_is_still_an_error(
+    world: World, log_lines: Callable[[], list[dict[str, Any]]]
+) -> None:
+    """Once deleted, the secret is no longer listed by its label; the event's copy of the
+    secret still carries the label."""
+    secret = world.new_secret(labels={"rotation": "momento"})
+    world.seed_key(secret, expires_in=20 * DAY)
+    world.configure(ROTATION_LABEL="rotation=momento", ROTATION_SECRETS="")
+    world.secret_manager.set_expire_time(secret, datetime.now(UTC) - timedelta(seconds=1))
+    event = notification(by_number(secret), event_type="SECRET_DELETE")
+    resource = {"name": by_number(secret), "labels": {"rotation": "momento"}}
+    event["message"]["data"] = base64.b64encode(json.dumps(resource).encode()).decode()
+
+    delivery = deliver(world, event)
+
+    assert delivery.status == 200
+    (line,) = results_logged(log_lines())
+    assert (line["error_code"], line["secret"]) == ("secret_deleted", secret)
+
+
+def test_permission_denied_says_where_the_name_came_from_and_that_a_deletion_looks_alike(
+    world: World,
+) -> None:
+    """Secret Manager answers 403 for a secret whose per-secret grant is gone with it."""
+    secret = world.new_secret()
+    world.seed_key(secret, expires_in=20 * DAY)
+    world.secret_manager.inject_fault(
+        "AccessSecretVersion", grpc.StatusCode.PERMISSION_DENIED, times=-1
+    )
+
+    result = world.call().only()
+
+    assert result["error"]["code"] == "permission_denied"
+    message = result["error"]["message"]
+    assert "named in ROTATION_SECRETS" in message and "if the secret was deleted" in message
+
+
+def test_a_lost_race_whose_confirmation_cannot_be_read_cuts_the_sweep_short(world: World) -> None:
+    """FAILED_PRECONDITION on a disable, then the re-read that would tell a lost race from a
+    real precondition is unavailable: housekeeping is cut short (a warning), not failed."""
+    secret = world.new_secret()
+    for age in (40, 30, 20):
+        world.seed(secret, world.issue(expires_in=20 * DAY).console_json(), age=age * DAY)
+    world.secret_manager.inject_fault("DisableSecretVersion", grpc.StatusCode.FAILED_PRECONDITION)
+    world.secret_manager.inject_fault("GetSecretVersion", grpc.StatusCode.UNAVAILABLE, times=-1)
+
+    call = world.call()
+
+    result = call.only()
+    assert (call.status, result["action"], result["severity"]) == (200, "skipped", "WARNING")
+    assert result["attention"]["code"] == "sweep_incomplete"
+
+
+def test_an_event_that_finds_the_lease_held_and_the_secret_expiring_is_acknowledged(
+    world: World, log_lines: Callable[[], list[dict[str, Any]]]
+) -> None:
+    """The worse row wins: a person must act, and redelivery would only repeat the ERROR."""
+    now = int(datetime.now(UTC).timestamp())
+    held = {"holder": "another-run", "expires_at": now + 300, "base_version": 1, "taken_at": now}
+    secret = world.new_secret(annotations={"momento-key-rotation.lease": json.dumps(held)})
+    world.seed_key(secret, expires_in=20 * DAY)
+    world.secret_manager.set_expire_time(secret, datetime.now(UTC) + HOUR)
+
+    delivery = deliver(world, notification(by_number(secret)))
+
+    assert delivery.status == 200
+    (line,) = results_logged(log_lines())
+    assert line["error_code"] == "secret_expiring"

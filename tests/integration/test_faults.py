@@ -311,3 +311,22 @@ def wait_for(condition, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.05)
+
+
+def test_after_a_key_that_was_not_stored_the_next_refusal_says_why(world: World) -> None:
+    """refreshed_not_stored spent the refresh token; the Scheduler's retry is refused by
+    Momento and must say that it is the earlier refresh that spent it."""
+    secret = world.new_secret()
+    world.seed_key(secret, expires_in=DAY)
+    world.secret_manager.inject_fault(
+        "AddSecretVersion", grpc.StatusCode.PERMISSION_DENIED, times=-1
+    )
+    first = world.call().only()
+    world.secret_manager.clear_faults()
+
+    second = world.call().only()
+
+    assert first["error"]["code"] == "refreshed_not_stored"
+    assert second["error"]["code"] == "authentication"
+    assert "did not store the new key (refreshed_not_stored)" in second["error"]["message"]
+    assert world.states(secret) == {1: "ENABLED"}

@@ -487,11 +487,11 @@ FAILURE_KINDS = [
         lambda s: s.add(b'{"apiKey": "no-dots-no-base64"}'),
         "check that the secret holds a Momento API key",
     ),
-    # ... and one that only says what is wrong, so the reader says what to do.
+    # ... every rotation.token message says what to do itself (tested there).
     (
         "TokenDocumentError",
         lambda s: s.add(b'{"apiKey": 5}'),
-        "add a version holding the token document the rotation function reads",
+        "add a version holding the JSON Momento's console downloads",
     ),
     ("checksum", lambda s: (s.add(doc(key())), setattr(s, "crc32c", 1)), "add a new version"),
     ("v2", lambda s: s.add(doc(v2_key(exp=int(NOW + DAY)))), "store a v1 key"),

@@ -255,13 +255,10 @@ def test_a_lease_state_is_told_by_its_version_and_times(
     assert lease.state(held, latest_version=latest, now=now) == expected
 
 
-@pytest.mark.parametrize(
-    "behind", [timedelta(minutes=10), -timedelta(minutes=10)], ids=["behind", "ahead"]
-)
-def test_a_runner_whose_clock_is_ten_minutes_off_does_not_make_a_live_lease_look_abandoned(
-    behind: timedelta,
-) -> None:
-    """Runner A, its clock off by ``behind``, takes the lease; B, on time, must respect it."""
+def test_a_lease_from_a_runner_ten_minutes_behind_still_counts_as_held() -> None:
+    """Runner A, its clock 10 minutes behind, takes the lease; B, on time, must respect it.
+    (A clock ahead writes a later expiry, which only makes B wait longer.)"""
+    behind = timedelta(minutes=10)
     store = store_with({})
     assert acquire(store, now=NOW - behind).acquired is not None
     assert acquire(store, now=NOW + MINUTE).held_by is not None

@@ -16,7 +16,7 @@ from rotation.errors import (
     MomentoAuthenticationError,
     SecretStoreError,
 )
-from rotation.lease import LEASE_ANNOTATION
+from rotation.lease import CLOCK_SKEW_ALLOWANCE, LEASE_ANNOTATION
 from rotation.rotate import Rotator
 from rotation.token import RefreshedKey
 from tests import keys
@@ -300,3 +300,54 @@ def test_a_sweep_cut_short_is_a_warning_that_the_next_run_continues() -> None:
     assert result["attention"]["code"] == "sweep_incomplete"
     assert "4 remain enabled" in message and "next run continues" in message
     assert "new key" not in message, "no new key was stored: don't say one was"
+
+
+def test_an_unexpected_error_between_the_refresh_and_the_write_is_critical(capsys) -> None:
+    """Momento has spent the token: a bug there must page like a failed write, not hide as an
+    ordinary internal error."""
+    store = store_with_due_key()
+    broken = RefreshedKey(jwt=None, refresh_token="t" * 20, endpoint=keys.ENDPOINT, valid_until=1)  # type: ignore[arg-type]
+    result = rotate(store, FakeRefresher(broken))
+    assert (result["action"], result["severity"]) == ("failed", "CRITICAL")
+    assert result["error"]["code"] == "refreshed_not_stored"
+    assert "unexpected internal error" in result["error"]["message"]
+    assert len(store.versions) == 1
+
+
+def test_a_held_lease_says_when_it_can_really_be_taken_over() -> None:
+    """Its expiry plus the clock-skew allowance, not its bare expiry."""
+    store = store_with_due_key()
+    taken = NOW - timedelta(minutes=1)
+    store.annotations[LEASE_ANNOTATION] = json.dumps(
+        {
+            "holder": "another-run",
+            "base_version": 1,
+            "taken_at": int(taken.timestamp()),
+            "expires_at": int((taken + timedelta(minutes=5)).timestamp()),
+        }
+    )
+    result = rotate(store, FakeRefresher(refreshed()))
+    takeover = taken.replace(microsecond=0) + timedelta(minutes=5) + CLOCK_SKEW_ALLOWANCE
+    assert result["action"] == "skipped"
+    assert f"the first run after {takeover.strftime('%Y-%m-%dT%H:%M:%SZ')}" in result["reason"]
+
+
+def test_a_refresh_that_was_not_stored_explains_the_next_run_s_refusal() -> None:
+    """The refresh token is spent; the next run is refused and must say why."""
+    store = store_with_due_key()
+
+    def refuse(data: bytes) -> None:
+        raise SecretStoreError("denied", code=ErrorCode.PERMISSION_DENIED)
+
+    store.on_add = refuse
+    first = rotate(store, FakeRefresher(refreshed()))
+    store.on_add = None
+
+    class Refusing(FakeRefresher):
+        def refresh(self, key: object, refresh_token: str) -> RefreshedKey:
+            raise MomentoAuthenticationError("could not refresh the key: refused")
+
+    second = rotate(store, Refusing(refreshed()))
+    assert first["error"]["code"] == "refreshed_not_stored"
+    assert second["error"]["code"] == "authentication"
+    assert "did not store the new key" in second["error"]["message"]

@@ -180,8 +180,11 @@ def test_byte_order_mark_is_accepted() -> None:
     ids=lambda value: value if isinstance(value, str) and len(value) < 40 else None,
 )
 def test_malformed_documents_are_explained(payload: bytes, message: str) -> None:
-    with pytest.raises(TokenDocumentError, match=message):
+    """What is wrong, then after "; " what to do: the reader relies on the second part."""
+    with pytest.raises(TokenDocumentError, match=message) as caught:
         parse_document(payload)
+    wrong, _, advice = caught.value.message.rpartition("; ")
+    assert wrong and advice, "says what to do"
 
 
 @pytest.mark.parametrize("with_refresh_token", [True, False])
