@@ -134,6 +134,8 @@ class Bench:
             "SECRET_MANAGER_EMULATOR_HOST": self.secret_manager.address,
             "MOMENTO_CONTROL_ENDPOINT": self.momento.address,
             "MOMENTO_CONTROL_INSECURE": "true",
+            # As deploy.sh deploys it: every run also works out when the next one comes.
+            "ROTATION_SCHEDULE": "0 */6 * * *",
             **extra,
         }
 

@@ -24,6 +24,8 @@ from rotation.durations import (
     parse_duration,
 )
 from rotation.errors import ConfigError
+from rotation.schedule import CRON_FORM, CronSchedule, ScheduleError, TimeZoneError
+from rotation.schedule import parse as parse_schedule
 
 _SECRET_ID = r"[A-Za-z0-9_-]{1,255}"
 _PROJECT = r"[a-z0-9](?:[a-z0-9:.-]{0,98}[a-z0-9])?"
@@ -97,6 +99,8 @@ class Config:
     writes_per_minute: int = 300
     # The function's own timeout (deploy.sh passes it): a run that can't fit is warned about.
     function_timeout: timedelta | None = None
+    # The Cloud Scheduler job's schedule (deploy.sh passes it): when the next run comes.
+    schedule: CronSchedule | None = None
 
 
 def resolve_secret_name(
@@ -177,6 +181,7 @@ def load_config(env: Mapping[str, str], *, names: Mapping[str, str] | None = Non
             most=MAX_CALLS_PER_MINUTE,
         ),
         function_timeout=_optional_duration(env, "FUNCTION_TIMEOUT"),
+        schedule=_schedule(env),
     )
     # A lease that expired while its holder still worked would let a second run refresh too.
     # The holder reads, refreshes and writes under it: two store deadlines and one Momento call.
@@ -188,6 +193,25 @@ def load_config(env: Mapping[str, str], *, names: Mapping[str, str] | None = Non
             f"use for example {format_duration(longest_hold + timedelta(minutes=1))}"
         )
     return config
+
+
+def _schedule(env: Mapping[str, str]) -> CronSchedule | None:
+    """ROTATION_SCHEDULE in ROTATION_TIME_ZONE (default Etc/UTC, Cloud Scheduler's)."""
+    expression = _get(env, "ROTATION_SCHEDULE", CRON_FORM)
+    time_zone = _get(env, "ROTATION_TIME_ZONE", "a tz database time zone, such as Etc/UTC")
+    if not expression:
+        if time_zone:
+            raise ConfigError(
+                "ROTATION_TIME_ZONE is set, but ROTATION_SCHEDULE is not: set both (deploy.sh "
+                "passes the job's --schedule and --time-zone), or neither"
+            )
+        return None
+    try:
+        return parse_schedule(expression, time_zone or "Etc/UTC")
+    except TimeZoneError as error:
+        raise ConfigError(f"ROTATION_TIME_ZONE: {error}") from None
+    except ScheduleError as error:
+        raise ConfigError(f"ROTATION_SCHEDULE: {error}") from None
 
 
 def _get(env: Mapping[str, str], variable: str, form: str) -> str:

@@ -34,6 +34,7 @@ class ErrorCode(StrEnum):
     V2_KEY_NOT_REFRESHABLE = "v2_key_not_refreshable"
     KEY_EXPIRED = "key_expired"
     KEY_EXPIRES_SOON = "key_expires_soon"
+    SCHEDULE_TOO_SPARSE = "schedule_too_sparse"
     LATEST_VERSION_NOT_ENABLED = "latest_version_not_enabled"
     LATEST_VERSION_UNREADABLE = "latest_version_unreadable"
     # Secret Manager

@@ -73,6 +73,8 @@ class SecretResult:
     reason: str = ""
     version: str | None = None  # the latest version: read, or stored by this run
     valid_until: str | None = None  # when the latest key really expires (its exp)
+    seconds_left: int | None = None  # the same, as seconds from the run
+    next_run: str | None = None  # when the next run comes, when known (rotation.schedule)
     disabled_versions: tuple[str, ...] = ()
     kept_versions: tuple[KeptVersion, ...] = ()
     error_code: ErrorCode | None = None
@@ -124,6 +126,8 @@ class SecretResult:
             "reason": redact.scrub(self.reason),
             "version": self.version,
             "valid_until": self.valid_until,
+            "seconds_left": self.seconds_left,
+            "next_run": self.next_run,
             "disabled_versions": list(self.disabled_versions),
             "kept_versions": [
                 {"version": kept.version, "aliases": list(kept.aliases)}

@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING
 
 from rotation.durations import format_duration
 from rotation.errors import ErrorCode, NotRefreshableError, RotationError
+from rotation.schedule import RETRY_MARGIN
 from rotation.token import MAX_EPOCH_SECONDS, TokenDocument
 
 if TYPE_CHECKING:
     from rotation.config import Config
+    from rotation.schedule import NextRun
 
 # A refresh writes twice: the lease, and the new version (rotation.pacing.REFRESH_WRITES).
 WRITES_PER_REFRESH = 2
@@ -27,9 +29,15 @@ class Decision:
 
 
 def decide(
-    document: TokenDocument, *, now: datetime, refresh_before: timedelta, force: bool
+    document: TokenDocument,
+    *,
+    now: datetime,
+    refresh_before: timedelta,
+    force: bool,
+    next_run: NextRun | None = None,
 ) -> Decision:
-    """Refresh when the key expires within ``refresh_before`` (or when forced).
+    """Refresh when the key expires within ``refresh_before``, or before the next run and its
+    retries could refresh it (whatever ``refresh_before`` says), or when forced.
 
     The expiry is the key's own ``exp`` when it has one (:attr:`TokenDocument.expires_at`), not
     the document's ``validUntil``, which is only a copy.
@@ -51,13 +59,39 @@ def decide(
     window = format_duration(refresh_before)
     if force:
         return Decision(refresh=True, reason=f"forced; the key expires at {rfc3339(expires_at)}")
-    if remaining > refresh_before:
+    if remaining <= refresh_before:
         return Decision(
-            refresh=False,
-            reason=f"the key expires at {rfc3339(expires_at)}, more than {window} from now",
+            refresh=True, reason=f"the key expires at {rfc3339(expires_at)}, within {window}"
+        )
+    if next_run is not None and expires_at <= next_run.deadline:
+        return Decision(
+            refresh=True,
+            reason=f"the key expires at {rfc3339(expires_at)}, before the next run could "
+            f"refresh it: {next_run.source} comes at {rfc3339(next_run.at)}, and its retries may "
+            f"take {format_duration(RETRY_MARGIN)} more (REFRESH_BEFORE is {window})",
         )
     return Decision(
-        refresh=True, reason=f"the key expires at {rfc3339(expires_at)}, within {window}"
+        refresh=False,
+        reason=f"the key expires at {rfc3339(expires_at)}, more than {window} from now",
+    )
+
+
+def schedule_too_sparse(
+    secret: str, lifetime: timedelta | None, next_run: NextRun | None, *, now: datetime
+) -> str | None:
+    """Why the schedule can't keep a key of ``lifetime`` alive; None when it can, or when
+    either is unknown. A fresh key must outlive the wait for the next run and its retries."""
+    if lifetime is None or next_run is None:
+        return None
+    needed = next_run.needed_lifetime(now)
+    if lifetime > needed:
+        return None
+    return (
+        f"{secret}'s keys live {format_duration(lifetime)}, but the next run ({next_run.source}, "
+        f"at {rfc3339(next_run.at)}) may not refresh one until {format_duration(needed)} after "
+        f"the last (runs apart plus {format_duration(RETRY_MARGIN)} for retries): a key can "
+        "die between two runs. Run more often (a shorter --schedule or --rotation-period), or "
+        "issue keys that live longer than that"
     )
 
 

@@ -44,6 +44,8 @@ class SecretMetadata:
     name: str = ""
     # When Secret Manager deletes the whole secret, every version with it (Secret.expire_time).
     expire_time: datetime | None = None
+    # When Secret Manager next publishes SECRET_ROTATE (rotation.next_rotation_time), if it does.
+    next_rotation_time: datetime | None = None
 
 
 class SecretStore(Protocol):

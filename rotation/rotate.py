@@ -45,7 +45,14 @@ from rotation.errors import (
 )
 from rotation.outcomes import Action, Attention, KeptVersion, SecretResult
 from rotation.pacing import Pacer
-from rotation.policy import Decision, decide, epoch_to_rfc3339, rfc3339, secret_expiring
+from rotation.policy import (
+    Decision,
+    decide,
+    epoch_to_rfc3339,
+    rfc3339,
+    schedule_too_sparse,
+    secret_expiring,
+)
 from rotation.ports import (
     KeyRefresher,
     SecretMetadata,
@@ -55,7 +62,9 @@ from rotation.ports import (
     version_number,
 )
 from rotation.retention import SweepPlan, VersionInfo, plan_disable
+from rotation.schedule import NextRun, next_run
 from rotation.token import (
+    ApiKey,
     RefreshedKey,
     TokenDocument,
     check_rewritable,
@@ -125,11 +134,16 @@ class UnderLease:
 @dataclass(frozen=True)
 class Findings:
     """What the steps before the refresh found that the result must report whatever happens
-    next: the secret's own expiry (a failure) and a missing refresh token (a failure when the
-    key is due, else an ERROR that keeps the answer 2xx)."""
+    next: the secret's own expiry (a failure), a missing refresh token (a failure when the key
+    is due, else an ERROR that keeps the answer 2xx), and when the next run comes (against
+    which the latest key's lifetime is judged)."""
 
     expiring: RotationError | None = None
     attention: Attention | None = None
+    next_run: NextRun | None = None
+
+
+NOTHING_FOUND = Findings()
 
 
 class Rotator:
@@ -185,8 +199,9 @@ class Rotator:
             current = Healthy(read, _parse(read))
             # After the latest version, never before: the lease relies on that order.
             metadata = self._store.get_metadata(secret)
-            decision = self._decide(current.document, force=force)
-            findings = self._findings(secret, current, metadata, due=decision.refresh)
+            upcoming = next_run(self._config.schedule, metadata.next_rotation_time, now=now)
+            decision = self._decide(current.document, force=force, upcoming=upcoming)
+            findings = self._findings(secret, current, metadata, decision.refresh, upcoming)
             if decision.refresh and dry_run:
                 check_rewritable(current.document)
         except RotationError as error:
@@ -198,18 +213,15 @@ class Rotator:
         if decision.refresh:
             reason = f"dry run: would refresh, {reason}"
         sweep = self._sweep(secret, current, metadata.version_aliases, dry_run=dry_run)
-        return _result(
-            secret,
-            now,
-            reason=reason,
-            latest=current,
-            sweep=sweep,
-            errors=(findings.expiring,),
-            attention=findings.attention,
-        )
+        return _result(secret, now, reason=reason, latest=current, sweep=sweep, findings=findings)
 
     def _findings(
-        self, secret: str, current: Healthy, metadata: SecretMetadata, *, due: bool
+        self,
+        secret: str,
+        current: Healthy,
+        metadata: SecretMetadata,
+        due: bool,
+        upcoming: NextRun | None,
     ) -> Findings:
         """Step 2's other half: what makes this key unsafe whatever the refresh does.
 
@@ -222,11 +234,12 @@ class Rotator:
             refresh_before=self._config.refresh_before,
         )
         if current.document.refresh_token:
-            return Findings(expiring)
+            return Findings(expiring, next_run=upcoming)
         missing = _no_refresh_token(current)
         if due:
             raise RotationError(missing, code=ErrorCode.REFRESH_TOKEN_MISSING)
-        return Findings(expiring, Attention(ErrorCode.REFRESH_TOKEN_MISSING, missing, "ERROR"))
+        attention = Attention(ErrorCode.REFRESH_TOKEN_MISSING, missing, "ERROR")
+        return Findings(expiring, attention, upcoming)
 
     def _refresh(
         self,
@@ -241,7 +254,6 @@ class Rotator:
 
         now = self._clock()
         under: UnderLease | None = None
-        expiring = (findings.expiring,)
         # The lease's write and the new version's are reserved in the budget together, before
         # the lease: once Momento has spent the refresh token, the add never waits for budget.
         with self._pacer.refresh_writes(secret) if self._pacer else contextlib.nullcontext():
@@ -255,7 +267,7 @@ class Rotator:
                     duration=self._config.lease_duration,
                 )
             except RotationError as error:
-                return _result(secret, now, latest=current, errors=(error, *expiring))
+                return _result(secret, now, latest=current, error=error, findings=findings)
             if outcome.acquired is not None:
                 under = self._under_lease(secret, current, outcome, reason)
         aliases = metadata.version_aliases
@@ -271,7 +283,9 @@ class Rotator:
                 f"force again after {rfc3339(outcome.refreshed_at + lease_duration)}"
             )
             sweep = self._sweep(secret, current, aliases, dry_run=False)
-            return _result(secret, now, reason=burst, latest=current, sweep=sweep, errors=expiring)
+            return _result(
+                secret, now, reason=burst, latest=current, sweep=sweep, findings=findings
+            )
         if under is None:
             return _result(
                 secret,
@@ -279,23 +293,33 @@ class Rotator:
                 reason=_lease_held_reason(outcome.held_by),
                 latest=current,
                 busy=True,
-                errors=expiring,
+                findings=findings,
             )
         # Verification and the sweep run after the new version superseded the lease: they
         # change nothing that a concurrent run could duplicate.
         if under.error is not None or under.latest is None or under.stored is None:
             return _result(
-                secret, now, reason=under.reason, under=under, latest=current, errors=expiring
+                secret, now, reason=under.reason, under=under, latest=current, findings=findings
             )
         try:
             sweep = self._verify_then_sweep(secret, under.latest, aliases)
         except RotationError as error:
-            return _result(secret, now, reason=under.reason, under=under, errors=(error, *expiring))
-        return _result(secret, now, reason=under.reason, under=under, sweep=sweep, errors=expiring)
+            return _result(
+                secret, now, reason=under.reason, under=under, error=error, findings=findings
+            )
+        return _result(
+            secret, now, reason=under.reason, under=under, sweep=sweep, findings=findings
+        )
 
-    def _decide(self, document: TokenDocument, *, force: bool) -> Decision:
+    def _decide(
+        self, document: TokenDocument, *, force: bool, upcoming: NextRun | None
+    ) -> Decision:
         return decide(
-            document, now=self._clock(), refresh_before=self._config.refresh_before, force=force
+            document,
+            now=self._clock(),
+            refresh_before=self._config.refresh_before,
+            force=force,
+            next_run=upcoming,
         )
 
     def _under_lease(
@@ -602,8 +626,7 @@ def _result(
     under: UnderLease | None = None,
     sweep: Sweep | None = None,
     error: RotationError | None = None,
-    errors: Sequence[RotationError | None] = (),
-    attention: Attention | None = None,
+    findings: Findings = NOTHING_FOUND,
     busy: bool = False,
 ) -> SecretResult:
     """The one place a SecretResult is built, from what the steps returned.
@@ -613,29 +636,36 @@ def _result(
     """
     sweep = sweep or Sweep()
     version = read.name if read is not None else None
+    key: ApiKey | None = None
     expiry = None
     if latest is not None:
-        version, expiry = latest.version.name, latest.document.expires_at
+        version, key = latest.version.name, latest.document.key
+        expiry = latest.document.expires_at
     if under is not None and under.latest is not None:
-        version, expiry = under.latest.version.name, under.latest.document.expires_at
+        version, key = under.latest.version.name, under.latest.document.key
+        expiry = under.latest.document.expires_at
     if under is not None and under.stored is not None:
         version, expiry = under.stored, under.stored_expiry
     stored = under is not None and under.stored is not None
-    failure = _worst(error, under.error if under else None, sweep.error, *errors)
+    failure = _worst(error, under.error if under else None, sweep.error, findings.expiring)
     notice = _worst_attention(
-        attention,
+        findings.attention,
         under.attention if under else None,
         sweep.cut_short,
-        _expires_soon(expiry, now) if failure is None else None,
+        None if failure else _too_sparse(secret, key, findings.next_run, now),
+        None if failure else _expires_soon(expiry, now),
     )
     action = Action.FAILED if failure else Action.REFRESHED if stored else Action.SKIPPED
     reason = "; ".join(part for part in (reason, sweep.note) if part)
+    upcoming = findings.next_run
     return SecretResult(
         secret=secret,
         action=action,
         reason=reason,
         version=version,
         valid_until=epoch_to_rfc3339(expiry),
+        seconds_left=None if expiry is None else max(int(expiry - now.timestamp()), 0),
+        next_run=None if upcoming is None else rfc3339(upcoming.at),
         disabled_versions=sweep.disabled,
         kept_versions=sweep.kept,
         error_code=failure.code if failure else None,
@@ -644,6 +674,16 @@ def _result(
         stored=stored,
         busy=busy,
     )
+
+
+def _too_sparse(
+    secret: str, key: ApiKey | None, upcoming: NextRun | None, now: datetime
+) -> Attention | None:
+    """An ERROR (2xx: a retry can't help) when even a fresh key of this one's lifetime would
+    die before the next run could refresh it."""
+    lifetime = None if key is None or key.lifetime is None else timedelta(seconds=key.lifetime)
+    why = schedule_too_sparse(secret, lifetime, upcoming, now=now)
+    return None if why is None else Attention(ErrorCode.SCHEDULE_TOO_SPARSE, why, "ERROR")
 
 
 def _worst(*candidates: RotationError | None) -> RotationError | None:
@@ -824,6 +864,9 @@ def _log_summary(result: SecretResult) -> None:
         action=str(result.action),
         version=result.version,
         valid_until=result.valid_until,
+        # A number, for deploy.sh's key-lifetime metric (a log-based distribution by secret).
+        seconds_left=result.seconds_left,
+        next_run=result.next_run,
         disabled_versions=list(result.disabled_versions),
         kept_versions=[kept.version for kept in result.kept_versions],
         error_code=str(result.error_code) if result.error_code else None,

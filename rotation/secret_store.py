@@ -201,6 +201,12 @@ class GoogleSecretStore:
         # proto-plus gives an unset Timestamp as a zero datetime; "expire_time" in the message
         # tells it from a set one.
         expire_time: datetime | None = response.expire_time if "expire_time" in response else None
+        rotation = response.rotation if "rotation" in response else None
+        next_rotation_time: datetime | None = (
+            rotation.next_rotation_time
+            if rotation is not None and "next_rotation_time" in rotation
+            else None
+        )
         return SecretMetadata(
             annotations=dict(response.annotations),
             etag=str(response.etag),
@@ -209,6 +215,7 @@ class GoogleSecretStore:
             },
             name=str(response.name),
             expire_time=expire_time,
+            next_rotation_time=next_rotation_time,
         )
 
     def replace_annotations(

@@ -11,16 +11,49 @@ one list, one get), no writes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from rotation import lease
 from rotation.config import Config
-from rotation.errors import RotationError
-from rotation.policy import decide, epoch_to_rfc3339, rfc3339, secret_expiring
+from rotation.errors import ErrorCode, RotationError
+from rotation.outcomes import Attention
+from rotation.policy import (
+    decide,
+    epoch_to_rfc3339,
+    rfc3339,
+    schedule_too_sparse,
+    secret_expiring,
+)
 from rotation.ports import SecretStore
 from rotation.retention import VersionInfo, plan_disable
+from rotation.schedule import NextRun, next_run
 from rotation.token import parse_document
+
+
+@dataclass(frozen=True)
+class NextRunStatus:
+    """When the next run comes, and whether the current key and a fresh one outlive it."""
+
+    at: str | None  # None: unknown (no ROTATION_SCHEDULE, no rotation schedule on the secret)
+    source: str
+    key_outlives_it: bool | None = None
+    fresh_key_outlives_it: bool | None = None  # None: the key's lifetime is unknown (no iat)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "source": self.source,
+            "key_outlives_it": self.key_outlives_it,
+            "fresh_key_outlives_it": self.fresh_key_outlives_it,
+        }
+
+
+UNKNOWN_NEXT_RUN = NextRunStatus(
+    None,
+    "unknown: set ROTATION_SCHEDULE to the Scheduler job's schedule (deploy.sh does), or give "
+    "the secret a rotation schedule (deploy.sh --rotation-period)",
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +65,9 @@ class SecretStatus:
     reason: str = ""
     secret_expire_time: str | None = None  # when Secret Manager deletes the whole secret
     refreshable: bool | None = None  # whether the latest version holds a refresh token
+    next_run: NextRunStatus | None = None
+    # What needs a person though the run would not fail (the schedule can't keep keys alive).
+    attention: Attention | None = None
     enabled_versions: tuple[str, ...] = ()
     next_sweep_disables: tuple[str, ...] = ()
     kept_versions: tuple[tuple[str, tuple[str, ...]], ...] = ()
@@ -48,6 +84,12 @@ class SecretStatus:
             "reason": self.reason,
             "secret_expire_time": self.secret_expire_time,
             "refreshable": self.refreshable,
+            "next_run": None if self.next_run is None else self.next_run.to_json(),
+            "attention": (
+                None
+                if self.attention is None
+                else {"code": str(self.attention.code), "message": self.attention.message}
+            ),
             "enabled_versions": list(self.enabled_versions),
             "next_sweep_disables": list(self.next_sweep_disables),
             "kept_versions": [
@@ -77,9 +119,16 @@ def secret_status(
     lease_json = None if held is None else _lease_json(held, latest.number, now)
     expire_time = metadata.expire_time
     expires = None if expire_time is None else rfc3339(expire_time)
+    upcoming = next_run(config.schedule, metadata.next_rotation_time, now=now)
     try:
         document = parse_document(latest.data)
-        decision = decide(document, now=now, refresh_before=config.refresh_before, force=False)
+        decision = decide(
+            document,
+            now=now,
+            refresh_before=config.refresh_before,
+            force=False,
+            next_run=upcoming,
+        )
     except RotationError as error:
         # Broken or expired: the run fails it, and sweeps nothing.
         return SecretStatus(
@@ -99,6 +148,10 @@ def secret_status(
         min_enabled=config.min_enabled_versions,
         aliases=metadata.version_aliases,
     )
+    lifetime = document.key.lifetime
+    sparse = schedule_too_sparse(
+        secret, None if lifetime is None else timedelta(seconds=lifetime), upcoming, now=now
+    )
     return SecretStatus(
         secret,
         latest_version=latest.name,
@@ -107,12 +160,28 @@ def secret_status(
         reason=decision.reason,
         secret_expire_time=expires,
         refreshable=bool(document.refresh_token),
+        next_run=_next_run_status(upcoming, document.expires_at, lifetime, now),
+        attention=None
+        if sparse is None
+        else Attention(ErrorCode.SCHEDULE_TOO_SPARSE, sparse, "ERROR"),
         enabled_versions=_newest_first(enabled),
         next_sweep_disables=tuple(v.name for v in plan.disable),
         kept_versions=tuple((v.name, aliases) for v, aliases in plan.kept_for_aliases),
         lease=lease_json,
         error=expiring,
     )
+
+
+def _next_run_status(
+    upcoming: NextRun | None, expires_at: int | None, lifetime: int | None, now: datetime
+) -> NextRunStatus:
+    if upcoming is None:
+        return UNKNOWN_NEXT_RUN
+    outlives = None if expires_at is None else expires_at > upcoming.deadline.timestamp()
+    fresh = None
+    if lifetime is not None:
+        fresh = timedelta(seconds=lifetime) > upcoming.needed_lifetime(now)
+    return NextRunStatus(rfc3339(upcoming.at), upcoming.source, outlives, fresh)
 
 
 def _newest_first(versions: list[VersionInfo]) -> tuple[str, ...]:
@@ -139,6 +208,10 @@ def describe(status: SecretStatus) -> str:
         lines.append(f"  latest      {status.latest_version}{expiry}")
     if status.due is not None:
         lines.append(f"  next run    {'refreshes' if status.due else 'skips'}: {status.reason}")
+    if status.next_run is not None:
+        lines.append(f"  comes at    {_describe_next_run(status.next_run)}")
+    if status.attention is not None:
+        lines.append(f"  attention   {status.attention.code}: {status.attention.message}")
     if status.refreshable is False:
         lines.append("  refresh     impossible: the latest version holds no refresh token")
     if status.secret_expire_time:
@@ -159,6 +232,16 @@ def describe(status: SecretStatus) -> str:
         )
         lines.append(f"  lease       {lease_line}")
     return "\n".join(lines)
+
+
+def _describe_next_run(next_run: NextRunStatus) -> str:
+    if next_run.at is None:
+        return next_run.source
+    outlives = {True: "outlives it", False: "does NOT outlive it", None: "unknown"}
+    return (
+        f"{next_run.at} ({next_run.source}); the current key {outlives[next_run.key_outlives_it]}"
+        f", a fresh key {outlives[next_run.fresh_key_outlives_it]}"
+    )
 
 
 def _number(version: str) -> str:

@@ -55,6 +55,14 @@ class ApiKey:
     form: KeyForm
     endpoint: str | None  # the base endpoint E (control.E, cache.E ...), when the key names one
     expires_at: int | None  # the JWT's exp claim, epoch seconds
+    issued_at: int | None = None  # the JWT's iat claim: with exp, the key's whole lifetime
+
+    @property
+    def lifetime(self) -> int | None:
+        """Seconds from issue to expiry (a refresh keeps it); None when either is unknown."""
+        if self.expires_at is None or self.issued_at is None:
+            return None
+        return self.expires_at - self.issued_at if self.expires_at > self.issued_at else None
 
     def __repr__(self) -> str:
         return f"ApiKey(form={self.form.value}, endpoint={self.endpoint!r}, redacted)"
@@ -262,14 +270,14 @@ def parse_api_key(text: str, *, field: str = "apiKey") -> ApiKey:
         endpoint, jwt = v1
         claims = decode_jwt_claims(jwt, field=field)
         form = KeyForm.V2 if claims.get("t") == "g" else KeyForm.V1
-        return ApiKey(text, jwt, form, endpoint, _exp(claims))
+        return ApiKey(text, jwt, form, endpoint, _exp(claims), _iat(claims))
     claims = decode_jwt_claims(text, field=field)
     if claims.get("t") == "g":
-        return ApiKey(text, text, KeyForm.V2, None, _exp(claims))
+        return ApiKey(text, text, KeyForm.V2, None, _exp(claims), _iat(claims))
     control = claims.get("cp")
     if isinstance(control, str) and control:
         endpoint = control.removeprefix("control.")
-        return ApiKey(text, text, KeyForm.LEGACY, endpoint, _exp(claims))
+        return ApiKey(text, text, KeyForm.LEGACY, endpoint, _exp(claims), _iat(claims))
     raise TokenDocumentError(
         f"{field} is a JWT without the claims of a Momento key (no endpoint); "
         "check that the secret holds a Momento API key"
@@ -327,6 +335,14 @@ def _exp(claims: Mapping[str, Any]) -> int | None:
                 f"{_ADD_A_GOOD_VERSION}"
             )
         return int(exp)
+    return None
+
+
+def _iat(claims: Mapping[str, Any]) -> int | None:
+    """The iat claim when it is a plausible time; None otherwise (it is only ever informative)."""
+    iat = claims.get("iat")
+    if isinstance(iat, int | float) and not isinstance(iat, bool) and math.isfinite(iat):
+        return int(iat) if 0 <= iat <= MAX_EPOCH_SECONDS else None
     return None
 
 

@@ -98,6 +98,8 @@ rule is INVALID_ARGUMENT (AIP-193's code for a bad argument) unless the row says
 | topics must be set to configure rotation (checked when rotation is written, against the resulting topics) | resources.py Rotation; "Create rotation schedules" | test_rotation_needs_topics, test_rotation_can_be_set_by_update_when_the_secret_has_topics |
 | unknown: removing the topics of a secret that has a rotation; we allow it | (none) | test_topics_can_be_removed_from_a_secret_with_a_rotation |
 | input only fields (rotation_period, ttl, tags) are not returned; ttl sets expire_time | resources.proto INPUT_ONLY; resources.py Secret.expire_time ("always provided on output") | test_input_only_fields_are_not_returned |
+| at next_rotation_time, SECRET_ROTATE is published to each topic (attributes eventType, secretId with the project number, dataFormat; data the Secret as JSON), and next_rotation_time is advanced by rotation_period (test hook `publish_due_rotations`, by the emulator clock) | resources.py Rotation ("At next_rotation_time, Secret Manager will send a Pub/Sub notification to the topics configured on the Secret"), Rotation.rotation_period ("next_rotation_time will be advanced by this period when the service automatically sends rotation notifications"); "Set up notifications on a secret" (attributes) | test_due_rotations_are_published_and_next_rotation_time_advances |
+| unknown: a rotation without rotation_period after its one notification; we clear next_rotation_time | (none) | test_due_rotations_are_published_and_next_rotation_time_advances |
 | expiration (expire_time, or ttl counted from the request on the emulator clock) at least 60 s and at most 100 years away; checked on CreateSecret, and on UpdateSecret when the mask names expire_time or ttl; GetSecret returns the expire_time | "Set an expiration date for a secret" ("A secret's expiration cannot be less than 60 seconds away or more than 100 years away"; "the expiration is always returned as a timestamp, regardless of how it was given") | test_an_expiration_is_60_seconds_to_100_years_away |
 | unknown: how long "100 years" is, and whether the bounds are inclusive; we take Rotation's 3153600000 s and accept both bounds | "Set an expiration date for a secret" (gives no count) | test_an_expiration_is_60_seconds_to_100_years_away[*-60s, *-100-years] |
 | UpdateSecret changes or removes the expiration: the masked member the request sets replaces it, a masked member left unset removes it | "Set an expiration date for a secret" ("An expiration can be added, updated, or removed from a secret at any time"); AIP-134 (a masked field left unset is cleared) | test_update_secret_changes_or_removes_the_expiration |
@@ -988,6 +990,70 @@ class SecretManagerEmulator(EmulatorServer):
             record = self._secret(secret)
             record.meta.version_aliases.clear()
             record.meta.version_aliases.update({str(a): int(n) for a, n in aliases.items()})
+
+    def set_rotation(
+        self,
+        secret: str,
+        *,
+        next_rotation_time: datetime,
+        rotation_period: timedelta,
+        topics: Sequence[str],
+    ) -> None:
+        """Give the secret a rotation schedule and topics as given, unchecked (a seeding hook:
+        a schedule already running upstream, its next time possibly past). The etag does not
+        change. ``rotation_period`` is kept, though GetSecret never returns it (INPUT_ONLY)."""
+        when = _aware(next_rotation_time, "next_rotation_time")
+        with self._lock:
+            meta = self._secret(secret).meta
+            meta.rotation = secretmanager_v1.Rotation(
+                next_rotation_time=when, rotation_period=rotation_period
+            )
+            meta.topics = [secretmanager_v1.Topic(name=topic) for topic in topics]
+
+    def publish_due_rotations(self, publish: Callable[[str, dict[str, Any]], None]) -> int:
+        """Publish SECRET_ROTATE for every secret whose ``next_rotation_time`` has come (by the
+        emulator clock), as Secret Manager does, then advance it by ``rotation_period``.
+
+        ``publish(topic, message)`` receives, per topic, the Pub/Sub message: ``attributes``
+        (``eventType``, ``secretId`` with the project number, ``dataFormat``) and ``data`` (the
+        Secret resource as JSON, base64). Returns how many secrets were due. Nothing is
+        published while the emulator's lock is held.
+        """
+        outbox: list[tuple[str, dict[str, Any]]] = []
+        with self._lock:
+            self._drop_expired()
+            now = self._now()
+            for record in self._secrets.values():
+                rotation = record.meta.rotation
+                if "rotation" not in record.meta or "next_rotation_time" not in rotation:
+                    continue
+                if rotation.next_rotation_time > now:
+                    continue
+                message = self._rotate_message(record)
+                outbox.extend((topic.name, message) for topic in record.meta.topics)
+                period = rotation.rotation_period if "rotation_period" in rotation else None
+                if period:
+                    # resources.py Rotation.rotation_period: "next_rotation_time will be advanced
+                    # by this period when the service automatically sends rotation notifications"
+                    rotation.next_rotation_time = rotation.next_rotation_time + period
+                else:
+                    secretmanager_v1.Secret.pb(record.meta).rotation.ClearField(
+                        "next_rotation_time"
+                    )
+        for topic, message in outbox:
+            publish(topic, message)
+        return len({message["attributes"]["secretId"] for _, message in outbox})
+
+    def _rotate_message(self, record: _SecretRecord) -> dict[str, Any]:
+        resource = secretmanager_v1.Secret.to_json(self._secret_message(record))
+        return {
+            "attributes": {
+                "eventType": "SECRET_ROTATE",
+                "secretId": str(record.meta.name),
+                "dataFormat": "JSON_API_V1",
+            },
+            "data": base64.b64encode(resource.encode()).decode(),
+        }
 
     def set_annotations(self, secret: str, annotations: Mapping[str, str]) -> None:
         """Replace the secret's annotations as given, unchecked (a seeding hook): state that a

@@ -2055,3 +2055,48 @@ def test_module_entry_point_serves_until_sigterm():
             process.kill()
             process.wait()
         process.stdout.close()
+
+
+def test_due_rotations_are_published_and_next_rotation_time_advances() -> None:
+    """At next_rotation_time, SECRET_ROTATE goes to each topic and the time moves on by the
+    period (kept, though GetSecret never returns it); a rotation without a period fires once."""
+    import base64  # noqa: PLC0415
+    import json  # noqa: PLC0415
+
+    clock = [NOW]
+    with SecretManagerEmulator(
+        project_numbers={PROJECT: NUMBER}, clock=lambda: clock[0], rate_limits=False
+    ) as emu:
+        periodic = emu.create_secret(SECRET)
+        once = emu.create_secret(f"projects/{PROJECT}/secrets/once")
+        emu.set_rotation(
+            periodic,
+            next_rotation_time=NOW + timedelta(hours=1),
+            rotation_period=timedelta(days=7),
+            topics=["projects/p/topics/a", "projects/p/topics/b"],
+        )
+        emu.set_rotation(
+            once,
+            next_rotation_time=NOW + timedelta(hours=1),
+            rotation_period=timedelta(0),
+            topics=["projects/p/topics/a"],
+        )
+        published: list[tuple[str, dict]] = []
+
+        assert emu.publish_due_rotations(lambda t, m: published.append((t, m))) == 0
+        clock[0] = NOW + timedelta(hours=2)
+        assert emu.publish_due_rotations(lambda t, m: published.append((t, m))) == 2
+        assert emu.publish_due_rotations(lambda t, m: published.append((t, m))) == 0
+
+        sm_client, channel = connect(emu.address)
+        try:
+            secret = sm_client.get_secret(name=SECRET)
+        finally:
+            channel.close()
+    topics = sorted(topic for topic, _ in published)
+    assert topics == ["projects/p/topics/a", "projects/p/topics/a", "projects/p/topics/b"]
+    message = next(m for _, m in published if m["attributes"]["secretId"] == periodic)
+    assert message["attributes"]["eventType"] == "SECRET_ROTATE"
+    assert periodic.startswith(f"projects/{NUMBER}/")
+    assert json.loads(base64.b64decode(message["data"]))["name"] == periodic
+    assert secret.rotation.next_rotation_time == NOW + timedelta(hours=1) + timedelta(days=7)

@@ -48,6 +48,8 @@ PURE_MODULES = {
     "rotation.redact",
     "rotation.request",
     "rotation.retention",
+    # Its next-run arithmetic imports cronsim when called; importing it costs only the stdlib.
+    "rotation.schedule",
     "rotation.token",
 }
 

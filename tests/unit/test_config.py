@@ -17,6 +17,15 @@ BASE = {"ROTATION_SECRETS": "momento-key", "GOOGLE_CLOUD_PROJECT": "demo-project
 NOT_UTF8 = b"\xff\xfe".decode("utf-8", "surrogateescape")
 
 
+def test_the_scheduler_job_s_schedule_is_read_in_its_time_zone() -> None:
+    config = load_config(
+        {**BASE, "ROTATION_SCHEDULE": "0 */6 * * *", "ROTATION_TIME_ZONE": "Europe/Riga"}
+    )
+    assert config.schedule is not None
+    assert (config.schedule.expression, config.schedule.time_zone) == ("0 */6 * * *", "Europe/Riga")
+    assert load_config(BASE).schedule is None
+
+
 def test_defaults() -> None:
     config = load_config(BASE)
     assert config.secrets == ("projects/demo-project/secrets/momento-key",)
@@ -399,6 +408,26 @@ def test_duration_formatting(seconds: int, text: str) -> None:
         ),
         pytest.param(
             {"LEASE_DURATION": NOT_UTF8}, "LEASE_DURATION is not valid UTF-8", id="lease-not-utf8"
+        ),
+        pytest.param(
+            {"ROTATION_SCHEDULE": "every 6 hours"},
+            "ROTATION_SCHEDULE: 'every 6 hours' is not a unix-cron expression",
+            id="schedule-english",
+        ),
+        pytest.param(
+            {"ROTATION_SCHEDULE": "61 * * * *"},
+            "ROTATION_SCHEDULE: '61 \\* \\* \\* \\*': Bad minute",
+            id="schedule-out-of-range",
+        ),
+        pytest.param(
+            {"ROTATION_SCHEDULE": "0 3 * * *", "ROTATION_TIME_ZONE": "Mars/Olympus"},
+            "ROTATION_TIME_ZONE: 'Mars/Olympus' is not a time zone",
+            id="time-zone-unknown",
+        ),
+        pytest.param(
+            {"ROTATION_TIME_ZONE": "Etc/UTC"},
+            "ROTATION_TIME_ZONE is set, but ROTATION_SCHEDULE is not",
+            id="time-zone-alone",
         ),
     ],
 )

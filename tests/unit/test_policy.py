@@ -85,3 +85,39 @@ def test_an_expired_key_is_refused_even_when_valid_until_says_otherwise() -> Non
     )
     with pytest.raises(NotRefreshableError, match="expired"):
         decide(document, now=NOW, refresh_before=WINDOW, force=False)
+
+
+def test_a_key_that_would_die_before_the_next_run_is_due_whatever_refresh_before_says() -> None:
+    """A weekly job and REFRESH_BEFORE=3d: a key with 4 days left must be refreshed now."""
+    from rotation.schedule import CronSchedule, next_run  # noqa: PLC0415
+
+    now = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)  # a Monday's run
+    upcoming = next_run(CronSchedule("0 3 * * 1"), None, now=now)
+    four_days = parse_document(
+        keys.document(apiKey=keys.v1_key(exp=int((now + timedelta(days=4)).timestamp())))
+    )
+    decision = decide(
+        four_days, now=now, refresh_before=timedelta(days=3), force=False, next_run=upcoming
+    )
+    assert decision.refresh
+    assert "before the next run could refresh it" in decision.reason
+    assert "ROTATION_SCHEDULE '0 3 * * 1'" in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("lifetime", "sparse"),
+    [(timedelta(hours=12), True), (timedelta(days=1), True), (timedelta(days=30), False)],
+    ids=["12h-key", "1d-key", "30d-key"],
+)
+def test_a_daily_schedule_cannot_keep_keys_alive_that_live_a_day_or_less(
+    lifetime: timedelta, sparse: bool
+) -> None:
+    from rotation.policy import schedule_too_sparse  # noqa: PLC0415
+    from rotation.schedule import CronSchedule, next_run  # noqa: PLC0415
+
+    now = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
+    upcoming = next_run(CronSchedule("0 3 * * *"), None, now=now)
+    why = schedule_too_sparse("projects/p/secrets/s", lifetime, upcoming, now=now)
+    assert (why is not None) is sparse
+    if why:
+        assert "Run more often" in why and "live longer" in why
