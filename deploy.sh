@@ -67,9 +67,27 @@ readonly JOB_MAX_BACKOFF=600s
 readonly JOB_MAX_DOUBLINGS=3
 readonly JOB_DESCRIPTION="Rotates Momento API keys in Secret Manager (deploy.sh)"
 readonly FINGERPRINT_LABEL=deploy-fingerprint
+# Alert policy creation waits for a new log-based metric to reach Cloud Monitoring: up to 10 min.
+readonly POLICY_ATTEMPTS=32
+readonly DASHBOARD_CONSOLE=https://console.cloud.google.com/monitoring/dashboards/builder
+# The job's default schedule: every 6 hours, often enough for the dead-man's switch below (a run
+# that refreshes nothing costs one access and two reads per secret).
+readonly DEFAULT_SCHEDULE='0 */6 * * *'
+# The dead-man's switch: Cloud Monitoring's metric-absence condition waits at least 120 s, a
+# whole number of minutes, and at most 23.5 hours (alert.proto MetricAbsence.duration; "Create
+# metric-absence alerting policies"). It fires when no result has come for the schedule's longest
+# gap plus SWITCH_MARGIN_S: the job's retries and log delivery, the function's own RETRY_MARGIN
+# (rotation/schedule.py).
+readonly MIN_ABSENCE_S=120
+readonly MAX_ABSENCE_S=84600
+readonly SWITCH_MARGIN_S=3600
+# The key-lifetime histogram: exponential buckets from a minute, 10% apart, up to about 440 days,
+# so the alert's threshold is read within 10%.
+readonly LIFETIME_BUCKETS='{"exponentialBuckets": {"numFiniteBuckets": 140, "growthFactor": 1.1, "scale": 60}}'
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly script_dir
+readonly DASHBOARD_TEMPLATE=$script_dir/monitoring/dashboard.json
 
 usage() {
   cat <<'EOF'
@@ -78,7 +96,8 @@ Usage: ./deploy.sh --project ID (--secrets NAME[,NAME...] | --label KEY=VALUE) [
        ./deploy.sh ... --dry-run
 
 Deploys the Momento key rotation function (Cloud Functions gen2, private) and a Cloud
-Scheduler job that calls it. In order, each step checking first so a re-run changes nothing:
+Scheduler job that calls it every 6 hours. In order, each step checking first so a re-run
+changes nothing:
   1. enable the APIs it needs;
   2. with --seed-from: create the secret if missing and add the file as its first version;
   3. create a service account for the function and one for the scheduler;
@@ -89,8 +108,14 @@ Scheduler job that calls it. In order, each step checking first so a re-run chan
   7. create or update the scheduler job (POST, OIDC token, retries);
   8. with --rotation-period: a Pub/Sub topic Secret Manager may publish to, a second function
      (NAME-event) triggered by it, and a rotation schedule on each secret;
-  9. log-based metrics counting failed results, and two alert policies (any failure; a key
-     refreshed but not stored), sent to --alert-channel if given.
+  9. log-based metrics of the results (failed ones; all, by action and severity; each key's
+     remaining lifetime), and alert policies: any failure; a key refreshed but not stored; no
+     result for longer than the schedule allows (the dead-man's switch); a key with less than
+     --alert-expiry-below left. All sent to --alert-channel if given;
+ 10. a Cloud Monitoring dashboard (monitoring/dashboard.json): each key's remaining lifetime,
+     the runs by outcome, and the state of each alert policy;
+ 11. where your credentials can read the keys: the function's own status check, naming any
+     secret whose schedule can't keep its key alive.
 
 Each option falls back to the environment variable in brackets, then to the default.
 
@@ -118,20 +143,27 @@ Rotation (passed to the function; first checked by its own parser, rotation/chec
                             in any minute; the project allows 600. [SECRET_MANAGER_WRITES_PER_MINUTE; 300]
 
 Schedule:
-  --schedule CRON           When the job runs (unix cron).         [ROTATION_SCHEDULE; 0 3 * * *]
-  --time-zone TZ            Time zone of the schedule.             [ROTATION_TIME_ZONE; Etc/UTC]
+  --schedule CRON           When the job runs: unix-cron, 5 fields (not Cloud Scheduler's
+                            English-like form). Also passed to the function, which refreshes
+                            a key now if it would not outlive the next run. At most 22h30m
+                            between runs keeps the dead-man's switch on.
+                                                                   [ROTATION_SCHEDULE; 0 */6 * * *]
+  --time-zone TZ            Time zone of the schedule (tz database). [ROTATION_TIME_ZONE; Etc/UTC]
   --job-name NAME           Cloud Scheduler job name.              [SCHEDULER_JOB; function name]
-  --no-scheduler            No daily job (deletes one found); needs --rotation-period.
-                                                                   [ROTATION_SCHEDULER=false]
+  --no-scheduler            No job (deletes one found), and so no dead-man's switch; needs
+                            --rotation-period.                     [ROTATION_SCHEDULER=false]
   --rotation-period DUR     Secret Manager's own rotation schedule on each secret, every DUR
                             (1h to 100 years: 720h, 30d, 86400s; first one an hour from now).
                             Adds a Pub/Sub topic, the function NAME-event (entry point
-                            rotate_event, Pub/Sub trigger, retried on failure). [ROTATION_PERIOD]
+                            rotate_event, Pub/Sub trigger, retried on failure). The job stays
+                            (it is the heartbeat the dead-man's switch listens for). [ROTATION_PERIOD]
   --topic TOPIC             Pub/Sub topic for the schedule.        [ROTATION_TOPIC; momento-key-rotation]
 
 Alerting:
   --alert-channel NAME      projects/ID/notificationChannels/ID the alert policies notify
                             (without it they are created with no channel). [ALERT_CHANNEL]
+  --alert-expiry-below DUR  Alert when a key has less than this left (90m, 24h, 2d).
+                                                                   [ALERT_EXPIRY_BELOW; 24h]
 
 Function:
   --region REGION           Region of the function and the job.    [GOOGLE_CLOUD_REGION; us-central1]
@@ -168,8 +200,8 @@ Seeding:
 Modes:
   --dry-run                 Print every gcloud command it would run; run none.
   --teardown                Remove the job, both functions, the rotation schedules and topic,
-                            the grants, the metrics and alert policies, the custom roles and
-                            both accounts. Secrets and their data stay.
+                            the grants, the dashboard, the metrics and alert policies, the
+                            custom roles and both accounts. Secrets and their data stay.
   -h, --help                Show this help.
 
 Examples:
@@ -195,6 +227,8 @@ usage_error() {
 }
 
 say() { printf '%s\n' "$*"; }
+
+warn() { printf 'deploy.sh: warning: %s\n' "$*" >&2; }
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -263,6 +297,23 @@ query() {
 # present VAR ARGS...: query, but in --dry-run assume the resource exists (to plan its removal).
 present() { query "$@" || [[ $dry_run == true ]]; }
 
+# human SECONDS: 90061 -> 1d1h1m1s, 0 -> 0s
+human() {
+  local left=$1 out="" unit size
+  for unit in d:86400 h:3600 m:60 s:1; do
+    size=${unit#*:}
+    if ((left >= size)); then
+      out+="$((left / size))${unit%:*}"
+      left=$((left % size))
+    fi
+  done
+  printf '%s' "${out:-0s}"
+}
+
+# Bounds the function's status check after a deploy, where coreutils' timeout exists.
+timeout_command=()
+if command -v timeout >/dev/null 2>&1; then timeout_command=(timeout 300); fi
+
 contains_line() { # contains_line TEXT LINE: whether LINE is one of TEXT's lines
   printf '%s\n' "$1" | grep -Fxq -- "$2"
 }
@@ -289,7 +340,7 @@ min_enabled_versions=${MIN_ENABLED_VERSIONS:-1}
 function_dry_run=${FUNCTION_DRY_RUN:-false}
 reads_per_minute=${SECRET_MANAGER_READS_PER_MINUTE:-300}
 writes_per_minute=${SECRET_MANAGER_WRITES_PER_MINUTE:-300}
-schedule=${ROTATION_SCHEDULE:-0 3 * * *}
+schedule=${ROTATION_SCHEDULE:-$DEFAULT_SCHEDULE}
 time_zone=${ROTATION_TIME_ZONE:-Etc/UTC}
 function_name=${FUNCTION_NAME:-momento-key-rotation}
 job_name=${SCHEDULER_JOB:-}
@@ -309,6 +360,7 @@ rotation_period=${ROTATION_PERIOD:-}
 topic=${ROTATION_TOPIC:-momento-key-rotation}
 scheduler=${ROTATION_SCHEDULER:-true}
 alert_channel=${ALERT_CHANNEL:-}
+alert_expiry_below=${ALERT_EXPIRY_BELOW:-24h}
 lister_role_id=${LISTER_ROLE_ID:-momentoKeySecretLister}
 force_deploy=false
 dry_run=false
@@ -346,6 +398,7 @@ while ((i < ${#args[@]})); do
     --rotation-period) take && rotation_period=$value ;;
     --topic) take && topic=$value ;;
     --alert-channel) take && alert_channel=$value ;;
+    --alert-expiry-below) take && alert_expiry_below=$value ;;
     --lister-role-id) take && lister_role_id=$value ;;
     --project) take && project=$value ;;
     --region) take && region=$value ;;
@@ -501,6 +554,11 @@ function_env+=(
   "SECRET_MANAGER_WRITES_PER_MINUTE=$writes_per_minute"
   "FUNCTION_TIMEOUT=${timeout}s"
 )
+# The job's schedule, so the function knows when its next run comes (and refreshes a key now that
+# would not outlive it). Without a job there is no schedule to pass.
+if [[ $scheduler == true ]]; then
+  function_env+=("ROTATION_SCHEDULE=$schedule" "ROTATION_TIME_ZONE=$time_zone")
+fi
 
 # The function's own checks run in a local Python 3.11+ (the one gcloud is told to use, when
 # CLOUDSDK_PYTHON is set). rotation/check.py needs only the standard library.
@@ -543,6 +601,8 @@ setting_source() {
     SECRET_MANAGER_WRITES_PER_MINUTE)
       printf '%s' "--writes-per-minute (SECRET_MANAGER_WRITES_PER_MINUTE)" ;;
     FUNCTION_TIMEOUT) printf '%s' "--timeout (FUNCTION_TIMEOUT)" ;;
+    ROTATION_SCHEDULE) printf '%s' "--schedule (ROTATION_SCHEDULE)" ;;
+    ROTATION_TIME_ZONE) printf '%s' "--time-zone (ROTATION_TIME_ZONE)" ;;
     *) printf '%s' "the function's settings" ;;
   esac
 }
@@ -559,6 +619,157 @@ case $check_status in
       "exited $check_status in $source_dir (output above)"
     ;;
 esac
+
+# --alert-expiry-below, read by the function's own duration parser (rotation/durations.py), and
+# REFRESH_BEFORE (already checked above) in seconds, for the warnings below.
+readonly DURATION_SECONDS='import sys
+from rotation.durations import parse_duration
+for text in sys.argv[1:]:
+    try:
+        print(int(parse_duration(text).total_seconds()))
+    except ValueError as error:
+        print(f"{text[:80]!r}: {error}", file=sys.stderr)
+        sys.exit(2)'
+durations_status=0
+durations=$(cd "$source_dir" && env -i "$python_path" -B -E -s -S -X utf8 -c "$DURATION_SECONDS" \
+  "$alert_expiry_below" "$refresh_before" 2>&1) || durations_status=$?
+case $durations_status in
+  0) ;;
+  2) usage_error "--alert-expiry-below (ALERT_EXPIRY_BELOW): $durations" ;;
+  *)
+    printf '%s\n' "$durations" >&2
+    die "could not read the durations with the function's parser (above)"
+    ;;
+esac
+{ read -r expiry_below_s && read -r refresh_before_s; } <<<"$durations"
+((expiry_below_s > 0)) ||
+  usage_error "--alert-expiry-below (ALERT_EXPIRY_BELOW): '$alert_expiry_below': expected more than 0"
+
+# The job's schedule: the longest time between two of its runs (over the next two years, in its
+# time zone), with the standard library only. Cloud Scheduler's unix-cron: numbers, names (JAN,
+# MON), *, ranges, steps and lists; day of month OR day of week when both are restricted (neither
+# starts with *), as Debian cron does. Exit 2 naming what it can't read; "none" for fewer than
+# two runs in that time.
+readonly CRON_GAP='import sys
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+expression, zone = sys.argv[1], ZoneInfo(sys.argv[2])
+start = date.fromisoformat(sys.argv[3]) if len(sys.argv) > 3 else datetime.now(zone).date()
+FIELDS = ("minute", "hour", "day of month", "month", "day of week")
+LOW, HIGH = (0, 0, 1, 1, 0), (59, 23, 31, 12, 7)
+NAMES = {3: "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split(),
+         4: "SUN MON TUE WED THU FRI SAT".split()}
+def fail(message):
+    print(message, file=sys.stderr)
+    sys.exit(2)
+def refuse(i, text):
+    names = " or names" if i in NAMES else ""
+    fail(f"{FIELDS[i]} {text!r}: deploy.sh reads numbers {LOW[i]}-{HIGH[i]}{names}, *, "
+         "ranges (a-b), steps (/n) and lists (,)")
+def number(i, text):
+    if text.upper() in NAMES.get(i, ()):
+        return NAMES[i].index(text.upper()) + (1 if i == 3 else 0)
+    if not (text.isascii() and text.isdigit() and LOW[i] <= int(text) <= HIGH[i]):
+        refuse(i, text)
+    return int(text)
+def values(i, text):
+    found = set()
+    for term in text.split(","):
+        base, slash, step = term.partition("/")
+        if slash and not (step.isascii() and step.isdigit() and int(step) > 0):
+            refuse(i, term)
+        if base == "*":
+            low, high = LOW[i], HIGH[i]
+        elif "-" in base:
+            low, high = (number(i, part) for part in base.split("-", 1))
+            if high < low:
+                refuse(i, term)
+        else:
+            low = number(i, base)
+            high = HIGH[i] if slash else low
+        found.update(range(low, high + 1, int(step) if slash else 1))
+    return {day % 7 for day in found} if i == 4 else found
+fields = expression.split()
+if len(fields) != 5:
+    fail(f"{expression!r} is not 5 fields")
+minutes, hours, days, months, weekdays = (values(i, text) for i, text in enumerate(fields))
+either = not (fields[2].startswith("*") or fields[4].startswith("*"))
+times = sorted(hour * 60 + minute for hour in hours for minute in minutes)
+inner = max((b - a for a, b in zip(times, times[1:])), default=0) * 60
+def runs_on(day):
+    if day.month not in months:
+        return False
+    by_date, by_weekday = day.day in days, day.isoweekday() % 7 in weekdays
+    return (by_date or by_weekday) if either else (by_date and by_weekday)
+def at(day, minute):
+    local = datetime(day.year, day.month, day.day, minute // 60, minute % 60, tzinfo=zone)
+    return local.timestamp()
+longest, last, run_days = 0, None, 0
+for n in range(731 + 7):
+    day = start + timedelta(days=n)
+    if not runs_on(day):
+        continue
+    run_days += 1
+    instants = [at(day, times[0]), at(day, times[-1])]
+    if at(day + timedelta(days=1), 0) - at(day, 0) == 86400:
+        longest = max(longest, inner)
+    else:  # the clocks change that day: each run of it
+        instants = [at(day, minute) for minute in times]
+        longest = max([longest] + [b - a for a, b in zip(instants, instants[1:])])
+    if last is not None:
+        longest = max(longest, instants[0] - last)
+    last = instants[-1]
+print(int(longest) if run_days >= 2 else "none")'
+
+schedule_gap_s=""    # the longest time between two runs of the job, in seconds
+absence_s=""         # how long the dead-man's switch waits for a result; empty: no switch
+switch_note=""       # why there is no switch
+if [[ $scheduler == true ]]; then
+  gap_status=0
+  schedule_gap=$("$python_path" -E -s -S -X utf8 -c "$CRON_GAP" "$schedule" "$time_zone" 2>&1) ||
+    gap_status=$?
+  case $gap_status in
+    0) ;;
+    2) usage_error "--schedule (ROTATION_SCHEDULE): '$schedule': $schedule_gap" ;;
+    *)
+      printf '%s\n' "$schedule_gap" >&2
+      die "could not compute how often --schedule '$schedule' runs (above)"
+      ;;
+  esac
+  if [[ $schedule_gap == none ]]; then
+    switch_note="--schedule '$schedule' runs less than twice in two years"
+  else
+    schedule_gap_s=$schedule_gap
+    absence_s=$(((schedule_gap_s + SWITCH_MARGIN_S + 59) / 60 * 60))
+    ((absence_s >= MIN_ABSENCE_S)) || absence_s=$MIN_ABSENCE_S
+    if ((absence_s > MAX_ABSENCE_S)); then
+      switch_note="--schedule '$schedule' leaves up to $(human "$schedule_gap_s") between runs"
+      absence_s=""
+    fi
+    # README (Native rotation schedule and alerting): at least two runs inside REFRESH_BEFORE,
+    # so that one failed run still leaves another before the key is due to expire.
+    if ((2 * schedule_gap_s > refresh_before_s)) && [[ $teardown == false ]]; then
+      warn "--schedule '$schedule' leaves up to" \
+        "$(human "$schedule_gap_s") between runs: fewer than two runs fit in --refresh-before" \
+        "$refresh_before, so one failed run can leave a key to expire. Use a shorter --schedule" \
+        "or a longer --refresh-before."
+    fi
+  fi
+  if [[ -z $absence_s && $teardown == false ]]; then
+    warn "$switch_note: too sparse for the dead-man's switch, so" \
+      "there is none (Cloud Monitoring waits at most 23h30m for a missing result, and deploy.sh" \
+      "adds $(human "$SWITCH_MARGIN_S") for retries and log delivery). Runs at most" \
+      "$(human $((MAX_ABSENCE_S - SWITCH_MARGIN_S))) apart keep it, such as the default" \
+      "'$DEFAULT_SCHEDULE'."
+  fi
+else
+  switch_note="--no-scheduler: no job, so no regular run to listen for"
+fi
+if ((expiry_below_s >= refresh_before_s)) && [[ $teardown == false ]]; then
+  warn "--alert-expiry-below $alert_expiry_below is not below" \
+    "--refresh-before $refresh_before: a key is only refreshed once it has less than" \
+    "$refresh_before left, so the key-lifetime alert would fire on healthy keys."
+fi
 
 # --seed-from: check the file before anything talks to Google, with the function's own parser
 # (malformed, v2 or expired keys are refused). The file is read by path, and a refusal names
@@ -613,6 +824,11 @@ failures_metric=$function_name-failures
 not_stored_metric=$function_name-not-stored
 failures_policy="Momento key rotation failed ($function_name)"
 not_stored_policy="Momento key refreshed but not stored ($function_name)"
+results_metric=$function_name-results
+lifetime_metric=$function_name-key-lifetime
+absence_policy="Momento key rotation not running ($function_name)"
+expiry_policy="Momento key expiring ($function_name)"
+dashboard_id=$function_name
 attempt_deadline=$((timeout + 30 > 1800 ? 1800 : timeout + 30))s
 common=(--project="$project")
 regional=(--project="$project" --region="$region")
@@ -1020,16 +1236,18 @@ deploy_event_function() {
 }
 
 # ------------------------------------------------------------------------------ alerting
-# Failed results are logged as jsonPayload.event="rotation.result" at ERROR (CRITICAL for a key
-# refreshed but not stored). One log-based metric counts each, and one alert policy fires on each.
+# Each run logs one jsonPayload.event="rotation.result" line per secret: ERROR when it failed
+# (CRITICAL for a key refreshed but not stored), with the action, the secret and the key's
+# seconds_left. Log-based metrics count and measure those lines, and alert policies watch them.
 
-metric_filter() { # metric_filter SEVERITY_TEST
-  printf '%s AND %s AND %s AND %s' 'resource.type="cloud_run_revision"' \
+metric_filter() { # metric_filter [TEST]: the rotation.result lines of both functions
+  printf '%s AND %s AND %s' 'resource.type="cloud_run_revision"' \
     "resource.labels.service_name=(\"$function_name\" OR \"$event_function\")" \
-    'jsonPayload.event="rotation.result"' "$1"
+    'jsonPayload.event="rotation.result"'
+  [[ -z ${1:-} ]] || printf ' AND %s' "$1"
 }
 
-ensure_metric() { # ensure_metric NAME SEVERITY_TEST DESCRIPTION
+ensure_metric() { # ensure_metric NAME SEVERITY_TEST DESCRIPTION: a counter of matching lines
   local name=$1 filter description=$3 found
   filter=$(metric_filter "$2")
   if query found logging metrics describe "$name" "${common[@]}" \
@@ -1046,37 +1264,43 @@ ensure_metric() { # ensure_metric NAME SEVERITY_TEST DESCRIPTION
   fi
 }
 
-# The alert policy deploy.sh wants, as JSON (argv: display name, metric, severity, channel or "",
-# documentation).
-readonly POLICY_JSON='import json, sys
-name, metric, severity, channel, doc = sys.argv[1:]
-threshold = {
-    "filter": f"metric.type=\"logging.googleapis.com/user/{metric}\" AND resource.type=\"cloud_run_revision\"",
-    "comparison": "COMPARISON_GT",
-    "thresholdValue": 0,
-    "duration": "0s",
-    "aggregations": [
-        {"alignmentPeriod": "300s", "perSeriesAligner": "ALIGN_DELTA", "crossSeriesReducer": "REDUCE_SUM"}
-    ],
-    "trigger": {"count": 1},
-}
-policy = {
-    "displayName": name,
-    "documentation": {"content": doc, "mimeType": "text/markdown"},
-    "combiner": "OR",
-    "conditions": [{"displayName": f"{metric} > 0", "conditionThreshold": threshold}],
-    "notificationChannels": [channel] if channel else [],
-    "severity": severity,
-    "enabled": True,
-}
-print(json.dumps(policy, indent=1))'
+# The log-based metrics with labels or values, as JSON (argv: kind, description, filter).
+# "results" counts every result line, labelled by action and severity; "lifetime" is the
+# distribution of seconds_left (the latest key's remaining lifetime), labelled by secret. A label
+# of the default type (STRING) leaves valueType out, as the service does when it answers.
+readonly METRIC_JSON='import json, sys
+kind, description, log_filter = sys.argv[1:4]
+metric = {"description": description, "filter": log_filter}
+if kind == "results":
+    metric["metricDescriptor"] = {
+        "metricKind": "DELTA",
+        "valueType": "INT64",
+        "unit": "1",
+        "labels": [
+            {"key": "action", "description": "refreshed, skipped or failed"},
+            {"key": "severity", "description": "the severity of the result line"},
+        ],
+    }
+    metric["labelExtractors"] = {
+        "action": "EXTRACT(jsonPayload.action)",
+        "severity": "EXTRACT(severity)",
+    }
+else:
+    metric["metricDescriptor"] = {
+        "metricKind": "DELTA",
+        "valueType": "DISTRIBUTION",
+        "unit": "s",
+        "labels": [{"key": "secret", "description": "the secret, as the function names it"}],
+    }
+    metric["valueExtractor"] = "EXTRACT(jsonPayload.seconds_left)"
+    metric["labelExtractors"] = {"secret": "EXTRACT(jsonPayload.secret)"}
+    metric["bucketOptions"] = json.loads(sys.argv[4])
+print(json.dumps(metric, indent=1))'
 
-# For each policy listed (JSON on stdin), "NAME same" when it holds every field of FILE with the
-# same value, else "NAME differs". Fields the service adds are ignored; an absent field equals an
-# empty or zero one (proto3 leaves those out).
-readonly POLICY_COMPARE='import json, sys
-want = json.load(open(sys.argv[1]))
-def covers(have, want):
+# COVERS: covers(have, want) says whether HAVE holds every field of WANT with the same value.
+# Fields the service adds are ignored; an absent field equals an empty or zero one (proto3
+# leaves those out).
+readonly COVERS='def covers(have, want):
     if have is None and want in ([], {}, 0, False, ""):
         return True
     if isinstance(want, dict):
@@ -1084,14 +1308,128 @@ def covers(have, want):
     if isinstance(want, list):
         return isinstance(have, list) and len(have) == len(want) and all(map(covers, have, want))
     return have == want
-for policy in json.load(sys.stdin) or []:
-    print(policy["name"], "same" if covers(policy, want) else "differs")'
+'
+
+# "same" when the resource on stdin (JSON) holds every field of FILE, else "differs".
+readonly ONE_COMPARE="import json, sys
+$COVERS
+print('same' if covers(json.load(sys.stdin), json.load(open(sys.argv[1]))) else 'differs')"
 
 python_snippet() { "$python_path" -E -s -S -c "$@"; }
 
-ensure_policy() { # ensure_policy DISPLAY_NAME METRIC SEVERITY DOCUMENTATION
-  local display=$1 file=$work_dir/$2.json found verdict name state
-  python_snippet "$POLICY_JSON" "$1" "$2" "$3" "$alert_channel" "$4" >"$file"
+# ensure_metric_config NAME KIND DESCRIPTION: a metric of METRIC_JSON's KIND, compared field by
+# field, created or updated with --config-from-file.
+ensure_metric_config() {
+  local name=$1 file=$work_dir/metric-$1.json found
+  python_snippet "$METRIC_JSON" "$2" "$3" "$(metric_filter)" "$LIFETIME_BUCKETS" >"$file"
+  if query found logging metrics describe "$name" "${common[@]}" --format=json; then
+    if [[ $(python_snippet "$ONE_COMPARE" "$file" <<<"$found") == same ]]; then
+      say "  metric $name: up to date"
+      return 0
+    fi
+    run logging metrics update "$name" "${common[@]}" --config-from-file="$file"
+  else
+    run logging metrics create "$name" "${common[@]}" --config-from-file="$file"
+  fi
+  [[ $dry_run == false ]] || say "  # $file: $(tr -d '\n' <"$file")"
+}
+
+# The alert policy deploy.sh wants, as JSON (argv: kind, display name, severity, channel or "",
+# documentation, metric, then the kind's own). "count": any failed result (a count above 0).
+# "absent" (service, seconds, what): no result from the service for that long: the dead-man's
+# switch, summed over every label and revision so that a new revision or an idle label is no
+# absence. "below" (seconds): a key's remaining lifetime under the threshold, per secret (the
+# 5th percentile of a distribution is read from its buckets).
+readonly POLICY_JSON='import json, sys
+kind, name, severity, channel, doc, metric, *rest = sys.argv[1:]
+metric_filter = f"metric.type=\"logging.googleapis.com/user/{metric}\" AND resource.type=\"cloud_run_revision\""
+if kind == "count":
+    condition = {"displayName": f"{metric} > 0", "conditionThreshold": {
+        "filter": metric_filter,
+        "comparison": "COMPARISON_GT",
+        "thresholdValue": 0,
+        "duration": "0s",
+        "aggregations": [
+            {"alignmentPeriod": "300s", "perSeriesAligner": "ALIGN_DELTA", "crossSeriesReducer": "REDUCE_SUM"}
+        ],
+        "trigger": {"count": 1},
+    }}
+elif kind == "absent":
+    service, seconds, what = rest
+    condition = {"displayName": f"no result from {service} for {what}", "conditionAbsent": {
+        "filter": f"{metric_filter} AND resource.label.service_name=\"{service}\"",
+        "aggregations": [
+            {"alignmentPeriod": "300s", "perSeriesAligner": "ALIGN_DELTA", "crossSeriesReducer": "REDUCE_SUM"}
+        ],
+        "duration": f"{seconds}s",
+        "trigger": {"count": 1},
+    }}
+else:
+    seconds, what = rest
+    condition = {"displayName": f"a key has less than {what} left", "conditionThreshold": {
+        "filter": metric_filter,
+        "comparison": "COMPARISON_LT",
+        "thresholdValue": int(seconds),
+        "duration": "0s",
+        "aggregations": [
+            {
+                "alignmentPeriod": "300s",
+                "perSeriesAligner": "ALIGN_PERCENTILE_05",
+                "crossSeriesReducer": "REDUCE_MIN",
+                "groupByFields": ["metric.label.secret"],
+            }
+        ],
+        "trigger": {"count": 1},
+    }}
+policy = {
+    "displayName": name,
+    "documentation": {"content": doc, "mimeType": "text/markdown"},
+    "combiner": "OR",
+    "conditions": [condition],
+    "notificationChannels": [channel] if channel else [],
+    "severity": severity,
+    "enabled": True,
+}
+print(json.dumps(policy, indent=1))'
+
+# For each policy listed (JSON on stdin), "NAME same" when it holds every field of FILE with the
+# same value, else "NAME differs".
+readonly POLICY_COMPARE="import json, sys
+$COVERS
+want = json.load(open(sys.argv[1]))
+for policy in json.load(sys.stdin) or []:
+    print(policy['name'], 'same' if covers(policy, want) else 'differs')"
+
+# create_policy VAR FILE: create the policy in FILE; VAR = its name. Cloud Monitoring refuses a
+# policy on a log-based metric it does not know yet, and a new one "could take up to 10 minutes
+# to become available" (its own words, 404 "Cannot find metric(s)"): wait and try again.
+create_policy() {
+  local into=$1 out attempt wait_s args=(alpha monitoring policies create "${common[@]}"
+    --policy-from-file="$2")
+  show "${args[@]}"
+  printf -v "$into" '%s' POLICY_NAME
+  [[ $dry_run == true ]] && return 0
+  for attempt in $(seq 1 "$POLICY_ATTEMPTS"); do
+    if out=$(gcloud "${args[@]}" --format='value(name)' 2>"$err_file"); then
+      printf -v "$into" '%s' "$out"
+      return 0
+    fi
+    if ! grep -q 'Cannot find metric' "$err_file" || ((attempt == POLICY_ATTEMPTS)); then
+      cat "$err_file" >&2
+      die "could not create the alert policy in $2 (above)"
+    fi
+    wait_s=$((attempt < 3 ? attempt * 5 : 20))
+    say "  (Cloud Monitoring does not know the new metric yet; retrying in ${wait_s}s, for up to 10 minutes)"
+    sleep "$wait_s"
+  done
+}
+
+# ensure_policy DISPLAY_NAME KIND METRIC SEVERITY DOCUMENTATION [ARG...]: the policy of
+# POLICY_JSON's KIND, created or updated to match; policy_name = its resource name.
+policy_name=""
+ensure_policy() {
+  local display=$1 file=$work_dir/policy-$2-$3.json found verdict name state
+  python_snippet "$POLICY_JSON" "$2" "$display" "$4" "$alert_channel" "$5" "$3" "${@:6}" >"$file"
   query found alpha monitoring policies list "${common[@]}" \
     --filter="displayName=\"$display\"" --format=json || true
   verdict=$(python_snippet "$POLICY_COMPARE" "$file" <<<"${found:-[]}")
@@ -1100,28 +1438,210 @@ ensure_policy() { # ensure_policy DISPLAY_NAME METRIC SEVERITY DOCUMENTATION
     say "  note: several policies are named '$display'; deploy.sh keeps $name up to date"
   fi
   if [[ -z $name ]]; then
-    run alpha monitoring policies create "${common[@]}" --policy-from-file="$file"
+    create_policy name "$file"
   elif [[ $state == same ]]; then
     say "  policy '$display': up to date"
+    policy_name=$name
     return 0
   else
     run alpha monitoring policies update "$name" "${common[@]}" --policy-from-file="$file"
   fi
+  policy_name=$name
   [[ $dry_run == false ]] || say "  # $file: $(tr -d '\n' <"$file")"
 }
 
+remove_policies() { # remove_policies DISPLAY_NAME: delete every policy of that name
+  local names name
+  query names alpha monitoring policies list "${common[@]}" \
+    --filter="displayName=\"$1\"" --format='value(name)' || true
+  [[ $dry_run == false || $teardown == false ]] || names=POLICY_NAME
+  [[ -n $names || $teardown == false ]] || say "  policy '$1': not found"
+  while IFS= read -r name; do
+    [[ -z $name ]] || run alpha monitoring policies delete "$name" "${common[@]}" --quiet
+  done <<<"$names"
+}
+
+failures_policy_name=""
+not_stored_policy_name=""
+absence_policy_name=""
+expiry_policy_name=""
 ensure_alerting() {
-  step "Alerting: failure metrics and policies$([[ -n $alert_channel ]] && echo ", to $alert_channel")"
+  step "Alerting: metrics and policies$([[ -n $alert_channel ]] && echo ", to $alert_channel")"
   ensure_metric "$failures_metric" 'severity>=ERROR' \
     "Failed Momento key rotation results of $function_name (deploy.sh)"
   ensure_metric "$not_stored_metric" 'severity=CRITICAL' \
     "Momento keys refreshed but not stored by $function_name: act now (deploy.sh)"
-  ensure_policy "$failures_policy" "$failures_metric" ERROR \
+  ensure_metric_config "$results_metric" results \
+    "Momento key rotation results of $function_name, by action and severity (deploy.sh)"
+  ensure_metric_config "$lifetime_metric" lifetime \
+    "The remaining lifetime (seconds) of each Momento key $function_name rotates, after each run, by secret (deploy.sh)"
+  ensure_policy "$failures_policy" count "$failures_metric" ERROR \
     "A Momento key rotation failed, or left a key that will not stay safe without a person, in \`$function_name\`. Read its logs: \`gcloud functions logs read $function_name --gen2 --region $region --project $project\`; each result at ERROR names the secret, the error or attention code, and what to do (README: What each outcome means)."
-  ensure_policy "$not_stored_policy" "$not_stored_metric" CRITICAL \
+  failures_policy_name=$policy_name
+  ensure_policy "$not_stored_policy" count "$not_stored_metric" CRITICAL \
     "A Momento key was refreshed but the new key was **not stored** (\`refreshed_not_stored\`) by \`$function_name\`. The old key still works until it expires, but its refresh token may be spent: read the logs now and follow the README (Reliability) to recover."
+  not_stored_policy_name=$policy_name
+  if [[ -n $absence_s ]]; then
+    ensure_policy "$absence_policy" absent "$results_metric" ERROR \
+      "No rotation result has come from \`$function_name\` for $(human "$absence_s"): its schedule (\`$schedule\`, $time_zone) runs at most $(human "$schedule_gap_s") apart, and deploy.sh allows $(human "$SWITCH_MARGIN_S") more. The function is not running, so no key is refreshed: the Scheduler job may be paused or failing (\`gcloud scheduler jobs describe $job_name --location $region --project $project --format='value(state,status,lastAttemptTime)'\`), the invoker's grant removed (the job then gets 403 and the function logs nothing), or the function deleted or broken by a deploy. Run \`./deploy.sh\` again to restore what it set up, then \`gcloud scheduler jobs run $job_name --location $region --project $project\`." \
+      "$function_name" "$absence_s" "$(human "$absence_s")"
+    absence_policy_name=$policy_name
+  else
+    remove_policies "$absence_policy"
+    say "  note: no dead-man's switch: $switch_note"
+  fi
+  # shellcheck disable=SC2016 # ${metric.label.secret} is Cloud Monitoring's, not bash's
+  ensure_policy "$expiry_policy" below "$lifetime_metric" CRITICAL \
+    "A Momento key that \`$function_name\` rotates has less than $alert_expiry_below left (secret: "'${metric.label.secret}'"). An expired key can't be refreshed: only a new one from Momento's console replaces it. Check the key now: \`python -m rotation status --project $project\`, and the function's logs (\`gcloud functions logs read $function_name --gen2 --region $region --project $project\`). If its refresh token is lost, seed a new download: \`python -m rotation seed --from FILE SECRET --project $project\`." \
+    "$expiry_below_s" "$alert_expiry_below"
+  expiry_policy_name=$policy_name
   [[ -n $alert_channel ]] ||
     say "  note: no --alert-channel, so the policies notify no one; re-run with one to be paged"
+}
+
+# ------------------------------------------------------------------------------ dashboard
+# monitoring/dashboard.json, with its {{NAME}} placeholders filled in. A placeholder that is a
+# whole string and ends in _SECONDS becomes a number. An alert chart whose policy is off (no
+# name) becomes a text widget saying why ({{NAME_OFF}}).
+readonly DASHBOARD_FILL='import json, re, sys
+template, *pairs = sys.argv[1:]
+values = dict(pair.split("=", 1) for pair in pairs)
+token = re.compile(r"\{\{([A-Z_]+)\}\}")
+def value(key):
+    if key not in values:
+        sys.exit(f"{template}: no value for the placeholder {{{{{key}}}}}")
+    return values[key]
+def fill(node):
+    if isinstance(node, dict):
+        chart = node.get("alertChart")
+        off = token.fullmatch(chart.get("name", "")) if isinstance(chart, dict) else None
+        if off and not value(off.group(1)):
+            node = {k: v for k, v in node.items() if k != "alertChart"}
+            node["text"] = {"content": value(off.group(1) + "_OFF"), "format": "MARKDOWN"}
+        return {k: fill(v) for k, v in node.items() if not k.startswith("_comment")}
+    if isinstance(node, list):
+        return [fill(v) for v in node]
+    if isinstance(node, str):
+        whole = token.fullmatch(node)
+        if whole and whole.group(1).endswith("_SECONDS"):
+            return int(value(whole.group(1)))
+        return token.sub(lambda m: value(m.group(1)), node)
+    return node
+print(json.dumps(fill(json.load(open(template))), indent=1))'
+
+# The dashboard on stdin (JSON) against FILE: "same", or "differs" and FILE gets its etag (so the
+# update fails rather than overwrite a change made meanwhile).
+readonly DASHBOARD_COMPARE="import json, sys
+$COVERS
+have, path = json.load(sys.stdin), sys.argv[1]
+want = json.load(open(path))
+body = {k: v for k, v in want.items() if k != 'name'}
+if covers(have, body):
+    print('same')
+else:
+    json.dump({**want, 'etag': have.get('etag', '')}, open(path, 'w'), indent=1)
+    print('differs')"
+
+ensure_dashboard() {
+  step "Dashboard $dashboard_id (from monitoring/dashboard.json)"
+  local file=$work_dir/dashboard.json found
+  python_snippet "$DASHBOARD_FILL" "$DASHBOARD_TEMPLATE" \
+    "NAME=projects/$project/dashboards/$dashboard_id" "FUNCTION=$function_name" \
+    "EVENT_FUNCTION=$event_function" "RESULTS_METRIC=$results_metric" \
+    "LIFETIME_METRIC=$lifetime_metric" "EXPIRY_BELOW=$alert_expiry_below" \
+    "EXPIRY_BELOW_SECONDS=$expiry_below_s" \
+    "SCHEDULE=$([[ $scheduler == true ]] && echo "\`$schedule\` ($time_zone)" || echo "none (--no-scheduler)")" \
+    "FAILURES_POLICY=$failures_policy_name" "NOT_STORED_POLICY=$not_stored_policy_name" \
+    "ABSENCE_POLICY=$absence_policy_name" "EXPIRY_POLICY=$expiry_policy_name" \
+    "ABSENCE_POLICY_OFF=**Off**: no dead-man's switch ($switch_note)." >"$file"
+  if query found monitoring dashboards describe "$dashboard_id" "${common[@]}" --format=json; then
+    if [[ $(python_snippet "$DASHBOARD_COMPARE" "$file" <<<"$found") == same ]]; then
+      say "  up to date"
+      return 0
+    fi
+    run monitoring dashboards update "$dashboard_id" "${common[@]}" --config-from-file="$file"
+  else
+    run monitoring dashboards create "${common[@]}" --config-from-file="$file"
+  fi
+}
+
+# ------------------------------------------------------------------------------ key check
+# After deploying: the function's own status check (python -m rotation status), with the
+# deployed settings, where this machine can run the function's code and reach the keys. It names
+# any secret whose key would die before the next run, or that a fresh key would not outlive.
+
+# Each secret with an error or an attention in `python -m rotation status --json` (the file
+# argv[1]), one line each: what the next run would fail with, or what needs a person though no
+# run fails (schedule_too_sparse: a schedule that can't keep the key alive).
+readonly STATUS_REPORT='import json, sys
+answer = json.load(open(sys.argv[1]))
+for entry in answer.get("secrets") or []:
+    for found in (entry.get("error"), entry.get("attention")):
+        if found:
+            code = found.get("code") if isinstance(found, dict) else None
+            message = found.get("message") if isinstance(found, dict) else str(found)
+            secret = entry.get("secret")
+            print(f"{secret}: {message}" + (f" ({code})" if code else ""))'
+
+# status_python: the first Python that can run the function's code from the source folder.
+status_python() {
+  local candidate
+  for candidate in "$source_dir/.venv/bin/python" "$python_path"; do
+    [[ -x $candidate ]] || continue
+    if (cd "$source_dir" && "$candidate" -c 'import google.cloud.secretmanager, rotation.status' \
+      >/dev/null 2>&1); then
+      printf '%s' "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+check_keys_alive() {
+  step "Check that the schedule keeps each key alive (the function's status check)"
+  local py status=0 out=$work_dir/status.json errors=$work_dir/status.err report by_hand
+  local status_args=(.venv/bin/python -m rotation status --project "$project"
+    ${managed_secrets[@]+"${managed_secrets[@]}"})
+  by_hand="cd $(quote_command "$source_dir") && $(quote_command "${status_args[@]}")"
+  if [[ $dry_run == true ]]; then
+    say "  # after deploying, where it can: $by_hand"
+    return 0
+  fi
+  if ((${#managed_secrets[@]} == 0)); then
+    say "  no secret to check yet"
+    return 0
+  fi
+  if [[ -n ${CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER:-} ]]; then
+    say "  not checked here: gcloud reaches Secret Manager at $CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER"
+    say "  (CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER), which the function's code would not. Check with:"
+    say "    $by_hand"
+    return 0
+  fi
+  if ! py=$(status_python); then
+    say "  not checked here: no Python here has the function's dependencies (./dev.sh makes"
+    say "  .venv; or pip install -r requirements.txt). With them, and your credentials"
+    say "  (gcloud auth application-default login), check with:"
+    say "    $by_hand"
+    return 0
+  fi
+  (cd "$source_dir" && env -u SECRET_MANAGER_EMULATOR_HOST "${function_env[@]}" \
+    ${timeout_command[@]+"${timeout_command[@]}"} "$py" -m rotation status --json \
+    --project "$project" "${managed_secrets[@]}" >"$out" 2>"$errors") || status=$?
+  case $status in
+    0) say "  every key outlives its next run (python -m rotation status: ok)" ;;
+    1)
+      report=$(python_snippet "$STATUS_REPORT" "$out" 2>/dev/null) || report=$(cat "$out")
+      warn "the function's status check found secrets that need attention:"
+      printf '  %s\n' "$report" >&2
+      [[ ! -s $errors ]] || tail -n 10 "$errors" | sed 's/^/  /' >&2
+      say "  Details: $by_hand"
+      ;;
+    *)
+      say "  could not check (python -m rotation status exited $status):"
+      [[ ! -s $errors ]] || tail -n 5 "$errors" | sed 's/^/    /'
+      say "  Check by hand, once that is fixed: $by_hand"
+      ;;
+  esac
 }
 
 deploy() {
@@ -1151,6 +1671,8 @@ deploy() {
     ensure_rotation_schedules
   fi
   ensure_alerting
+  ensure_dashboard
+  check_keys_alive
   if [[ $dry_run == true ]]; then
     step "End of plan (dry run: nothing was run)"
     return 0
@@ -1158,12 +1680,18 @@ deploy() {
   step "Done"
   say "  Function: $function_name (private; invoked by $scheduler_sa)"
   if [[ $scheduler == true ]]; then
-    say "  Rotate now: gcloud scheduler jobs run $job_name --location=$region --project=$project"
+    say "  Runs: $schedule ($time_zone). Rotate now: gcloud scheduler jobs run $job_name --location=$region --project=$project"
+  fi
+  if [[ -n $absence_s ]]; then
+    say "  Dead-man's switch: alerts after $(human "$absence_s") without a result"
+  else
+    say "  Dead-man's switch: off ($switch_note)"
   fi
   if [[ -n $rotation_period ]]; then
     say "  Secret Manager notifies $topic_name every ${rotation_period_s}s;" \
       "$event_function rotates on each notice"
   fi
+  say "  Dashboard: $DASHBOARD_CONSOLE/$dashboard_id?project=$project"
   if [[ $seeded == true ]]; then
     # A refresh token can only be tested by using it; a spent one had better fail now than at
     # the next scheduled run. From the repository, with your own credentials (./dev.sh's venv):
@@ -1264,18 +1792,15 @@ remove_lister_grant() {
 }
 
 remove_alerting() {
-  step "Delete the alert policies and failure metrics"
-  local display names name metric
-  for display in "$failures_policy" "$not_stored_policy"; do
-    query names alpha monitoring policies list "${common[@]}" \
-      --filter="displayName=\"$display\"" --format='value(name)' || true
-    [[ $dry_run == false ]] || names=POLICY_NAME
-    [[ -n $names ]] || say "  policy '$display': not found"
-    while IFS= read -r name; do
-      [[ -z $name ]] || run alpha monitoring policies delete "$name" "${common[@]}" --quiet
-    done <<<"$names"
+  step "Delete the dashboard, the alert policies and the log-based metrics"
+  local display metric
+  delete_if_present "dashboard $dashboard_id" monitoring dashboards describe "$dashboard_id" \
+    "${common[@]}" --format='value(name)' -- \
+    monitoring dashboards delete "$dashboard_id" "${common[@]}" --quiet
+  for display in "$failures_policy" "$not_stored_policy" "$absence_policy" "$expiry_policy"; do
+    remove_policies "$display"
   done
-  for metric in "$failures_metric" "$not_stored_metric"; do
+  for metric in "$failures_metric" "$not_stored_metric" "$results_metric" "$lifetime_metric"; do
     delete_if_present "metric $metric" logging metrics describe "$metric" "${common[@]}" \
       --format='value(name)' -- logging metrics delete "$metric" "${common[@]}" --quiet
   done

@@ -27,7 +27,12 @@ in test_fake_rules.py talk HTTP to the fake; test_deploy*.py run the real gcloud
 
 "iam.proto" is google/iam/admin/v1/iam.proto, "policy.proto" google/iam/v1/policy.proto, "job.proto"/"target.proto" are
 google/cloud/scheduler/v1/, "functions.proto" google/cloud/functions/v2/, "service.proto"/
-"resources.proto" google/cloud/secretmanager/v1/, all in github.com/googleapis/googleapis.
+"resources.proto" google/cloud/secretmanager/v1/, "alert.proto"/"common.proto" google/monitoring/v3/,
+"dashboard.proto"/"layouts.proto"/"widget.proto"/"xychart.proto"/"metrics.proto"/"alertchart.proto"
+google/monitoring/dashboard/v1/, "distribution.proto" google/api/, all in
+github.com/googleapis/googleapis. The same comments are in the installed gcloud SDK's generated
+messages (monitoring_v3_messages.py, monitoring_v1_messages.py, logging_v2_messages.py), where
+these were read.
 
 | rule | source | test |
 |---|---|---|
@@ -59,7 +64,7 @@ google/cloud/scheduler/v1/, "functions.proto" google/cloud/functions/v2/, "servi
 | job name: projects/PROJECT_ID/locations/LOCATION_ID/jobs/JOB_ID; PROJECT_ID of letters, digits, ``-``, ``:``, ``.``; JOB_ID 1-500 letters, digits, ``-``, ``_`` | job.proto Job.name | test_job_name_allowed, test_job_name_refused |
 | job description: at most 500 characters | job.proto Job.description | test_job_description_is_at_most_500_characters |
 | job schedule: required on create | job.proto Job.schedule | test_job_schedule_is_required_on_create |
-| job time zone: a tz database name, or "utc" | job.proto Job.time_zone | test_job_time_zone_allowed, test_job_time_zone_refused, test_a_time_zone_google_refuses_fails_the_deploy_through_gcloud |
+| job time zone: a tz database name, or "utc" | job.proto Job.time_zone | test_job_time_zone_allowed, test_job_time_zone_refused (deploy.sh refuses one first, with the function's parser: test_a_schedule_the_function_refuses_stops_the_deploy_naming_the_flag) |
 | HTTP target uri: begins with http:// or https://, at most 2083 characters | target.proto HttpTarget.uri | test_job_uri_is_http_or_https_and_at_most_2083_characters |
 | HTTP target body: only with POST, PUT or PATCH | target.proto HttpTarget.body | test_job_body_needs_post_put_or_patch |
 | HTTP target headers: total size under 80KB (read as 80 KiB) | target.proto HttpTarget.headers | test_job_headers_are_under_80kb |
@@ -80,12 +85,28 @@ google/cloud/scheduler/v1/, "functions.proto" google/cloud/functions/v2/, "servi
 | log metric name: at most 100 of A-Z, a-z, 0-9 and ``_-.,+!*',()%/``, not starting with ``/`` | google/logging/v2/logging_metrics.proto LogMetric.name | test_log_metric_name_allowed, test_log_metric_name_refused |
 | log metric filter: required, at most 20000 characters; description at most 8000 characters (create and update) | logging_metrics.proto LogMetric.filter, LogMetric.description | test_log_metric_filter_and_description_limits |
 | alert policy: no name on create; display name at most 512 characters and not unique; 1 to 6 conditions; channels projects/[PROJECT_ID_OR_NUMBER]/notificationChannels/[CHANNEL_ID]; severity CRITICAL, ERROR, WARNING or unspecified; user labels the label rules (create and update) | google/monitoring/v3/alert.proto AlertPolicy.name, display_name, conditions, notification_channels, severity, user_labels | test_alert_policy_rules |
+| log metric without a descriptor: DELTA, INT64, unit "1", type logging.googleapis.com/user/NAME (what a counter is, and what later updates are checked against) | logging_metrics.proto LogMetric.metric_descriptor ("If unspecified, it uses a default metric descriptor...") | test_a_counter_gets_the_default_descriptor |
+| distribution log metric: metric kind DELTA, a value_extractor, and bucket_options | logging_metrics.proto LogMetric.metric_descriptor, value_extractor, bucket_options | test_log_metric_distribution_needs_a_delta_kind_a_value_extractor_and_buckets |
+| extractors (value and labels): EXTRACT(field) or REGEXP_EXTRACT(field, regex), the regex with exactly one capture group | logging_metrics.proto LogMetric.value_extractor; label_extractors ("the same as for the value_extractor field") | test_log_metric_extractors_allowed, test_log_metric_extractors_refused |
+| each label of the metric descriptor has an extractor in label_extractors | logging_metrics.proto LogMetric.label_extractors, metric_descriptor | test_log_metric_labels_need_an_extractor_each |
+| bucket options: exactly one of linear, exponential, explicit; exponential growth_factor > 1, scale > 0, num_finite_buckets > 0; linear width > 0, num_finite_buckets > 0; explicit bounds at least one, strictly increasing | distribution.proto Distribution.BucketOptions (oneof options; Linear, Exponential, Explicit) | test_log_metric_bucket_options_refused, test_log_metric_bucket_options_allowed |
+| log metric updates: metric kind and value type can't change; an existing label only its description | logging_metrics.proto LogMetric.metric_descriptor ("cannot be updated once initially configured"; "existing labels cannot be modified except for their description") | test_log_metric_kind_value_type_and_label_types_cannot_be_updated |
+| alert condition: exactly one condition type; no condition name on create; Cloud Monitoring names each condition | alert.proto AlertPolicy.Condition (oneof condition), Condition.name | test_metric_condition_rules, test_updated_policies_obey_the_condition_rules_and_conditions_get_names |
+| threshold and absence filters: required, at most 2048 characters, naming the metric type and the resource type | alert.proto MetricThreshold.filter, MetricAbsence.filter | test_metric_condition_rules |
+| threshold: duration a multiple of a minute; comparison COMPARISON_LT or COMPARISON_GT ("only ... are supported currently") | alert.proto MetricThreshold.duration, comparison | test_metric_condition_rules |
+| absence duration: at least 120 s, a multiple of a minute, at most 23.5 hours (84,600 s) | alert.proto MetricAbsence.duration; "Create metric-absence alerting policies" (trigger absence time "up to a maximum of 23.5 hours") | test_absence_duration_allowed, test_absence_duration_refused |
+| aggregations: a cross-series reducer needs a per-series aligner other than ALIGN_NONE; such an aligner needs an alignment period of 60 s to 90,000 s (25 h, the alerting limit) | google/monitoring/v3/common.proto Aggregation.alignment_period, cross_series_reducer, per_series_aligner | test_aggregations_refused, test_aggregations_allowed |
+| a condition on a log-based metric Cloud Monitoring doesn't know (yet): 404 "Cannot find metric(s) that match type = ...", a new metric taking "up to 10 minutes" | seen in public reports: hashicorp/terraform-provider-google#11102, GoogleCloudPlatform/cloud-foundation-fabric#3739 | test_a_condition_on_a_log_based_metric_monitoring_does_not_know_is_not_found; deploy.sh waits: test_a_new_metric_unknown_to_monitoring_is_waited_for |
+| dashboard: display name required; no etag on create; name projects/PROJECT/dashboards/ID, its project the parent's (id or number); one layout | dashboard.proto Dashboard.display_name, etag, name, oneof layout; CreateDashboardRequest.parent ("must match the dashboard resource name") | test_dashboard_rules, test_dashboard_edges_allowed |
+| mosaic layout: 1 to 48 columns; tiles at least 1 wide and high, x_pos and y_pos not negative, inside the columns | layouts.proto MosaicLayout.columns, MosaicLayout.Tile | test_dashboard_rules, test_dashboard_edges_allowed |
+| widgets: one content (oneof content); ids of letters, digits, - and _; an XY chart has data sets, each a time series query, a time series filter its filter; an alert chart names projects/[PROJECT_ID_OR_NUMBER]/alertPolicies/[ALERT_POLICY_ID] | widget.proto Widget; xychart.proto XyChart.data_sets, DataSet.time_series_query; metrics.proto TimeSeriesFilter.filter; alertchart.proto AlertChart.name | test_dashboard_rules |
+| dashboards: create (ALREADY_EXISTS for a taken name), get, list, patch (replaces the dashboard; an etag sent must be the current one), delete; validate_only stores nothing | dashboard.proto Dashboard.etag; dashboards_service.proto (CreateDashboardRequest.validate_only) | test_dashboard_create_get_list_patch_delete, test_dashboard_validate_only_stores_nothing |
 | refusals: 400, INVALID_ARGUMENT, BadRequest field violation | google/rpc/error_details.proto BadRequest; AIP-193 | test_refusals_have_googles_error_shape |
 | unknown: function id length 1-3, upper case, ``_``, leading digit. functions.proto says "4-63 characters, valid characters /[a-z][0-9]-/"; the deploy guide says "start with a letter followed by up to 62 letters, numbers, hyphens, or underscores, end with a letter or a number". The fake refuses only what both refuse; deploy.sh asks for the stricter 4-63 of a-z, 0-9, - | | |
 | unknown: memory between 128M (decimal) and 128Mi, and values between the listed tiers; the fake accepts them | | |
 | unknown: a lower bound for timeoutSeconds, and bounds on maxInstanceCount; not checked | | |
 | unknown: which runtime ids exist (the fake lists python311-313 but does not refuse others) and any rule for entryPoint | | |
-| unknown: the schedule grammar (crontab or "English-like"); only its presence is checked | | |
+| unknown: the schedule grammar (crontab or "English-like"); only its presence is checked here (deploy.sh itself refuses all but unix-cron, with the function's parser and its own reading of the fields) | | |
 | unknown: bounds on min/max backoff, max retry duration and max doublings (the docstrings give defaults only); only their format is checked | | |
 | unknown: which header names Cloud Scheduler refuses (the docstring says some are "ignored or replaced"); none refused | | |
 | unknown: the number of permissions a custom role may hold, and whether a permission exists or is supported in custom roles; only the form is checked | | |
@@ -96,7 +117,13 @@ google/cloud/scheduler/v1/, "functions.proto" google/cloud/functions/v2/, "servi
 | unknown: whether Secret Manager returns Secret.topics names with the project id or number; the fake returns them as sent, deploy.sh matches by topic id | | |
 | unknown: the fake never advances next_rotation_time or publishes SECRET_ROTATE; deploy.sh only checks that one is set | | |
 | unknown: secrets.list filter grammar beyond ``labels.KEY=VALUE`` (what deploy.sh sends); the fake refuses other terms | | |
-| unknown: rules for alert conditions (filter grammar, aligners, durations, thresholds), and whether a notification channel must exist or sit in the same project; only the channel's form is checked | | |
+| unknown: the filter grammar beyond naming a metric type and a resource type; which aligners and reducers suit which metric kinds and value types (the enum docs say, for example, that ALIGN_PERCENTILE_05 takes distributions and ALIGN_MEAN numbers; not checked); whether a notification channel must exist or sit in the same project (only its form is checked) | | |
+| unknown: the absence limit past 23.5 h: one reading of a newer metric-absence page gives 24 h in the console and 24.5 h through the API; the stored copies say 23.5 h, which the fake enforces (the stricter) | | |
+| unknown: how long a new log-based metric stays unknown to Cloud Monitoring ("up to 10 minutes"); the fake refuses ``metric_unknown_writes`` policy writes on each new metric (0 unless a test sets it) | | |
+| unknown: the number of buckets a distribution may have (deploy.sh uses 142), the key rules and count of logs-based metric labels, and whether an extractor without a descriptor label or a removed label is refused; not checked | | |
+| unknown: RE2 against Python's re: the fake counts a REGEXP_EXTRACT's groups with re, and lets through a regex re can't compile | | |
+| unknown: whether the services answer lists (descriptor labels, conditions, tiles) in the order sent; the fake does, and deploy.sh compares in order | | |
+| unknown: what Cloud Monitoring answers a dashboard update with a stale etag (the fake: 409 ABORTED, as for IAM policies); the rules of a dashboard id, and whether a deleted dashboard's id can be used again at once (the fake: any path segment, reusable) | | |
 | unknown: what generateServiceIdentity answers for a project whose agent exists; the fake answers the same email every time | | |
 | unknown: which labels.* a Pub/Sub topic accepts beyond the label rules; deploy.sh sends none | | |
 """  # noqa: E501 - the rule table keeps one row per line
@@ -863,9 +890,21 @@ def secret_matches_filter(secret: JSON, filter_text: str) -> bool:
 # Cloud Logging: google/logging/v2/logging_metrics.proto LogMetric.
 _METRIC_NAME = re.compile(r"[A-Za-z0-9_\-.,+!*'()%/]{1,100}")
 MAX_METRIC_FILTER, MAX_METRIC_DESCRIPTION = 20_000, 8_000
+# LogMetric.value_extractor (and label_extractors, "the same syntax"): EXTRACT(field) or
+# REGEXP_EXTRACT(field, regex), the regex with exactly one capture group.
+_EXTRACT = re.compile(r"\s*EXTRACT\(\s*([A-Za-z_@][^\s(),]*)\s*\)\s*")
+_REGEXP_EXTRACT = re.compile(
+    r'\s*REGEXP_EXTRACT\(\s*([A-Za-z_@][^\s(),]*)\s*,\s*"((?:[^"\\]|\\.)*)"\s*\)\s*'
+)
+METRIC_KINDS = frozenset({"DELTA", "GAUGE", "CUMULATIVE"})
+VALUE_TYPES = frozenset({"BOOL", "INT64", "DOUBLE", "STRING", "DISTRIBUTION", "MONEY"})
+LABEL_VALUE_TYPES = frozenset({"STRING", "BOOL", "INT64"})
+# What LogMetric.metric_descriptor is "if unspecified": a DELTA INT64 count with unit "1".
+DEFAULT_METRIC_DESCRIPTOR: JSON = {"metricKind": "DELTA", "valueType": "INT64", "unit": "1"}
 
 
-def check_log_metric(metric: Any) -> None:
+def check_log_metric(metric: Any, *, current: JSON | None = None) -> None:
+    """LogMetric's documented rules; ``current`` is the stored metric when this is an update."""
     if not isinstance(metric, dict):
         raise _invalid("metric", "metric must be an object")
     name = _string(metric.get("name", ""), "metric.name")
@@ -880,6 +919,151 @@ def check_log_metric(metric: Any) -> None:
         raise _invalid("metric.filter", "filter is required, at most 20000 characters")
     if len(_string(metric.get("description", ""), "metric.description")) > MAX_METRIC_DESCRIPTION:
         raise _invalid("metric.description", "description is at most 8000 characters")
+    descriptor = metric.get("metricDescriptor") or {}
+    if not isinstance(descriptor, dict):
+        raise _invalid("metric.metric_descriptor", "metric_descriptor must be an object")
+    kind = descriptor.get("metricKind", DEFAULT_METRIC_DESCRIPTOR["metricKind"])
+    value_type = descriptor.get("valueType", DEFAULT_METRIC_DESCRIPTOR["valueType"])
+    if kind not in METRIC_KINDS:
+        raise _invalid("metric.metric_descriptor.metric_kind", f"Invalid metric_kind {kind!r}")
+    if value_type not in VALUE_TYPES:
+        raise _invalid("metric.metric_descriptor.value_type", f"Invalid value_type {value_type!r}")
+    if "valueExtractor" in metric:
+        _check_extractor(metric["valueExtractor"], "metric.value_extractor")
+    if value_type == "DISTRIBUTION":
+        _check_distribution(metric, kind)
+    if "bucketOptions" in metric:
+        _check_bucket_options(metric["bucketOptions"])
+    _check_metric_labels(descriptor, metric.get("labelExtractors") or {})
+    if current is not None:
+        _check_metric_update(current.get("metricDescriptor") or {}, descriptor)
+
+
+def _check_distribution(metric: JSON, kind: str) -> None:
+    if kind != "DELTA":
+        raise _invalid(
+            "metric.metric_descriptor.metric_kind",
+            "A distribution logs-based metric must have a DELTA metric kind",
+        )
+    if not metric.get("valueExtractor"):
+        raise _invalid(
+            "metric.value_extractor",
+            "A value_extractor is required when using a distribution logs-based metric",
+        )
+    if not metric.get("bucketOptions"):
+        raise _invalid(
+            "metric.bucket_options",
+            "bucket_options are required when the logs-based metric is using a DISTRIBUTION "
+            "value type",
+        )
+
+
+def _check_extractor(expression: Any, field: str) -> None:
+    text = _string(expression, field)
+    if _EXTRACT.fullmatch(text):
+        return
+    match = _REGEXP_EXTRACT.fullmatch(text)
+    if match is None:
+        raise _invalid(
+            field,
+            f"Invalid extractor {text!r}: use EXTRACT(field) or REGEXP_EXTRACT(field, regex)",
+        )
+    try:  # Python's re stands in for RE2 here: only the count of groups is checked
+        groups = re.compile(match.group(2).encode().decode("unicode_escape")).groups
+    except re.error:
+        return
+    if groups != 1:
+        raise _invalid(
+            field, f"Invalid extractor {text!r}: the regex must have exactly one capture group"
+        )
+
+
+def _check_bucket_options(options: Any) -> None:
+    field = "metric.bucket_options"
+    if not isinstance(options, dict):
+        raise _invalid(field, "bucket_options must be an object")
+    kinds = [k for k in ("linearBuckets", "exponentialBuckets", "explicitBuckets") if k in options]
+    if len(kinds) != 1:
+        raise _invalid(field, "bucket_options takes exactly one of linear, exponential, explicit")
+    body = options[kinds[0]]
+    if not isinstance(body, dict):
+        raise _invalid(f"{field}.{kinds[0]}", "must be an object")
+    if kinds[0] == "explicitBuckets":
+        bounds = body.get("bounds") or []
+        if not isinstance(bounds, list) or not bounds:
+            raise _invalid(f"{field}.explicit_buckets.bounds", "bounds needs at least one element")
+        numbers = [_number(b, f"{field}.explicit_buckets.bounds") for b in bounds]
+        if any(b <= a for a, b in itertools.pairwise(numbers)):
+            raise _invalid(
+                f"{field}.explicit_buckets.bounds", "bounds must be monotonically increasing"
+            )
+        return
+    prefix = f"{field}.{'linear' if kinds[0] == 'linearBuckets' else 'exponential'}_buckets"
+    if _integer(body.get("numFiniteBuckets", 0), f"{prefix}.num_finite_buckets") <= 0:
+        raise _invalid(f"{prefix}.num_finite_buckets", "num_finite_buckets must be greater than 0")
+    if kinds[0] == "linearBuckets":
+        if _number(body.get("width", 0), f"{prefix}.width") <= 0:
+            raise _invalid(f"{prefix}.width", "width must be greater than 0")
+        _number(body.get("offset", 0), f"{prefix}.offset")
+        return
+    if _number(body.get("growthFactor", 0), f"{prefix}.growth_factor") <= 1:
+        raise _invalid(f"{prefix}.growth_factor", "growth_factor must be greater than 1")
+    if _number(body.get("scale", 0), f"{prefix}.scale") <= 0:
+        raise _invalid(f"{prefix}.scale", "scale must be greater than 0")
+
+
+def _number(value: Any, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _invalid(field, f"Invalid value at '{field}': expected a number")
+    try:
+        return float(value)
+    except ValueError:
+        raise _invalid(field, f"Invalid value at '{field}' ({value!r}): not a number") from None
+
+
+def _check_metric_labels(descriptor: JSON, extractors: Any) -> None:
+    if not isinstance(extractors, dict):
+        raise _invalid("metric.label_extractors", "label_extractors must be a map of strings")
+    for key, expression in extractors.items():
+        _check_extractor(expression, f"metric.label_extractors[{key!r}]")
+    labels = descriptor.get("labels") or []
+    if not isinstance(labels, list):
+        raise _invalid("metric.metric_descriptor.labels", "labels must be a list")
+    for i, label in enumerate(labels):
+        field = f"metric.metric_descriptor.labels[{i}]"
+        if not isinstance(label, dict) or not label.get("key"):
+            raise _invalid(field, "a label needs a key")
+        if label.get("valueType", "STRING") not in LABEL_VALUE_TYPES:
+            raise _invalid(f"{field}.value_type", f"Invalid value_type {label['valueType']!r}")
+        if label["key"] not in extractors:
+            raise _invalid(
+                "metric.label_extractors",
+                f"Label {label['key']!r} of the metric descriptor has no extractor expression "
+                "in label_extractors",
+            )
+
+
+def _check_metric_update(before: JSON, after: JSON) -> None:
+    field = "metric.metric_descriptor"
+    for key, name in (("metricKind", "metric_kind"), ("valueType", "value_type")):
+        old = before.get(key, DEFAULT_METRIC_DESCRIPTOR[key])
+        new = after.get(key, DEFAULT_METRIC_DESCRIPTOR[key])
+        if old != new:
+            raise _invalid(
+                f"{field}.{name}",
+                f"The {name} of a logs-based metric cannot be updated ({old} to {new})",
+            )
+    new_labels = {label.get("key"): label for label in after.get("labels") or []}
+    for label in before.get("labels") or []:
+        changed = new_labels.get(label.get("key"))
+        if changed is not None and changed.get("valueType", "STRING") != label.get(
+            "valueType", "STRING"
+        ):
+            raise _invalid(
+                f"{field}.labels",
+                f"Label {label.get('key')!r} exists: existing labels cannot be modified except "
+                "for their description",
+            )
 
 
 # Cloud Monitoring: google/monitoring/v3/alert.proto AlertPolicy.
@@ -887,9 +1071,33 @@ MAX_POLICY_DISPLAY_NAME = 512
 MAX_POLICY_CONDITIONS = 6
 _CHANNEL = re.compile(r"projects/[^/\s]+/notificationChannels/[^/\s]+")
 POLICY_SEVERITIES = frozenset({"SEVERITY_UNSPECIFIED", "CRITICAL", "ERROR", "WARNING"})
+# AlertPolicy.Condition: "oneof condition".
+CONDITION_TYPES = (
+    "conditionThreshold",
+    "conditionAbsent",
+    "conditionMatchedLog",
+    "conditionMonitoringQueryLanguage",
+    "conditionPrometheusQueryLanguage",
+    "conditionSql",
+)
+MAX_CONDITION_FILTER = 2048
+# MetricAbsence.duration: at least 120 s and a multiple of a minute (alert.proto); at most
+# 23.5 hours ("Create metric-absence alerting policies": the trigger absence time).
+MIN_ABSENCE_S, MAX_ABSENCE_S = 120, 84_600
+# Aggregation.alignment_period: at least 60 s; at most 90,000 s (25 h) for alerting policies.
+MIN_ALIGNMENT_S, MAX_ALERT_ALIGNMENT_S = 60, 90_000
+THRESHOLD_COMPARISONS = frozenset({"COMPARISON_GT", "COMPARISON_LT"})
+_METRIC_TYPE = re.compile(r'\bmetric\.type\s*=\s*"([^"]+)"')
+_HAS_METRIC_TYPE = re.compile(r"\bmetric\.type\s*=")
+_HAS_RESOURCE_TYPE = re.compile(r"\bresource\.type\s*=")
+_LOG_METRIC_TYPE = "logging.googleapis.com/user/"
 
 
-def check_alert_policy(policy: Any, *, creating: bool) -> None:
+def check_alert_policy(
+    policy: Any, *, creating: bool, metric_exists: Callable[[str], bool] | None = None
+) -> None:
+    """AlertPolicy's documented rules. ``metric_exists(metric_id)`` says whether a log-based
+    metric exists; a condition on one that doesn't is refused, as Cloud Monitoring does."""
     if not isinstance(policy, dict):
         raise _invalid("alert_policy", "alert_policy must be an object")
     if creating and "name" in policy:
@@ -903,6 +1111,8 @@ def check_alert_policy(policy: Any, *, creating: bool) -> None:
     conditions = policy.get("conditions") or []
     if not isinstance(conditions, list) or not 1 <= len(conditions) <= MAX_POLICY_CONDITIONS:
         raise _invalid("alert_policy.conditions", "A policy can have from one to six conditions")
+    for i, condition in enumerate(conditions):
+        _check_condition(condition, f"alert_policy.conditions[{i}]", creating, metric_exists)
     channels = policy.get("notificationChannels") or []
     if not isinstance(channels, list):
         raise _invalid("alert_policy.notification_channels", "notification_channels is a list")
@@ -918,6 +1128,221 @@ def check_alert_policy(policy: Any, *, creating: bool) -> None:
         raise _invalid("alert_policy.severity", f"Invalid severity {policy.get('severity')!r}")
     if "userLabels" in policy:
         check_labels(policy["userLabels"], "alert_policy.user_labels")
+
+
+def _check_condition(
+    condition: Any, field: str, creating: bool, metric_exists: Callable[[str], bool] | None
+) -> None:
+    if not isinstance(condition, dict):
+        raise _invalid(field, "a condition must be an object")
+    kinds = [kind for kind in CONDITION_TYPES if kind in condition]
+    if len(kinds) != 1:
+        raise _invalid(
+            field,
+            'Condition subtype (e.g. "condition_absent", "condition_threshold", etc.) is '
+            "absent or unknown, or more than one is set",
+        )
+    if creating and "name" in condition:
+        raise _invalid(
+            f"{field}.name",
+            "When calling the alertPolicies.create method, do not include the name field in "
+            "the conditions",
+        )
+    kind = kinds[0]
+    if kind in {"conditionThreshold", "conditionAbsent"}:
+        _check_metric_condition(kind, condition[kind], field, metric_exists)
+
+
+def _check_metric_condition(
+    kind: str, body: Any, field: str, metric_exists: Callable[[str], bool] | None
+) -> None:
+    snake = "condition_threshold" if kind == "conditionThreshold" else "condition_absent"
+    where = f"{field}.{snake}"
+    if not isinstance(body, dict):
+        raise _invalid(where, f"{snake} must be an object")
+    filter_text = _string(body.get("filter", ""), f"{where}.filter")
+    if not filter_text or len(filter_text) > MAX_CONDITION_FILTER:
+        raise _invalid(f"{where}.filter", "filter is required and must not exceed 2048 characters")
+    if not (_HAS_METRIC_TYPE.search(filter_text) and _HAS_RESOURCE_TYPE.search(filter_text)):
+        raise _invalid(
+            f"{where}.filter", "The filter must specify the metric type and the resource type"
+        )
+    _check_aggregations(body.get("aggregations") or [], where)
+    seconds = _duration(body.get("duration", "0s"), f"{where}.duration")
+    if seconds % 60:
+        raise _invalid(f"{where}.duration", "duration must be a multiple of a minute")
+    if kind == "conditionAbsent" and not MIN_ABSENCE_S <= seconds <= MAX_ABSENCE_S:
+        raise _invalid(
+            f"{where}.duration",
+            f"The duration of a metric-absence condition is at least {MIN_ABSENCE_S}s and at "
+            f"most 23.5 hours ({MAX_ABSENCE_S}s); {seconds:g}s is not allowed",
+        )
+    comparison = body.get("comparison", "COMPARISON_GT")
+    if kind == "conditionThreshold" and comparison not in THRESHOLD_COMPARISONS:
+        raise _invalid(
+            f"{where}.comparison",
+            f"Invalid comparison {comparison!r}: only COMPARISON_LT and COMPARISON_GT are "
+            "supported",
+        )
+    literal = _METRIC_TYPE.search(filter_text)
+    metric = literal.group(1) if literal else ""
+    if (
+        metric_exists is not None
+        and metric.startswith(_LOG_METRIC_TYPE)
+        and not metric_exists(metric.removeprefix(_LOG_METRIC_TYPE))
+    ):
+        raise ApiError(
+            404,
+            f'Cannot find metric(s) that match type = "{metric}". If a metric was created '
+            "recently, it could take up to 10 minutes to become available. Please try again "
+            "soon.",
+        )
+
+
+def _check_aggregations(aggregations: Any, field: str) -> None:
+    if not isinstance(aggregations, list):
+        raise _invalid(f"{field}.aggregations", "aggregations must be a list")
+    for j, aggregation in enumerate(aggregations):
+        where = f"{field}.aggregations[{j}]"
+        if not isinstance(aggregation, dict):
+            raise _invalid(where, "an aggregation must be an object")
+        aligner = aggregation.get("perSeriesAligner", "ALIGN_NONE")
+        reducer = aggregation.get("crossSeriesReducer", "REDUCE_NONE")
+        if reducer != "REDUCE_NONE" and aligner == "ALIGN_NONE":
+            raise _invalid(
+                f"{where}.per_series_aligner",
+                "If cross_series_reducer is specified, then per_series_aligner must be "
+                "specified, and must not be ALIGN_NONE",
+            )
+        if aligner == "ALIGN_NONE":
+            continue
+        if "alignmentPeriod" not in aggregation:
+            raise _invalid(
+                f"{where}.alignment_period",
+                "alignment_period is required with a per-series aligner other than ALIGN_NONE",
+            )
+        period = _duration(aggregation["alignmentPeriod"], f"{where}.alignment_period")
+        if not MIN_ALIGNMENT_S <= period <= MAX_ALERT_ALIGNMENT_S:
+            raise _invalid(
+                f"{where}.alignment_period",
+                "alignment_period must be at least 60 seconds, and at most 90,000 seconds "
+                "(25 hours) for alerting policies",
+            )
+
+
+# Cloud Monitoring dashboards (v1): Dashboard, MosaicLayout, Tile, Widget, XyChart, DataSet,
+# TimeSeriesFilter and AlertChart, as documented in google/monitoring/dashboard/v1/*.proto
+# (the gcloud SDK's monitoring_v1_messages.py carries the same comments).
+DASHBOARD_LAYOUTS = ("gridLayout", "mosaicLayout", "rowLayout", "columnLayout")
+WIDGET_CONTENTS = (
+    "xyChart",
+    "scorecard",
+    "text",
+    "blank",
+    "alertChart",
+    "timeSeriesTable",
+    "collapsibleGroup",
+    "logsPanel",
+    "incidentList",
+    "pieChart",
+    "errorReportingPanel",
+    "sectionHeader",
+    "singleViewGroup",
+)
+MIN_MOSAIC_COLUMNS, MAX_MOSAIC_COLUMNS = 1, 48
+_WIDGET_ID = re.compile(r"[A-Za-z0-9_-]+")
+_ALERT_POLICY_NAME = re.compile(r"projects/[^/\s]+/alertPolicies/[^/\s]+")
+_DASHBOARD_NAME = re.compile(r"projects/(?P<project>[^/\s]+)/dashboards/(?P<id>[^/\s]+)")
+
+
+def check_dashboard(dashboard: Any, *, project: str, creating: bool) -> None:
+    if not isinstance(dashboard, dict):
+        raise _invalid("dashboard", "dashboard must be an object")
+    if not _string(dashboard.get("displayName", ""), "dashboard.display_name"):
+        raise _invalid("dashboard.display_name", "display_name is required")
+    if creating and "etag" in dashboard:
+        raise _invalid("dashboard.etag", "etag should not be passed during dashboard creation")
+    if "name" in dashboard:
+        match = _DASHBOARD_NAME.fullmatch(_string(dashboard["name"], "dashboard.name"))
+        if match is None or match["project"] not in {project, PROJECT_NUMBER}:
+            raise _invalid(
+                "dashboard.name",
+                f"Invalid dashboard name {dashboard['name']!r}: projects/{project}/dashboards/ID "
+                "(the project must match the parent)",
+            )
+    layouts = [layout for layout in DASHBOARD_LAYOUTS if layout in dashboard]
+    if len(layouts) > 1:
+        raise _invalid("dashboard.layout", "A dashboard has one layout (oneof layout)")
+    if "mosaicLayout" in dashboard:
+        _check_mosaic(dashboard["mosaicLayout"])
+    for layout in ("gridLayout",):
+        for i, widget in enumerate((dashboard.get(layout) or {}).get("widgets") or []):
+            _check_widget(widget, f"dashboard.grid_layout.widgets[{i}]")
+
+
+def _check_mosaic(mosaic: Any) -> None:
+    field = "dashboard.mosaic_layout"
+    if not isinstance(mosaic, dict):
+        raise _invalid(field, "mosaic_layout must be an object")
+    columns = None
+    if "columns" in mosaic:
+        columns = _integer(mosaic["columns"], f"{field}.columns")
+        if not MIN_MOSAIC_COLUMNS <= columns <= MAX_MOSAIC_COLUMNS:
+            raise _invalid(
+                f"{field}.columns", "The number of columns must be between 1 and 48, inclusive"
+            )
+    for i, tile in enumerate(mosaic.get("tiles") or []):
+        where = f"{field}.tiles[{i}]"
+        if not isinstance(tile, dict):
+            raise _invalid(where, "a tile must be an object")
+        width = _integer(tile.get("width", 0), f"{where}.width")
+        height = _integer(tile.get("height", 0), f"{where}.height")
+        x_pos = _integer(tile.get("xPos", 0), f"{where}.x_pos")
+        y_pos = _integer(tile.get("yPos", 0), f"{where}.y_pos")
+        if width < 1 or height < 1:
+            raise _invalid(where, "Tiles must have a minimum width and height of 1")
+        if x_pos < 0 or y_pos < 0:
+            raise _invalid(where, "x_pos and y_pos cannot be negative")
+        if columns is not None and x_pos + width > columns:
+            raise _invalid(
+                where, f"Tiles must be contained within the {columns} columns of the grid"
+            )
+        if "widget" in tile:
+            _check_widget(tile["widget"], f"{where}.widget")
+
+
+def _check_widget(widget: Any, field: str) -> None:
+    if not isinstance(widget, dict):
+        raise _invalid(field, "a widget must be an object")
+    contents = [content for content in WIDGET_CONTENTS if content in widget]
+    if len(contents) > 1:
+        raise _invalid(field, "A widget has one content (oneof content): " + ", ".join(contents))
+    if "id" in widget and not _WIDGET_ID.fullmatch(_string(widget["id"], f"{field}.id")):
+        raise _invalid(f"{field}.id", "Widget ids may be made up of alphanumerics, - and _")
+    if "xyChart" in widget:
+        data_sets = (widget["xyChart"] or {}).get("dataSets") or []
+        if not data_sets:
+            raise _invalid(f"{field}.xy_chart.data_sets", "data_sets is required")
+        for j, data_set in enumerate(data_sets):
+            where = f"{field}.xy_chart.data_sets[{j}]"
+            query = data_set.get("timeSeriesQuery") if isinstance(data_set, dict) else None
+            if not isinstance(query, dict) or not query:
+                raise _invalid(f"{where}.time_series_query", "time_series_query is required")
+            if "timeSeriesFilter" in query:
+                time_filter = query["timeSeriesFilter"] or {}
+                if not _string(time_filter.get("filter", ""), f"{where}.filter"):
+                    raise _invalid(
+                        f"{where}.time_series_query.time_series_filter.filter",
+                        "filter is required",
+                    )
+    if "alertChart" in widget:
+        name = _string((widget["alertChart"] or {}).get("name", ""), f"{field}.alert_chart.name")
+        if not _ALERT_POLICY_NAME.fullmatch(name):
+            raise _invalid(
+                f"{field}.alert_chart.name",
+                f"Invalid alert policy name {name!r}: the format is "
+                "projects/[PROJECT_ID_OR_NUMBER]/alertPolicies/[ALERT_POLICY_ID]",
+            )
 
 
 Handler = Callable[["_Call"], Any]
@@ -960,6 +1385,11 @@ class FakeGoogleApis:
         self.project_policies: dict[str, _IamPolicy] = {}
         self.log_metrics: dict[str, JSON] = {}
         self.alert_policies: dict[str, JSON] = {}
+        self.dashboards: dict[str, JSON] = {}
+        # Cloud Monitoring learns of a new log-based metric late ("up to 10 minutes"): this many
+        # alert policy writes on each new metric are refused (404) before it is known.
+        self.metric_unknown_writes = 0
+        self._metric_unknown_left: dict[str, int] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._routes: list[tuple[str, str, re.Pattern[str], Handler]] = []
@@ -1036,6 +1466,7 @@ class FakeGoogleApis:
                 "project_policies": {k: v.as_json() for k, v in self.project_policies.items()},
                 "log_metrics": self.log_metrics,
                 "alert_policies": self.alert_policies,
+                "dashboards": self.dashboards,
             }
             snapshot: JSON = _without_times(copy.deepcopy(state))
             return snapshot
@@ -1350,15 +1781,23 @@ class FakeGoogleApis:
             key = f"projects/{c.params['project']}/metrics/{c.body['name']}"
             if key in self.log_metrics:
                 raise ApiError(409, f"Metric {c.body['name']} already exists")
-            self.log_metrics[key] = {**copy.deepcopy(c.body), "createTime": _now()}
-            return self.log_metrics[key]
+            metric = {**copy.deepcopy(c.body), "createTime": _now()}
+            metric["metricDescriptor"] = self._metric_descriptor(
+                c.params["project"], c.body["name"], c.body.get("metricDescriptor")
+            )
+            self.log_metrics[key] = metric
+            self._metric_unknown_left[key] = self.metric_unknown_writes
+            return metric
 
         @route("PUT", "logging", "/v2/projects/{project}/metrics/{metric}")
         def update_metric(c: _Call) -> JSON:
             current = self._metric(c.params["project"], c.params["metric"])
             metric = {**copy.deepcopy(c.body), "name": c.params["metric"]}
-            check_log_metric(metric)
+            check_log_metric(metric, current=current)
             metric["createTime"] = current.get("createTime", _now())
+            metric["metricDescriptor"] = self._metric_descriptor(
+                c.params["project"], c.params["metric"], metric.get("metricDescriptor")
+            )
             key = f"projects/{c.params['project']}/metrics/{c.params['metric']}"
             self.log_metrics[key] = metric
             return metric
@@ -1366,7 +1805,9 @@ class FakeGoogleApis:
         @route("DELETE", "logging", "/v2/projects/{project}/metrics/{metric}")
         def delete_metric(c: _Call) -> JSON:
             self._metric(c.params["project"], c.params["metric"])
-            del self.log_metrics[f"projects/{c.params['project']}/metrics/{c.params['metric']}"]
+            key = f"projects/{c.params['project']}/metrics/{c.params['metric']}"
+            del self.log_metrics[key]
+            self._metric_unknown_left.pop(key, None)
             return {}
 
         # --- Cloud Monitoring: alert policies
@@ -1382,22 +1823,30 @@ class FakeGoogleApis:
 
         @route("POST", "monitoring", "/v3/projects/{project}/alertPolicies")
         def create_alert_policy(c: _Call) -> JSON:
-            check_alert_policy(c.body, creating=True)
-            name = f"projects/{c.params['project']}/alertPolicies/{next(self._ids)}"
+            project = c.params["project"]
+            check_alert_policy(
+                c.body, creating=True, metric_exists=functools.partial(self._metric_seen, project)
+            )
+            name = f"projects/{project}/alertPolicies/{next(self._ids)}"
             policy = {**copy.deepcopy(c.body), "name": name}
             policy.setdefault("enabled", True)
+            self._name_conditions(policy)
             self.alert_policies[name] = policy
             return policy
 
         @route("PATCH", "monitoring", "/v3/projects/{project}/alertPolicies/{policy}")
         def update_alert_policy(c: _Call) -> JSON:
-            policy = copy.deepcopy(self._alert_policy(c.params["project"], c.params["policy"]))
+            project = c.params["project"]
+            policy = copy.deepcopy(self._alert_policy(project, c.params["policy"]))
             mask = c.q("updateMask")
             if mask:
                 _apply_mask(policy, c.body, mask)
             else:  # no mask: the policy is replaced by the one sent
                 policy = {**copy.deepcopy(c.body), "name": policy["name"]}
-            check_alert_policy(policy, creating=False)
+            check_alert_policy(
+                policy, creating=False, metric_exists=functools.partial(self._metric_seen, project)
+            )
+            self._name_conditions(policy)
             self.alert_policies[policy["name"]] = policy
             return policy
 
@@ -1405,6 +1854,54 @@ class FakeGoogleApis:
         def delete_alert_policy(c: _Call) -> JSON:
             name = self._alert_policy(c.params["project"], c.params["policy"])["name"]
             del self.alert_policies[name]
+            return {}
+
+        # --- Cloud Monitoring: dashboards (v1)
+        @route("GET", "monitoring", "/v1/projects/{project}/dashboards")
+        def list_dashboards(c: _Call) -> JSON:
+            prefix = f"projects/{c.params['project']}/dashboards/"
+            found = [d for k, d in sorted(self.dashboards.items()) if k.startswith(prefix)]
+            return {"dashboards": found} if found else {}
+
+        @route("GET", "monitoring", "/v1/projects/{project}/dashboards/{dashboard}")
+        def get_dashboard(c: _Call) -> JSON:
+            return self._dashboard(c.params["project"], c.params["dashboard"])
+
+        @route("POST", "monitoring", "/v1/projects/{project}/dashboards")
+        def create_dashboard(c: _Call) -> JSON:
+            project = c.params["project"]
+            check_dashboard(c.body, project=project, creating=True)
+            dashboard: JSON = copy.deepcopy(c.body)
+            dashboard_id = (
+                dashboard["name"].rsplit("/", 1)[-1]
+                if "name" in dashboard
+                else str(next(self._ids))
+            )
+            name = f"projects/{project}/dashboards/{dashboard_id}"
+            if name in self.dashboards:
+                raise ApiError(409, f"Dashboard {name} already exists")
+            dashboard.update(name=name, etag=self._etag())
+            if c.q("validateOnly") != "true":
+                self.dashboards[name] = dashboard
+            return dashboard
+
+        @route("PATCH", "monitoring", "/v1/projects/{project}/dashboards/{dashboard}")
+        def update_dashboard(c: _Call) -> JSON:
+            project = c.params["project"]
+            current = self._dashboard(project, c.params["dashboard"])
+            check_dashboard(c.body, project=project, creating=False)
+            sent = c.body.get("etag")
+            if sent and sent != current["etag"]:
+                raise ApiError(409, "etag mismatch: the dashboard changed concurrently", "ABORTED")
+            dashboard = {**copy.deepcopy(c.body), "name": current["name"], "etag": self._etag()}
+            if c.q("validateOnly") != "true":
+                self.dashboards[current["name"]] = dashboard
+            return dashboard
+
+        @route("DELETE", "monitoring", "/v1/projects/{project}/dashboards/{dashboard}")
+        def delete_dashboard(c: _Call) -> JSON:
+            name = self._dashboard(c.params["project"], c.params["dashboard"])["name"]
+            del self.dashboards[name]
             return {}
 
         # --- Cloud Build
@@ -1625,6 +2122,45 @@ class FakeGoogleApis:
         if key not in self.log_metrics:
             raise _not_found(f"Metric {metric}")
         return self.log_metrics[key]
+
+    @staticmethod
+    def _metric_descriptor(project: str, metric: str, sent: Any) -> JSON:
+        """The descriptor Cloud Logging keeps: the default one unless sent, with its type."""
+        descriptor = copy.deepcopy(sent) if isinstance(sent, dict) and sent else {}
+        for key, value in DEFAULT_METRIC_DESCRIPTOR.items():
+            if key != "unit" or not sent:
+                descriptor.setdefault(key, value)
+        metric_type = f"{_LOG_METRIC_TYPE}{metric}"
+        descriptor.update(
+            name=f"projects/{project}/metricDescriptors/{metric_type}", type=metric_type
+        )
+        return descriptor
+
+    def _metric_seen(self, project: str, metric: str) -> bool:
+        """Whether Cloud Monitoring knows the log-based metric yet: it exists, and has been
+        refused ``metric_unknown_writes`` times since it was created (each call counts one)."""
+        key = f"projects/{project}/metrics/{metric}"
+        if key not in self.log_metrics:
+            return False
+        if self._metric_unknown_left.get(key, 0) > 0:
+            self._metric_unknown_left[key] -= 1
+            return False
+        return True
+
+    def _name_conditions(self, policy: JSON) -> None:
+        """Cloud Monitoring names each condition; one sent without a name is a new one."""
+        for condition in policy.get("conditions") or []:
+            if isinstance(condition, dict) and "name" not in condition:
+                condition["name"] = f"{policy['name']}/conditions/{next(self._ids)}"
+
+    def _etag(self) -> str:
+        return f"{next(self._ids):032x}"
+
+    def _dashboard(self, project: str, dashboard: str) -> JSON:
+        name = f"projects/{project}/dashboards/{dashboard}"
+        if name not in self.dashboards:
+            raise _not_found(f"Dashboard {name}")
+        return self.dashboards[name]
 
     def _alert_policy(self, project: str, policy: str) -> JSON:
         name = f"projects/{project}/alertPolicies/{policy}"

@@ -185,6 +185,8 @@ def test_function_settings_reach_it_as_environment_variables(scenario):
         "SECRET_MANAGER_READS_PER_MINUTE": "300",
         "SECRET_MANAGER_WRITES_PER_MINUTE": "300",
         "FUNCTION_TIMEOUT": "300s",
+        "ROTATION_SCHEDULE": "0 */6 * * *",
+        "ROTATION_TIME_ZONE": "Etc/UTC",
     }
 
 
@@ -235,7 +237,7 @@ def test_scheduler_job_posts_to_the_function_with_an_oidc_token_of_its_account(s
     assert target["httpMethod"] == "POST"
     assert base64.b64decode(target["body"]) == b"{}"
     assert target["oidcToken"] == {"serviceAccountEmail": SCHEDULER_SA, "audience": url}
-    assert job["schedule"] == "0 3 * * *"
+    assert job["schedule"] == "0 */6 * * *"
     assert job["timeZone"] == "Etc/UTC"
     assert job["retryConfig"]["retryCount"] >= 1
 
@@ -507,8 +509,13 @@ def test_dry_run_prints_the_whole_plan_and_sends_nothing(fake, fake_env, seed_fi
         f"gcloud scheduler jobs create http {FUNCTION} ",
         f"gcloud logging metrics create {FUNCTION}-failures ",
         f"gcloud logging metrics create {FUNCTION}-not-stored ",
-        "gcloud alpha monitoring policies create ",
-        "gcloud alpha monitoring policies create ",
+        f"gcloud logging metrics create {FUNCTION}-results ",
+        f"gcloud logging metrics create {FUNCTION}-key-lifetime ",
+        "gcloud alpha monitoring policies create ",  # failed
+        "gcloud alpha monitoring policies create ",  # refreshed but not stored
+        "gcloud alpha monitoring policies create ",  # not running: the dead-man's switch
+        "gcloud alpha monitoring policies create ",  # key expiring
+        "gcloud monitoring dashboards create ",
     ]
     assert len(planned) == len(expected_order), "\n".join(planned)
     for line, start in zip(planned, expected_order, strict=True):
@@ -547,8 +554,13 @@ def test_dry_run_teardown_plans_every_removal(fake, fake_env):
         "projects remove-iam-policy-binding",  # the lister role
         "iam roles",
         "iam roles",
+        "monitoring dashboards",
+        "alpha monitoring",  # failed, not stored, not running, expiring
         "alpha monitoring",
         "alpha monitoring",
+        "alpha monitoring",
+        "logging metrics",  # failures, not stored, results, key lifetime
+        "logging metrics",
         "logging metrics",
         "logging metrics",
         "iam service-accounts",
@@ -571,7 +583,9 @@ def test_options_fall_back_to_environment_variables(tmp_path):
     assert "ROTATION_SECRETS=env-secret@" in done.stdout
     assert "RETENTION=2d@" in done.stdout
     assert "'--schedule=*/30 * * * *'" in done.stdout
-    assert "SECRET_MANAGER_WRITES_PER_MINUTE=120@FUNCTION_TIMEOUT=300s'" in done.stdout
+    assert "SECRET_MANAGER_WRITES_PER_MINUTE=120@FUNCTION_TIMEOUT=300s@" in done.stdout
+    # The job's schedule reaches the function too.
+    assert "ROTATION_SCHEDULE=*/30 * * * *@ROTATION_TIME_ZONE=Etc/UTC'" in done.stdout
 
 
 def test_a_write_budget_too_small_for_the_timeout_is_warned_about(tmp_path):

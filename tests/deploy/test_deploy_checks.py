@@ -6,27 +6,25 @@ seed file it could not rotate, stops the deploy with the function's own message,
 nothing created. Each test runs as a logged-in user of the fake, so an unchecked value would
 have gone on to create things; the fake's request log shows that nothing was sent.
 
-The last test is the other side: a value deploy.sh passes through (a time zone) that Google
-refuses is refused by the fake too, through the real gcloud, so the deploy fails in tests as it
-would in production.
+The job's --schedule and --time-zone are checked the same way: they are the function's
+ROTATION_SCHEDULE and ROTATION_TIME_ZONE (a time zone Google refuses is also refused by the fake:
+test_fake_rules.py, test_job_time_zone_refused).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from devtools.fake_google_apis import FakeGoogleApis
 from rotation.check import check_document
 from rotation.config import load_config
 from rotation.errors import RotationError
 from tests.keys import document, v1_key, v2_key
 
-from .conftest import PROJECT, REPO, Deployer
+from .conftest import PROJECT, Deployer
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -42,20 +40,9 @@ FUNCTION_ENV = {
     "DRY_RUN": "false",
     "SECRET_MANAGER_READS_PER_MINUTE": "300",
     "SECRET_MANAGER_WRITES_PER_MINUTE": "300",
+    "ROTATION_SCHEDULE": "0 */6 * * *",
+    "ROTATION_TIME_ZONE": "Etc/UTC",
 }
-
-
-@pytest.fixture(scope="module")
-def source(tmp_path_factory) -> Path:
-    """A snapshot of the function's folder: main.py, requirements.txt and rotation/."""
-    target = tmp_path_factory.mktemp("clone") / "repo"
-    target.mkdir()
-    for name in ("main.py", "requirements.txt", ".gcloudignore"):
-        shutil.copy2(REPO / name, target / name)
-    shutil.copytree(
-        REPO / "rotation", target / "rotation", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    return target
 
 
 def config_refusal(variable: str, value: str) -> str:
@@ -168,17 +155,36 @@ def test_an_old_python_is_refused_with_a_clear_message(deployer: Deployer, tmp_p
     assert run.requests == []
 
 
-def test_a_time_zone_google_refuses_fails_the_deploy_through_gcloud(
-    deployer: Deployer, fake: FakeGoogleApis, source: Path
+@pytest.mark.parametrize(
+    ("flag", "variable", "value"),
+    [
+        ("--time-zone", "ROTATION_TIME_ZONE", "Mars/Olympus"),
+        ("--schedule", "ROTATION_SCHEDULE", "every 6 hours"),
+        ("--schedule", "ROTATION_SCHEDULE", "0 3 * *"),
+    ],
+    ids=["time-zone", "english-like-schedule", "four-fields"],
+)
+def test_a_schedule_the_function_refuses_stops_the_deploy_naming_the_flag(
+    deployer: Deployer, flag: str, variable: str, value: str
 ):
-    """deploy.sh only checks that --time-zone is not empty; Cloud Scheduler wants a tz
-    database name, and so does the fake, so the job is not created and the deploy fails."""
-    for secret in SECRETS:
-        if f"projects/123456789012/secrets/{secret}" not in fake.secrets:
-            fake.add_secret(PROJECT, secret, (b"{}",))
-    run = deployer.run(*DEPLOY_ARGS, "--source", str(source), "--time-zone", "Mars/Olympus")
-    assert run.returncode != 0
-    refused = [r for r in run.requests if r.api == "cloudscheduler" and r.status == 400]
-    assert [r.method for r in refused] == ["POST"]
-    assert "Invalid time zone 'Mars/Olympus'" in run.stderr
-    assert fake.jobs == {}
+    """The job's --schedule and --time-zone are the function's ROTATION_SCHEDULE and
+    ROTATION_TIME_ZONE: its parser refuses them before anything is created (Cloud Scheduler's
+    English-like form included: the function could not compute the next run from it)."""
+    run = deployer.run(*DEPLOY_ARGS, flag, value)
+    assert run.returncode == 2, run.output
+    message = config_refusal(variable, value)
+    assert f"deploy.sh: {flag} ({variable}): {message}\n" in run.stderr
+    assert run.requests == []
+
+
+@pytest.mark.parametrize("schedule", ["61 * * * *", "0 L * * *", "0 0 * * 1#2", "0 9-5 * * *"])
+def test_a_schedule_deploy_sh_cannot_read_is_refused_before_any_request(
+    deployer: Deployer, schedule: str
+):
+    """The function's checker only checks the form on a bare Python; deploy.sh reads every field
+    to compute the interval for the dead-man's switch, and refuses what it can't read."""
+    run = deployer.run(*DEPLOY_ARGS, "--schedule", schedule)
+    assert run.returncode == 2, run.output
+    assert "deploy.sh: --schedule (ROTATION_SCHEDULE): " in run.stderr
+    assert "Traceback" not in run.stderr
+    assert run.requests == []

@@ -8,6 +8,7 @@ statements about the requests each run sent and the fake's state after it.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -240,12 +241,17 @@ def test_the_function_may_list_secrets_through_a_minimal_project_role(scenario):
 # ---------------------------------------------------------------------------------- alerting
 
 
-def test_failure_metrics_count_failed_results_of_both_functions(scenario):
+def test_metrics_count_the_results_of_both_functions(scenario):
     metrics = {
         r.body["name"]: r.body["filter"]
         for r in writes(scenario.first, "POST", "logging", rf"/v2/projects/{PROJECT}/metrics")
     }
-    assert set(metrics) == {f"{FUNCTION}-failures", f"{FUNCTION}-not-stored"}
+    assert set(metrics) == {
+        f"{FUNCTION}-failures",
+        f"{FUNCTION}-not-stored",
+        f"{FUNCTION}-results",
+        f"{FUNCTION}-key-lifetime",
+    }
     for text in metrics.values():
         assert 'resource.type="cloud_run_revision"' in text
         assert f'resource.labels.service_name=("{FUNCTION}" OR "{EVENT_FUNCTION}")' in text
@@ -254,12 +260,18 @@ def test_failure_metrics_count_failed_results_of_both_functions(scenario):
     assert metrics[f"{FUNCTION}-not-stored"].endswith("severity=CRITICAL")
 
 
-def test_two_alert_policies_notify_the_channel_and_the_not_stored_one_is_critical(scenario):
+def test_the_failure_policies_notify_the_channel_and_the_not_stored_one_is_critical(scenario):
     created = writes(scenario.first, "POST", "monitoring", rf"/v3/projects/{PROJECT}/alertPolicies")
-    by_severity = {r.body["severity"]: r.body for r in created}
-    assert set(by_severity) == {"ERROR", "CRITICAL"}
+    assert all(r.body["notificationChannels"] == [CHANNEL] for r in created)
+    by_title = {r.body["displayName"]: r.body for r in created}
+    assert len(by_title) == 4  # failed, not stored, not running, key expiring
+    by_severity = {
+        "ERROR": by_title[f"Momento key rotation failed ({FUNCTION})"],
+        "CRITICAL": by_title[f"Momento key refreshed but not stored ({FUNCTION})"],
+    }
     for severity, metric in (("ERROR", "failures"), ("CRITICAL", "not-stored")):
         policy = by_severity[severity]
+        assert policy["severity"] == severity
         assert policy["notificationChannels"] == [CHANNEL]
         [condition] = policy["conditions"]
         threshold = condition["conditionThreshold"]
@@ -269,9 +281,11 @@ def test_two_alert_policies_notify_the_channel_and_the_not_stored_one_is_critica
     assert "refreshed_not_stored" in by_severity["CRITICAL"]["documentation"]["content"]
 
 
-def test_a_new_channel_updates_only_the_two_policies(scenario):
-    changes = [(r.method, r.api) for r in scenario.new_channel.mutating]
-    assert changes == [("PATCH", "monitoring"), ("PATCH", "monitoring")]
+def test_a_new_channel_updates_only_the_policies(scenario):
+    """Failed, not stored and key expiring (with --no-scheduler there is no dead-man's switch);
+    the dashboard names the same policies, so it stays as it is."""
+    changes = [(r.method, r.api, r.path.split("/")[1]) for r in scenario.new_channel.mutating]
+    assert changes == [("PATCH", "monitoring", "v3")] * 3
     for policy in scenario.before_teardown["alert_policies"].values():
         assert policy["notificationChannels"] == [OTHER_CHANNEL]
 
@@ -285,9 +299,31 @@ def test_second_run_changes_nothing(scenario):
     assert "up to date" in scenario.second.stdout
 
 
-def test_no_scheduler_deletes_the_job_and_nothing_else(scenario):
-    changes = [(r.method, r.api) for r in scenario.no_scheduler.mutating]
-    assert changes == [("DELETE", "cloudscheduler")]
+def test_no_scheduler_deletes_the_job_and_turns_the_dead_mans_switch_off(scenario):
+    """Without the job there is no schedule to pass to the functions (so both are redeployed)
+    and no heartbeat to listen for: the absence policy goes, and the dashboard says why."""
+    changes = {(r.method, r.api) for r in scenario.no_scheduler.mutating}
+    assert changes - {("POST", "run")} == {  # a redeploy may rewrite the invoker policy
+        ("DELETE", "cloudscheduler"),
+        ("PUT", "upload"),
+        ("PATCH", "cloudfunctions"),
+        ("DELETE", "monitoring"),
+        ("PATCH", "monitoring"),
+    }
+    [deleted] = [
+        r for r in scenario.no_scheduler.mutating if r.method == "DELETE" and r.api == "monitoring"
+    ]
+    assert deleted.path.startswith(f"/v3/projects/{PROJECT}/alertPolicies/")
+    [dashboard] = [
+        r for r in scenario.no_scheduler.mutating if r.method == "PATCH" and r.api == "monitoring"
+    ]
+    assert dashboard.path == f"/v1/projects/{PROJECT}/dashboards/{FUNCTION}"
+    assert "no dead-man's switch (--no-scheduler" in json.dumps(dashboard.body)
+    assert "no dead-man's switch: --no-scheduler" in scenario.no_scheduler.stdout
+    for function in scenario.before_teardown["functions"].values():
+        assert "ROTATION_SCHEDULE" not in function["serviceConfig"]["environmentVariables"]
+    titles = {p["displayName"] for p in scenario.before_teardown["alert_policies"].values()}
+    assert f"Momento key rotation not running ({FUNCTION})" not in titles
 
 
 # ---------------------------------------------------------------------------------- teardown
@@ -300,6 +336,7 @@ def test_teardown_removes_everything_new_and_leaves_the_secrets(scenario):
     assert state["topic_policies"] == {}
     assert state["log_metrics"] == {}
     assert state["alert_policies"] == {}
+    assert state["dashboards"] == {}
     assert "bindings" not in state["project_policies"][PROJECT]
     assert state["roles"][LISTER_ROLE].get("deleted") is True
     assert state["roles"][ROTATOR_ROLE].get("deleted") is True

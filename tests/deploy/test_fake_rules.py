@@ -21,7 +21,7 @@ from typing import Any
 import google_crc32c
 import pytest
 
-from devtools.fake_google_apis import BAD_REQUEST_TYPE, JSON, FakeGoogleApis
+from devtools.fake_google_apis import BAD_REQUEST_TYPE, JSON, PROJECT_NUMBER, FakeGoogleApis
 
 P = "demo-project"
 LOC = f"/v1/projects/{P}/locations/us-central1"
@@ -912,10 +912,13 @@ def test_log_metric_filter_and_description_limits(api):
 POLICIES = f"/v3/projects/{P}/alertPolicies"
 
 
+CUSTOM_FILTER = 'metric.type="custom.googleapis.com/x" AND resource.type="global"'
+
+
 def alert_policy(**changes: Any) -> JSON:
     condition = {
         "displayName": "failures > 0",
-        "conditionThreshold": {"filter": "metric.type=x", "comparison": "COMPARISON_GT"},
+        "conditionThreshold": {"filter": CUSTOM_FILTER, "comparison": "COMPARISON_GT"},
     }
     return {"displayName": "p", "combiner": "OR", "conditions": [condition], **changes}
 
@@ -946,3 +949,462 @@ def test_alert_policy_rules(api):
         f"{POLICIES}/{policy_id}",
         alert_policy(conditions=[]),
     )
+
+
+# ---------------------------------------------------------------------------------- log-based metrics with values
+
+
+def distribution(name: str, **changes: Any) -> JSON:
+    """A distribution of jsonPayload.seconds_left by secret, as deploy.sh sends it."""
+    body: JSON = {
+        "name": name,
+        "filter": 'jsonPayload.event="rotation.result"',
+        "metricDescriptor": {
+            "metricKind": "DELTA",
+            "valueType": "DISTRIBUTION",
+            "unit": "s",
+            "labels": [{"key": "secret"}],
+        },
+        "valueExtractor": "EXTRACT(jsonPayload.seconds_left)",
+        "labelExtractors": {"secret": "EXTRACT(jsonPayload.secret)"},
+        "bucketOptions": {
+            "exponentialBuckets": {"numFiniteBuckets": 140, "growthFactor": 1.1, "scale": 60}
+        },
+    }
+    return {**body, **changes}
+
+
+def test_log_metric_distribution_needs_a_delta_kind_a_value_extractor_and_buckets(api):
+    api.accepted("POST", "logging", METRICS, distribution(unique("d-")))
+    descriptor = distribution("x")["metricDescriptor"]
+    for field, body in (
+        (
+            "metric.value_extractor",
+            {k: v for k, v in distribution(unique("d-")).items() if k != "valueExtractor"},
+        ),
+        (
+            "metric.bucket_options",
+            {k: v for k, v in distribution(unique("d-")).items() if k != "bucketOptions"},
+        ),
+        (
+            "metric.metric_descriptor.metric_kind",
+            distribution(unique("d-"), metricDescriptor={**descriptor, "metricKind": "GAUGE"}),
+        ),
+    ):
+        api.refused(field, "POST", "logging", METRICS, body)
+
+
+@pytest.mark.parametrize(
+    "extractor",
+    [
+        "EXTRACT(jsonPayload.seconds_left)",
+        "EXTRACT(severity)",
+        'REGEXP_EXTRACT(jsonPayload.message, "left: (\\\\d+)s")',
+    ],
+)
+def test_log_metric_extractors_allowed(api, extractor):
+    api.accepted("POST", "logging", METRICS, distribution(unique("d-"), valueExtractor=extractor))
+
+
+@pytest.mark.parametrize(
+    "extractor",
+    [
+        "jsonPayload.seconds_left",
+        "EXTRACT()",
+        "SUM(jsonPayload.seconds_left)",
+        'REGEXP_EXTRACT(jsonPayload.message, "(\\\\d+) of (\\\\d+)")',
+        'REGEXP_EXTRACT(jsonPayload.message, "no group")',
+    ],
+)
+def test_log_metric_extractors_refused(api, extractor):
+    body = distribution(unique("d-"), valueExtractor=extractor)
+    api.refused("metric.value_extractor", "POST", "logging", METRICS, body)
+
+
+def test_log_metric_labels_need_an_extractor_each(api):
+    body = distribution(unique("d-"), labelExtractors={})
+    api.refused("metric.label_extractors", "POST", "logging", METRICS, body)
+    bad = distribution(unique("d-"), labelExtractors={"secret": "secret"})
+    api.refused("metric.label_extractors['secret']", "POST", "logging", METRICS, bad)
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({}, "metric.bucket_options"),
+        (
+            {
+                "linearBuckets": {"numFiniteBuckets": 1, "width": 1},
+                "explicitBuckets": {"bounds": [1]},
+            },
+            "metric.bucket_options",
+        ),
+        (
+            {"exponentialBuckets": {"numFiniteBuckets": 10, "growthFactor": 1, "scale": 1}},
+            "metric.bucket_options.exponential_buckets.growth_factor",
+        ),
+        (
+            {"exponentialBuckets": {"numFiniteBuckets": 10, "growthFactor": 2, "scale": 0}},
+            "metric.bucket_options.exponential_buckets.scale",
+        ),
+        (
+            {"exponentialBuckets": {"numFiniteBuckets": 0, "growthFactor": 2, "scale": 1}},
+            "metric.bucket_options.exponential_buckets.num_finite_buckets",
+        ),
+        (
+            {"linearBuckets": {"numFiniteBuckets": 3, "width": 0}},
+            "metric.bucket_options.linear_buckets.width",
+        ),
+        ({"explicitBuckets": {"bounds": []}}, "metric.bucket_options.explicit_buckets.bounds"),
+        (
+            {"explicitBuckets": {"bounds": [1, 3, 3]}},
+            "metric.bucket_options.explicit_buckets.bounds",
+        ),
+    ],
+    ids=[
+        "none",
+        "two-kinds",
+        "growth-1",
+        "scale-0",
+        "no-buckets",
+        "width-0",
+        "no-bounds",
+        "not-increasing",
+    ],
+)
+def test_log_metric_bucket_options_refused(api, options, field):
+    api.refused(
+        field, "POST", "logging", METRICS, distribution(unique("d-"), bucketOptions=options)
+    )
+
+
+def test_log_metric_bucket_options_allowed(api):
+    for options in (
+        {"linearBuckets": {"numFiniteBuckets": 1, "width": 0.5, "offset": -3}},
+        {"explicitBuckets": {"bounds": [7]}},
+        {"explicitBuckets": {"bounds": [0, 60, 3600]}},
+    ):
+        api.accepted("POST", "logging", METRICS, distribution(unique("d-"), bucketOptions=options))
+
+
+def test_log_metric_kind_value_type_and_label_types_cannot_be_updated(api):
+    name = unique("d-")
+    api.accepted("POST", "logging", METRICS, distribution(name))
+    descriptor = distribution(name)["metricDescriptor"]
+    path = f"{METRICS}/{name}"
+    counter = {**descriptor, "valueType": "INT64"}
+    counter.pop("unit")
+    retyped = {**descriptor, "labels": [{"key": "secret", "valueType": "INT64"}]}
+    for field, changed in (
+        ("metric.metric_descriptor.value_type", counter),
+        ("metric.metric_descriptor.labels", retyped),
+    ):
+        api.refused(field, "PUT", "logging", path, distribution(name, metricDescriptor=changed))
+    # A new label, and a new description of an old one, are allowed.
+    more = {
+        **descriptor,
+        "labels": [{"key": "secret", "description": "which"}, {"key": "action"}],
+    }
+    extractors = {"secret": "EXTRACT(jsonPayload.secret)", "action": "EXTRACT(jsonPayload.action)"}
+    api.accepted(
+        "PUT",
+        "logging",
+        path,
+        distribution(name, metricDescriptor=more, labelExtractors=extractors),
+    )
+
+
+def test_a_counter_gets_the_default_descriptor(api, fake):
+    name = unique("m-")
+    api.accepted("POST", "logging", METRICS, metric(name))
+    descriptor = fake.log_metrics[f"projects/{P}/metrics/{name}"]["metricDescriptor"]
+    assert descriptor["metricKind"] == "DELTA"
+    assert descriptor["valueType"] == "INT64"
+    assert descriptor["type"] == f"logging.googleapis.com/user/{name}"
+
+
+# ---------------------------------------------------------------------------------- alert conditions
+
+
+def absence(duration: str, **changes: Any) -> JSON:
+    condition = {
+        "displayName": "no result",
+        "conditionAbsent": {
+            "filter": CUSTOM_FILTER,
+            "aggregations": [
+                {
+                    "alignmentPeriod": "300s",
+                    "perSeriesAligner": "ALIGN_DELTA",
+                    "crossSeriesReducer": "REDUCE_SUM",
+                }
+            ],
+            "duration": duration,
+            **changes,
+        },
+    }
+    return alert_policy(conditions=[condition])
+
+
+@pytest.mark.parametrize("duration", ["120s", "180s", "25200s", "84600s"])
+def test_absence_duration_allowed(api, duration):
+    api.accepted("POST", "monitoring", POLICIES, absence(duration))
+
+
+@pytest.mark.parametrize("duration", ["60s", "119s", "150s", "84660s", "86400s", "0s", "7h"])
+def test_absence_duration_refused(api, duration):
+    field = "alert_policy.conditions[0].condition_absent.duration"
+    api.refused(field, "POST", "monitoring", POLICIES, absence(duration))
+
+
+def test_metric_condition_rules(api):
+    where = "alert_policy.conditions[0]"
+    threshold = alert_policy()["conditions"][0]
+    for field, condition in (
+        (where, {"displayName": "none"}),
+        (
+            where,
+            {**threshold, "conditionAbsent": absence("300s")["conditions"][0]["conditionAbsent"]},
+        ),
+        (f"{where}.name", {**threshold, "name": f"{POLICIES}/1/conditions/2"}),
+        (
+            f"{where}.condition_threshold.filter",
+            {"conditionThreshold": {"filter": 'metric.type="custom.googleapis.com/x"'}},
+        ),
+        (
+            f"{where}.condition_threshold.filter",
+            {"conditionThreshold": {"filter": CUSTOM_FILTER + " " * 2048}},
+        ),
+        (
+            f"{where}.condition_threshold.duration",
+            {"conditionThreshold": {"filter": CUSTOM_FILTER, "duration": "90s"}},
+        ),
+        (
+            f"{where}.condition_threshold.comparison",
+            {"conditionThreshold": {"filter": CUSTOM_FILTER, "comparison": "COMPARISON_EQ"}},
+        ),
+    ):
+        api.refused(field, "POST", "monitoring", POLICIES, alert_policy(conditions=[condition]))
+    below = {"filter": CUSTOM_FILTER, "comparison": "COMPARISON_LT", "duration": "120s"}
+    api.accepted(
+        "POST", "monitoring", POLICIES, alert_policy(conditions=[{"conditionThreshold": below}])
+    )
+
+
+@pytest.mark.parametrize(
+    ("aggregation", "field"),
+    [
+        ({"crossSeriesReducer": "REDUCE_SUM"}, "per_series_aligner"),
+        (
+            {"perSeriesAligner": "ALIGN_NONE", "crossSeriesReducer": "REDUCE_MIN"},
+            "per_series_aligner",
+        ),
+        ({"perSeriesAligner": "ALIGN_DELTA"}, "alignment_period"),
+        ({"perSeriesAligner": "ALIGN_DELTA", "alignmentPeriod": "30s"}, "alignment_period"),
+        ({"perSeriesAligner": "ALIGN_DELTA", "alignmentPeriod": "90060s"}, "alignment_period"),
+    ],
+    ids=["reducer-alone", "reducer-align-none", "no-period", "period-30s", "period-over-25h"],
+)
+def test_aggregations_refused(api, aggregation, field):
+    body = {"filter": CUSTOM_FILTER, "aggregations": [aggregation]}
+    policy = alert_policy(conditions=[{"conditionThreshold": body}])
+    where = f"alert_policy.conditions[0].condition_threshold.aggregations[0].{field}"
+    api.refused(where, "POST", "monitoring", POLICIES, policy)
+
+
+def test_aggregations_allowed(api):
+    for aggregation in (
+        {"perSeriesAligner": "ALIGN_DELTA", "alignmentPeriod": "60s"},
+        {
+            "perSeriesAligner": "ALIGN_PERCENTILE_05",
+            "alignmentPeriod": "90000s",
+            "crossSeriesReducer": "REDUCE_MIN",
+        },
+        {"alignmentPeriod": "1s"},  # ignored without an aligner
+    ):
+        body = {"filter": CUSTOM_FILTER, "aggregations": [aggregation]}
+        api.accepted(
+            "POST", "monitoring", POLICIES, alert_policy(conditions=[{"conditionThreshold": body}])
+        )
+
+
+def test_a_condition_on_a_log_based_metric_monitoring_does_not_know_is_not_found(api, fake):
+    name = unique("m-")
+    on_it = {
+        "conditionThreshold": {
+            "filter": f'metric.type="logging.googleapis.com/user/{name}" AND resource.type="cloud_run_revision"'
+        }
+    }
+    status, answer = api.call("POST", "monitoring", POLICIES, alert_policy(conditions=[on_it]))
+    assert (status, answer["error"]["status"]) == (404, "NOT_FOUND")
+    assert "Cannot find metric(s) that match type" in answer["error"]["message"]
+    fake.metric_unknown_writes = 1
+    try:
+        api.accepted("POST", "logging", METRICS, metric(name))
+    finally:
+        fake.metric_unknown_writes = 0
+    status, _ = api.call("POST", "monitoring", POLICIES, alert_policy(conditions=[on_it]))
+    assert status == 404, "a new metric takes a while to reach Cloud Monitoring"
+    api.accepted("POST", "monitoring", POLICIES, alert_policy(conditions=[on_it]))
+
+
+def test_updated_policies_obey_the_condition_rules_and_conditions_get_names(api):
+    created = api.accepted("POST", "monitoring", POLICIES, alert_policy())
+    [condition] = created["conditions"]
+    assert condition["name"].startswith(created["name"] + "/conditions/")
+    path = f"{POLICIES}/{created['name'].rsplit('/', 1)[-1]}"
+    api.refused(
+        "alert_policy.conditions[0].condition_absent.duration",
+        "PATCH",
+        "monitoring",
+        path,
+        absence("60s"),
+    )
+
+
+# ---------------------------------------------------------------------------------- dashboards
+
+DASHBOARDS = f"/v1/projects/{P}/dashboards"
+
+
+def dashboard(**changes: Any) -> JSON:
+    tiles = [
+        {
+            "width": 24,
+            "height": 16,
+            "widget": {
+                "title": "lifetime",
+                "xyChart": {
+                    "dataSets": [
+                        {"timeSeriesQuery": {"timeSeriesFilter": {"filter": CUSTOM_FILTER}}}
+                    ]
+                },
+            },
+        },
+        {
+            "xPos": 24,
+            "width": 24,
+            "height": 8,
+            "widget": {"alertChart": {"name": f"projects/{P}/alertPolicies/1"}},
+        },
+    ]
+    return {"displayName": "d", "mosaicLayout": {"columns": 48, "tiles": tiles}, **changes}
+
+
+def with_tile(**tile: Any) -> JSON:
+    body = dashboard()
+    body["mosaicLayout"]["tiles"][1] = {**body["mosaicLayout"]["tiles"][1], **tile}
+    return body
+
+
+def with_widget(widget: JSON) -> JSON:
+    return with_tile(widget=widget)
+
+
+def test_dashboard_create_get_list_patch_delete(api):
+    created = api.accepted(
+        "POST", "monitoring", DASHBOARDS, dashboard(name=f"projects/{P}/dashboards/mine")
+    )
+    assert created["name"] == f"projects/{P}/dashboards/mine"
+    assert created["etag"]
+    path = f"{DASHBOARDS}/mine"
+    assert api.accepted("GET", "monitoring", path) == created
+    listed = api.accepted("GET", "monitoring", DASHBOARDS)["dashboards"]
+    assert created in listed
+    status, _ = api.call(
+        "POST", "monitoring", DASHBOARDS, dashboard(name=f"projects/{P}/dashboards/mine")
+    )
+    assert status == 409
+    updated = api.accepted(
+        "PATCH", "monitoring", path, {**dashboard(displayName="e"), "etag": created["etag"]}
+    )
+    assert updated["etag"] != created["etag"]
+    status, answer = api.call("PATCH", "monitoring", path, {**dashboard(), "etag": created["etag"]})
+    assert (status, answer["error"]["status"]) == (409, "ABORTED")
+    api.refused("dashboard.display_name", "PATCH", "monitoring", path, dashboard(displayName=""))
+    api.accepted("DELETE", "monitoring", path)
+    status, _ = api.call("GET", "monitoring", path)
+    assert status == 404
+
+
+def test_dashboard_validate_only_stores_nothing(api, fake):
+    before = dict(fake.dashboards)
+    api.accepted("POST", "monitoring", DASHBOARDS, dashboard(), "validateOnly=true")
+    assert fake.dashboards == before
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (dashboard(displayName=""), "dashboard.display_name"),
+        (dashboard(etag="abc"), "dashboard.etag"),
+        (dashboard(name="projects/elsewhere/dashboards/x"), "dashboard.name"),
+        (dashboard(name=f"projects/{P}/x"), "dashboard.name"),
+        (dashboard(gridLayout={"widgets": []}), "dashboard.layout"),
+        (dashboard(mosaicLayout={"columns": 0, "tiles": []}), "dashboard.mosaic_layout.columns"),
+        (dashboard(mosaicLayout={"columns": 49, "tiles": []}), "dashboard.mosaic_layout.columns"),
+        (with_tile(xPos=25), "dashboard.mosaic_layout.tiles[1]"),
+        (with_tile(yPos=-1), "dashboard.mosaic_layout.tiles[1]"),
+        (with_tile(width=0), "dashboard.mosaic_layout.tiles[1]"),
+        (with_tile(height=0), "dashboard.mosaic_layout.tiles[1]"),
+        (
+            with_widget({"text": {"content": "x"}, "blank": {}}),
+            "dashboard.mosaic_layout.tiles[1].widget",
+        ),
+        (
+            with_widget({"id": "a b", "blank": {}}),
+            "dashboard.mosaic_layout.tiles[1].widget.id",
+        ),
+        (
+            with_widget({"xyChart": {"dataSets": []}}),
+            "dashboard.mosaic_layout.tiles[1].widget.xy_chart.data_sets",
+        ),
+        (
+            with_widget({"xyChart": {"dataSets": [{"plotType": "LINE"}]}}),
+            "dashboard.mosaic_layout.tiles[1].widget.xy_chart.data_sets[0].time_series_query",
+        ),
+        (
+            with_widget({"alertChart": {"name": "1234"}}),
+            "dashboard.mosaic_layout.tiles[1].widget.alert_chart.name",
+        ),
+        (
+            with_widget({"alertChart": {"name": "POLICY_NAME"}}),
+            "dashboard.mosaic_layout.tiles[1].widget.alert_chart.name",
+        ),
+    ],
+    ids=[
+        "no-display-name",
+        "etag-on-create",
+        "other-project",
+        "name-form",
+        "two-layouts",
+        "columns-0",
+        "columns-49",
+        "tile-past-the-columns",
+        "negative-position",
+        "width-0",
+        "height-0",
+        "two-contents",
+        "widget-id",
+        "no-data-sets",
+        "no-query",
+        "alert-chart-bare-id",
+        "alert-chart-placeholder",
+    ],
+)
+def test_dashboard_rules(api, body, field):
+    api.refused(field, "POST", "monitoring", DASHBOARDS, body)
+
+
+def test_dashboard_edges_allowed(api):
+    for body in (
+        dashboard(
+            mosaicLayout={
+                "columns": 1,
+                "tiles": [{"width": 1, "height": 1, "widget": {"blank": {}}}],
+            }
+        ),
+        with_tile(xPos=24, width=24),
+        with_widget({"id": "lifetime_by-secret", "text": {"content": "x", "format": "MARKDOWN"}}),
+        dashboard(name=f"projects/{PROJECT_NUMBER}/dashboards/by-number"),
+    ):
+        api.accepted("POST", "monitoring", DASHBOARDS, body)
