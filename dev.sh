@@ -46,8 +46,8 @@ run_tests() {
 }
 
 case "${1:-}" in
-  demo) setup; "$VENV/bin/python" -m devtools.demo ;;
+  demo) shift; setup; "$VENV/bin/python" -m devtools.demo "$@" ;;
   serve) shift; setup; exec "$VENV/bin/python" -m devtools.serve "$@" ;;
   test) shift; setup; run_tests "$@" ;;
-  *) echo "usage: ./dev.sh demo | ./dev.sh serve [--port N] | ./dev.sh test [pytest args]" >&2; exit 2 ;;
+  *) echo "usage: ./dev.sh demo [--regional] | ./dev.sh serve [--regional] [--port N ...] | ./dev.sh test [pytest args]" >&2; exit 2 ;;
 esac

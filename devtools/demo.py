@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from devtools.local_stack import PROJECT, SECRET, local_stack
+from devtools.local_stack import PROJECT, REGION, REGIONAL_SECRET, SECRET, local_stack
 from devtools.pubsub_emulator import PubSubUnavailableError, pubsub_emulator
 from rotation.token import parse_document
 
@@ -33,12 +33,18 @@ DEMO_TIMINGS = {"LEASE_DURATION": "7s", "STORE_DEADLINE": "2s", "MOMENTO_TIMEOUT
 TOPIC = "momento-key-rotation"
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    regional = "--regional" in (sys.argv[1:] if argv is None else argv)
     print(
         f"seeding {SECRET} with two versions: 1, an older copy of the token JSON (so the sweep "
         "has something to disable), and 2, the current one, with a Momento key that expires "
         "in 1 day"
     )
+    if regional:
+        print(
+            f"and {REGIONAL_SECRET}: a regional secret with the same id, a different secret "
+            f"(its data stays in {REGION}; only that location's endpoint serves it)"
+        )
     with tempfile.TemporaryDirectory(prefix="rotation-demo-") as scratch:
         log_path = Path(scratch) / "function.log"
         with (
@@ -48,6 +54,7 @@ def main() -> int:
                 extra_env={"RETENTION": DEMO_RETENTION, **DEMO_TIMINGS},
                 older_version=True,
                 event_function=True,
+                regional_secret=regional,
             ) as stack,
         ):
             time.sleep(2)  # version 1 is now superseded for longer than the demo's retention
@@ -63,6 +70,8 @@ def main() -> int:
                 f"{PROJECT!r} is the project's id: the same project)"
             )
             show("after", stack.client)
+            if regional:
+                show("after, the regional secret", stack.client, REGIONAL_SECRET)
             second = trigger(stack.url)
             scheduled = scheduled_rotation(stack.client, stack.event_url, refreshed_at)
         print("\nfunction log (structured, one JSON object per line):")
@@ -113,9 +122,9 @@ def scheduled_rotation(client: Any, event_url: str | None, refreshed_at: float) 
     return True
 
 
-def show(label: str, client: Any) -> None:
+def show(label: str, client: Any, secret: str = SECRET) -> None:
     print(f"\n== {label} ==")
-    for version in client.list_secret_versions(request={"parent": SECRET}):
+    for version in client.list_secret_versions(request={"parent": secret}):
         number = version.name.rsplit("/", 1)[1]
         created = f"{version.create_time:%Y-%m-%d %H:%M:%S} UTC"
         line = f"  version {number}: {version.state.name:<9} created {created}"

@@ -41,9 +41,13 @@ SECRET = f"projects/{PROJECT}/secrets/{SECRET_ID}"
 # REFRESH_BEFORE (3d), so HTTP rotations skip it and only a SECRET_ROTATE event refreshes it.
 SCHEDULED_SECRET_ID = "momento-api-key-scheduled"
 SCHEDULED_SECRET = f"projects/{PROJECT}/secrets/{SCHEDULED_SECRET_ID}"
+# A regional secret with the same id, for --regional: a different secret, whose data stays in
+# one location and which only that location's endpoint serves.
+REGION = "us-central1"
+REGIONAL_SECRET = f"projects/{PROJECT}/locations/{REGION}/secrets/{SECRET_ID}"
 # Every seeded key is issued with this lifetime, which each refresh then grants anew.
 SEED_LIFETIME = "30d"
-SEED_EXPIRES_IN = {SECRET: "1d", SCHEDULED_SECRET: SEED_LIFETIME}
+SEED_EXPIRES_IN = {SECRET: "1d", SCHEDULED_SECRET: SEED_LIFETIME, REGIONAL_SECRET: "1d"}
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ def local_stack(
     older_version: bool = False,
     event_function: bool = False,
     scheduled_secret: bool = False,
+    regional_secret: bool = False,
 ) -> Iterator[Stack]:
     """Start the emulators, seed SECRET with a key that expires in a day, start the function.
 
@@ -80,12 +85,17 @@ def local_stack(
     a rotation has something to sweep. With ``event_function``, ``rotate_event`` is served too,
     by a second functions-framework process (one serves one target). With
     ``scheduled_secret``, SCHEDULED_SECRET is seeded too, with a key that expires in 30 days,
-    and the function manages both. Everything is stopped on exit.
+    and the function manages both. With ``regional_secret``, REGIONAL_SECRET (in REGION) is
+    seeded too, with a key that expires in a day. Everything is stopped on exit.
     """
-    secrets = (SECRET, SCHEDULED_SECRET) if scheduled_secret else (SECRET,)
+    secrets = (
+        SECRET,
+        *((SCHEDULED_SECRET,) if scheduled_secret else ()),
+        *((REGIONAL_SECRET,) if regional_secret else ()),
+    )
     with tempfile.TemporaryDirectory(prefix="rotation-local-") as scratch:
         key_files = {
-            secret: Path(scratch) / f"{secret.rsplit('/', 1)[1]}-console-download.json"
+            secret: Path(scratch) / f"{_file_stem(secret)}-console-download.json"
             for secret in secrets
         }
         secret_manager, sm_address = start_emulator(
@@ -131,15 +141,18 @@ def local_stack(
                     client.transport.close()  # type: ignore[no-untyped-call]
 
 
+def _file_stem(secret: str) -> str:
+    """A file name for ``secret``'s console download: its id, and its location if it has one."""
+    parts = secret.split("/")
+    return "-".join((parts[3], parts[5])) if "/locations/" in secret else parts[3]
+
+
 def seed(client: Any, secret: str, console_json: bytes, *, older_version: bool) -> None:
     """Create ``secret`` and add the console-downloaded token JSON as its latest version."""
-    client.create_secret(
-        request={
-            "parent": f"projects/{PROJECT}",
-            "secret_id": secret.rsplit("/", 1)[1],
-            "secret": {"replication": {"automatic": {}}},
-        }
-    )
+    parent, _, secret_id = secret.rpartition("/secrets/")
+    # A regional secret's data stays in its location: it takes no replication policy.
+    fields: dict[str, Any] = {} if "/locations/" in parent else {"replication": {"automatic": {}}}
+    client.create_secret(request={"parent": parent, "secret_id": secret_id, "secret": fields})
     if older_version:
         previous = json.loads(console_json)
         previous["note"] = "an older version, superseded by version 2"

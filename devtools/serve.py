@@ -24,6 +24,7 @@ from types import FrameType
 from devtools.emulators.secret_manager import project_number
 from devtools.local_stack import (
     PROJECT,
+    REGIONAL_SECRET,
     SCHEDULED_SECRET,
     SCHEDULED_SECRET_ID,
     SECRET,
@@ -132,8 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # managers then stop the function and both emulators.
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    seeded = [SECRET, SCHEDULED_SECRET, *([REGIONAL_SECRET] if args.regional else [])]
     print(
-        f"starting the emulators and the function; seeding {SECRET} and {SCHEDULED_SECRET}",
+        f"starting the emulators and the function; seeding {', '.join(seeded)}",
         flush=True,
     )
     try:
@@ -143,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             extra_env=SERVE_TIMINGS,
             event_function=True,
             scheduled_secret=True,
+            regional_secret=args.regional,
         ) as stack:
             print(
                 f"\nthe function is serving at {stack.url} (rotate_event at {stack.event_url}) "
@@ -175,6 +178,12 @@ def _parser() -> argparse.ArgumentParser:
             metavar="N",
             help=f"the port of {what} (default %(default)s)",
         )
+    parser.add_argument(
+        "--regional",
+        action="store_true",
+        help=f"also seed and manage a regional secret, {REGIONAL_SECRET} (a different secret "
+        "from the global one of the same id), with a key that expires in a day",
+    )
     return parser
 
 

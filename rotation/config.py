@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+from rotation import names
 from rotation.durations import (
     DURATION_FORM,
     DurationTooLongError,
@@ -27,18 +28,13 @@ from rotation.errors import ConfigError
 from rotation.schedule import CRON_FORM, CronSchedule, ScheduleError, TimeZoneError
 from rotation.schedule import parse as parse_schedule
 
-_SECRET_ID = r"[A-Za-z0-9_-]{1,255}"
-_PROJECT = r"[a-z0-9](?:[a-z0-9:.-]{0,98}[a-z0-9])?"
-# A full secret name; also what a Pub/Sub notification's secretId must be (rotation.events).
-FULL_SECRET_NAME = re.compile(rf"projects/({_PROJECT})/secrets/({_SECRET_ID})")
-_SHORT_NAME = re.compile(_SECRET_ID)
-_PROJECT_ID = re.compile(_PROJECT)
+_PROJECT_ID = re.compile(names.PROJECT)
 _HOST_PORT = re.compile(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})")
 _DIGITS = re.compile(r"[0-9]+")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
-SECRET_NAME_FORM = "projects/PROJECT/secrets/SECRET or SECRET (letters, digits, - and _)"
+SECRET_NAME_FORM = names.FORM
 PROJECT_FORM = "a project ID (lowercase letters, digits and -)"
 BOOL_FORM = "true or false"
 HOST_PORT_FORM = "host:port"
@@ -84,6 +80,8 @@ class Config:
     project: str | None = None  # resolves short secret names, here and in requests
     # Also manage every secret in `project` carrying this label (key, value); see discovery.py.
     rotation_label: tuple[str, str] | None = None
+    # The locations whose regional secrets ROTATION_LABEL also searches (global ones always).
+    locations: tuple[str, ...] = ()
     refresh_before: timedelta = timedelta(days=3)
     retention: timedelta = timedelta(days=7)
     min_enabled_versions: int = 1
@@ -106,21 +104,23 @@ class Config:
 def resolve_secret_name(
     name: str, project: str | None, *, source: str, project_setting: str = "GOOGLE_CLOUD_PROJECT"
 ) -> str:
-    """Return the full ``projects/P/secrets/S`` form of a full or short secret name.
+    """Return the full form (global or regional) of a full or short secret name.
 
     ``project_setting`` is how the caller's user sets the project, for the message when unset.
     """
     name = name.strip()
-    if FULL_SECRET_NAME.fullmatch(name):
-        return name
-    if _SHORT_NAME.fullmatch(name):
-        if not project:
-            raise ConfigError(
-                f"{source}: secret {name!r} is a short name, but {project_setting} is not set; "
-                "set it, or use the full form projects/PROJECT/secrets/SECRET"
-            )
-        return f"projects/{project}/secrets/{name}"
-    raise ConfigError(f"{source}: {_describe(name)} is not a secret name; use {SECRET_NAME_FORM}")
+    try:
+        return str(names.resolve(name, project))
+    except names.NoProjectError:
+        raise ConfigError(
+            f"{source}: secret {name!r} is a short name, but {project_setting} is not set; "
+            "set it, or use the full form projects/PROJECT/secrets/SECRET"
+        ) from None
+    except names.NameFormError as error:
+        what = "" if error.detail is None else f" ({error.detail})"
+        raise ConfigError(
+            f"{source}: {_describe(name)} is not a secret name{what}; use {SECRET_NAME_FORM}"
+        ) from None
 
 
 def has_surrogates(text: str) -> bool:
@@ -155,6 +155,7 @@ def load_config(env: Mapping[str, str], *, names: Mapping[str, str] | None = Non
         ),
         project=project,
         rotation_label=label,
+        locations=_locations(env, label),
         refresh_before=_duration(env, "REFRESH_BEFORE", Config.refresh_before),
         retention=_duration(env, "RETENTION", Config.retention),
         min_enabled_versions=_whole_number(
@@ -193,6 +194,27 @@ def load_config(env: Mapping[str, str], *, names: Mapping[str, str] | None = Non
             f"use for example {format_duration(longest_hold + timedelta(minutes=1))}"
         )
     return config
+
+
+LOCATIONS_FORM = "a comma-separated list of location ids, such as us-central1,europe-west4"
+
+
+def _locations(env: Mapping[str, str], label: tuple[str, str] | None) -> tuple[str, ...]:
+    """ROTATION_LOCATIONS: where ROTATION_LABEL looks for regional secrets."""
+    raw = _get(env, "ROTATION_LOCATIONS", LOCATIONS_FORM)
+    locations = [part.strip() for part in raw.split(",") if part.strip()]
+    for location in locations:
+        if not names.is_location(location):
+            raise ConfigError(
+                f"ROTATION_LOCATIONS: {_describe(location)} is not a location id; use "
+                f"{LOCATIONS_FORM}"
+            )
+    if locations and label is None:
+        raise ConfigError(
+            "ROTATION_LOCATIONS is set, but ROTATION_LABEL is not: the locations say where the "
+            "label is looked for; list regional secrets by name in ROTATION_SECRETS instead"
+        )
+    return tuple(dict.fromkeys(locations))
 
 
 def _schedule(env: Mapping[str, str]) -> CronSchedule | None:

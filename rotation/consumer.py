@@ -11,7 +11,7 @@
 This module is for the application, not the function. It needs ``google-cloud-secret-manager``
 and, for :meth:`KeyReader.credential_provider` only, ``momento``; it never imports the
 function's configuration, Flask or functions-framework. To use it elsewhere, copy
-``rotation/__init__.py``, ``consumer.py``, ``token.py`` and ``errors.py``.
+``rotation/__init__.py``, ``consumer.py``, ``names.py``, ``token.py`` and ``errors.py``.
 
 The policy, and why:
 
@@ -50,7 +50,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -58,6 +57,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+from rotation import names
 from rotation.errors import ErrorCode, RotationError
 from rotation.token import ApiKey, KeyForm, parse_key
 
@@ -76,8 +76,6 @@ BACKOFF_MAX_SECONDS: Final = 60.0
 # reach the application. Later reads make one attempt each and let the backoff space them.
 FIRST_READ_ATTEMPTS: Final = 3
 
-_SECRET_NAME = re.compile(r"projects/([^/]+)/secrets/([^/]+)")
-_SECRET_ID = re.compile(r"[A-Za-z0-9_-]{1,255}")
 _REDACTED = "[REDACTED]"
 _MOMENTO_TLS_PORT = 443  # the Momento SDK uses TLS exactly when a provider's port is 443
 
@@ -406,7 +404,7 @@ class KeyReader:
     def _secret_manager(self) -> Any:
         # Only the single reading thread gets here, so building the client needs no lock.
         if self._client is None:
-            self._client = _make_client(self._emulator_host)
+            self._client = _make_client(self._emulator_host, self.secret)
         return self._client
 
     def _provider_for(self, entry: _Entry, address: str | None) -> CredentialProvider:
@@ -463,28 +461,44 @@ class AsyncKeyReader:
 
 
 def _secret_name(secret: str, project: str | None) -> str:
-    full = _SECRET_NAME.fullmatch(secret)
+    if project is not None and "/" in project:
+        raise ValueError(
+            f"project={project[:80]!r} is not a project id: pass the project id alone (such as "
+            "'my-project'); for a regional secret, pass its full name "
+            "projects/PROJECT/locations/LOCATION/secrets/SECRET as the secret"
+        )
+    full = names.parse(secret)
     if full is not None:
-        if project is not None and full.group(1) != project:
+        if project is not None and full.project != project:
             raise ValueError(f"{secret} is not in project {project!r}; pass one or the other")
         return secret
-    if _SECRET_ID.fullmatch(secret):
-        if not project:
-            raise ValueError(
-                f"{secret!r} is a short secret name: pass project=, or the full name "
-                f"projects/PROJECT/secrets/{secret}"
-            )
-        return f"projects/{project}/secrets/{secret}"
-    raise ValueError(
-        f"{secret!r} is not a secret name: expected projects/PROJECT/secrets/SECRET, or SECRET "
-        "with project= (the reader always reads the latest version, so name no version)"
-    )
+    try:
+        return str(names.resolve(secret, project))
+    except names.NoProjectError:
+        raise ValueError(
+            f"{secret!r} is a short secret name: pass project=, or the full name "
+            f"projects/PROJECT/secrets/{secret}"
+        ) from None
+    except names.NameFormError as error:
+        what = "" if error.detail is None else f" ({error.detail})"
+        raise ValueError(
+            f"{secret[:120]!r} is not a secret name{what}: expected "
+            "projects/PROJECT/secrets/SECRET, projects/PROJECT/locations/LOCATION/secrets/SECRET, "
+            "or SECRET with project= (the reader always reads the latest version, so name no "
+            "version)"
+        ) from None
 
 
-def _make_client(emulator_host: str | None) -> Any:
+def _make_client(emulator_host: str | None, secret: str) -> Any:
     from google.cloud import secretmanager  # noqa: PLC0415 (imported on the first read only)
 
     if not emulator_host:
+        # A regional secret is served only by its location's endpoint.
+        name = names.parse(secret)
+        if name is not None and name.location is not None:
+            return secretmanager.SecretManagerServiceClient(
+                client_options={"api_endpoint": name.endpoint}
+            )
         return secretmanager.SecretManagerServiceClient()
     import grpc  # noqa: PLC0415
     from google.cloud.secretmanager_v1.services.secret_manager_service.transports import (  # noqa: PLC0415

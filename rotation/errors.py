@@ -42,6 +42,7 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"
     SECRET_DELETED = "secret_deleted"
     SECRET_EXPIRING = "secret_expiring"
+    LOCATION_NOT_SERVED = "location_not_served"
     PERMISSION_DENIED = "permission_denied"
     FAILED_PRECONDITION = "failed_precondition"
     CONFLICT = "conflict"

@@ -30,14 +30,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from rotation.config import FULL_SECRET_NAME
 from rotation.errors import ErrorCode, RotationError
+from rotation.names import FULL_SECRET_NAME
 
 ROTATE = "SECRET_ROTATE"
 DELETE = "SECRET_DELETE"
 # Version events after which the version can no longer be accessed.
 VERSION_LOST = frozenset({"SECRET_VERSION_DISABLE", "SECRET_VERSION_DESTROY"})
-_VERSION_NAME = re.compile(rf"{FULL_SECRET_NAME.pattern}/versions/([0-9]+)")
+_VERSION_NAME = re.compile(rf"{FULL_SECRET_NAME.pattern}/versions/(?P<version>[0-9]+)")
 
 
 class EventError(RotationError):
@@ -77,7 +77,8 @@ def parse_event(data: object) -> SecretEvent:
     if not FULL_SECRET_NAME.fullmatch(secret):
         raise EventError(
             f"data.message.attributes.secretId {secret[:300]!r} is not a secret name "
-            "(projects/PROJECT/secrets/SECRET); is this topic fed by Secret Manager?"
+            "(projects/PROJECT/secrets/SECRET, or projects/PROJECT/locations/LOCATION/secrets/"
+            "SECRET); is this topic fed by Secret Manager?"
         )
     resource = _resource(message.get("data"))
     version = _version(attributes.get("versionId"), resource.get("name"), secret)
@@ -95,7 +96,7 @@ def _version(version_id: object, data_name: object, secret: str) -> int | None:
         if isinstance(candidate, str):
             match = _VERSION_NAME.fullmatch(candidate)
             if match is not None and candidate.startswith(f"{secret}/"):
-                return int(match.group(3))
+                return int(match["version"])
     return None
 
 

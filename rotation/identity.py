@@ -2,8 +2,10 @@
 
 Requests may name a project by id (``projects/my-project/...``) or by number; every name Secret
 Manager returns uses the number. So ``ROTATION_SECRETS`` usually holds ids while a Pub/Sub
-notification's ``secretId`` always holds the number. A secret is the pair (project, secret id),
-with the project compared by number once the number is known.
+notification's ``secretId`` always holds the number. A secret is the triple (project, location,
+secret id), with the project compared by number once the number is known. The location (none
+for a global secret) is part of the identity: a global and a regional secret with the same id
+are different secrets.
 """
 
 from __future__ import annotations
@@ -11,13 +13,19 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from rotation import names
 from rotation.errors import RotationError
 
 
-def split(name: str) -> tuple[str, str]:
-    """``projects/P/secrets/S[/...]`` -> (P, S)."""
-    parts = name.split("/")
-    return parts[1], parts[3]
+def _name(text: str) -> names.SecretName:
+    name = names.of(text)
+    if name is None:
+        raise ValueError(f"not a secret name: {text[:80]!r}")
+    return name
+
+
+def project_of(text: str) -> str:
+    return _name(text).project
 
 
 class ProjectNumbers:
@@ -32,14 +40,13 @@ class ProjectNumbers:
         self._lock = threading.Lock()
 
     def learn(self, configured: str, returned: str) -> None:
-        project, _ = split(configured)
-        number, _ = split(returned)
+        project, number = project_of(configured), project_of(returned)
         with self._lock:
             self._numbers[project] = number
 
     def number(self, secret: str, lookup: Callable[[str], str]) -> str:
         """The project number of ``secret``; ``lookup(secret)`` returns a name the service gave."""
-        project, _ = split(secret)
+        project = project_of(secret)
         if project.isdigit():
             return project
         with self._lock:
@@ -55,14 +62,14 @@ def configured_for(
     name: str, configured: tuple[str, ...], numbers: ProjectNumbers, lookup: Callable[[str], str]
 ) -> str | None:
     """The configured secret that ``name`` denotes, however either names its project."""
-    project, secret_id = split(name)
+    wanted = _name(name)
     for candidate in configured:
-        candidate_project, candidate_id = split(candidate)
-        if candidate_id != secret_id:
+        theirs = _name(candidate)
+        if not theirs.same_place(wanted):
             continue
-        if candidate_project == project:
+        if theirs.project == wanted.project:
             return candidate
-        if project.isdigit() and numbers.number(candidate, lookup) == project:
+        if wanted.project.isdigit() and numbers.number(candidate, lookup) == wanted.project:
             return candidate
     return None
 
@@ -72,15 +79,15 @@ def distinct_secrets(
 ) -> tuple[str, ...]:
     """``secrets`` with each secret once, in order, the first spelling kept.
 
-    A lookup is made only for a project id whose secret id also appears under a project
-    number: ``projects/p/secrets/s`` and ``projects/123/secrets/s`` may be one secret.
+    A lookup is made only for a project id whose secret (same location and id) also appears
+    under another project spelling: ``projects/p/secrets/s`` and ``projects/123/secrets/s``
+    may be one secret.
     """
     kept: list[str] = []
     for name in secrets:
         if name in kept:
             continue
-        _, secret_id = split(name)
-        rivals = tuple(other for other in kept if split(other)[1] == secret_id)
+        rivals = tuple(other for other in kept if _name(other).same_place(_name(name)))
         if rivals and _same_as_any(name, rivals, numbers, lookup):
             continue
         kept.append(name)

@@ -57,7 +57,7 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from rotation.errors import ErrorCode, RotationError
+from rotation.errors import ErrorCode, RotationError, SecretStoreError
 from rotation.ports import SecretMetadata, SecretStore
 
 # Annotation keys must be 1-63 characters, start and end with an alphanumeric, with only
@@ -178,7 +178,23 @@ def try_acquire(
         unstored_at=unstored_at,
     )
     _check_fits(secret, metadata.annotations, mine)
-    etag = store.replace_annotations(secret, _with_lease(metadata.annotations, mine), metadata.etag)
+    try:
+        etag = store.replace_annotations(
+            secret, _with_lease(metadata.annotations, mine), metadata.etag
+        )
+    except SecretStoreError as error:
+        # A burst of runs racing for the lease can run into the per-secret write limit before
+        # any of them learns it lost. If another run's lease is there now, this one lost the
+        # race: that is a skip, not a failure. Otherwise the error stands.
+        if not error.code.transient:
+            raise
+        after = _reread(store, secret)
+        found = None if after is None else parse_lease(_read(after.annotations, LEASE_ANNOTATION))
+        if after is None or found is None or found == current:
+            raise
+        if found.holder != mine.holder:
+            return LeaseOutcome(None, metadata, held_by=found)
+        etag = after.etag  # our write landed; its retry is what the limit refused
     if etag is None:
         # Someone else wrote first with the same etag, or our own write landed and its retry
         # then failed on the etag it had just changed: look at who holds the lease now.
@@ -195,6 +211,13 @@ def try_acquire(
         timed_out_at=timed_out_at,
         unstored_at=unstored_at,
     )
+
+
+def _reread(store: SecretStore, secret: str) -> SecretMetadata | None:
+    try:
+        return store.get_metadata(secret)
+    except SecretStoreError:
+        return None
 
 
 def release(

@@ -42,7 +42,6 @@ other instances, manual runs and other workloads.
 from __future__ import annotations
 
 import contextlib
-import re
 import threading
 import time
 from collections import Counter, deque
@@ -51,7 +50,7 @@ from contextvars import ContextVar
 from enum import StrEnum
 from typing import Any
 
-from rotation import logs
+from rotation import logs, names
 from rotation.errors import ErrorCode, SecretStoreError
 
 WINDOW_SECONDS = 60.0
@@ -59,6 +58,9 @@ WINDOW_SECONDS = 60.0
 # UpdateSecret per secret, and Enable/Disable/DestroySecretVersion per version.
 SECRET_WRITES_PER_SECOND = 2
 VERSION_CHANGES_PER_SECOND = 1
+# Regional secrets have their own, much higher limits, per secret (or version) per region.
+REGIONAL_SECRET_WRITES_PER_SECOND = 80
+REGIONAL_VERSION_CHANGES_PER_SECOND = 50
 PER_SECRET_RPCS = frozenset({"AddSecretVersion", "UpdateSecret"})
 PER_VERSION_RPCS = frozenset(
     {"EnableSecretVersion", "DisableSecretVersion", "DestroySecretVersion"}
@@ -67,7 +69,6 @@ PER_VERSION_RPCS = frozenset(
 HOUSEKEEPING_RESERVE = 2
 # How often a call that waits for the budget logs that it still waits.
 WAIT_LOG_SECONDS = 10.0
-_SECRET_ID = re.compile(r"projects/[^/]+/secrets/([^/]+)(?:/versions/([^/]+))?")
 
 
 class QuotaKind(StrEnum):
@@ -231,7 +232,7 @@ class Pacer:
     def refresh_writes(self, secret: str) -> Iterator[None]:
         """Reserve the two writes of a refresh of ``secret`` for the calls made inside."""
         rpcs = list(REFRESH_WRITES)
-        scope: _Scope = (_secret_of(secret) or secret, False)
+        scope = _secret_scope(secret)
         with self._changed:
             windows = self._windows_for(QuotaKind.WRITE, scope)
             self._refreshes_waiting += 1
@@ -261,21 +262,21 @@ class Pacer:
         windows = [self._windows[kind]] if kind in self._windows else []
         if kind is not QuotaKind.WRITE or scope is None:
             return windows
-        key, per_version = scope
+        key, per_version, regional = scope
         if per_version:
             window = self._per_version.get(key)
             if window is None:
                 self._forget_idle_versions()
-                window = SlidingWindow(
-                    VERSION_CHANGES_PER_SECOND, 1.0, f"1 state change/s to version {key}"
+                limit = (
+                    REGIONAL_VERSION_CHANGES_PER_SECOND if regional else VERSION_CHANGES_PER_SECOND
                 )
+                window = SlidingWindow(limit, 1.0, f"{limit} state changes/s to version {key}")
                 self._per_version[key] = window
         else:
             window = self._per_secret.get(key)
             if window is None:
-                window = SlidingWindow(
-                    SECRET_WRITES_PER_SECOND, 1.0, f"{SECRET_WRITES_PER_SECOND} writes/s to {key}"
-                )
+                limit = REGIONAL_SECRET_WRITES_PER_SECOND if regional else SECRET_WRITES_PER_SECOND
+                window = SlidingWindow(limit, 1.0, f"{limit} writes/s to {key}")
                 self._per_secret[key] = window
         windows.append(window)
         return windows
@@ -363,30 +364,33 @@ class _Waiting:
             )
 
 
-# What a write is limited by besides the project's budget: (key, per version?). The key is the
-# secret's id (or id/versions/N). Secret Manager names the project by number in what it returns
-# (the versions a sweep disables) and we by id in what we send (the lease, the add), so the full
-# name would split one secret's writes over two windows. Secrets of the same id in two projects
-# share a window, which only ever errs on the safe side.
-_Scope = tuple[str, bool]
+# What a write is limited by besides the project's budget: (key, per version?, regional?). The
+# key is the secret's location and id (and /versions/N). Secret Manager names the project by
+# number in what it returns (the versions a sweep disables) and we by id in what we send (the
+# lease, the add), so the full name would split one secret's writes over two windows. Secrets
+# of the same id in two projects share a window, which only ever errs on the safe side; a
+# global and a regional secret of the same id do not (their limits differ, and so do they).
+_Scope = tuple[str, bool, bool]
 
 
 def _scope_of(rpc: str, resource: str) -> _Scope | None:
-    match = _SECRET_ID.match(resource)
-    if match is None:
+    name = names.of(resource)
+    if name is None:
         return None
-    secret, version = match.groups()
+    key = f"{name.location or 'global'}/{name.secret_id}"
+    regional = name.location is not None
+    version = resource.rsplit("/versions/", 1)[1] if "/versions/" in resource else None
     if rpc in PER_VERSION_RPCS and version is not None:
-        return f"{secret}/versions/{version}", True
+        return f"{key}/versions/{version}", True, regional
     if rpc in PER_SECRET_RPCS:
-        return secret, False
+        return key, False, regional
     return None
 
 
-def _secret_of(resource: str) -> str | None:
-    """The id of the secret ``resource`` names (see :data:`_Scope`)."""
-    match = _SECRET_ID.match(resource)
-    return match.group(1) if match else None
+def _secret_scope(secret: str) -> _Scope:
+    """The per-secret write window of ``secret`` (see :data:`_Scope`)."""
+    scope = _scope_of("AddSecretVersion", secret)
+    return scope if scope is not None else (secret, False, False)
 
 
 def grpc_interceptor(pacer: Pacer) -> Any:

@@ -53,8 +53,9 @@ class SecretStore(Protocol):
 
     def read_latest(self, secret: str) -> StoredVersion: ...
 
-    def list_labelled(self, project: str, key: str, value: str) -> list[str]:
-        """Every secret in ``project`` whose label ``key`` is ``value``, as the service names
+    def list_labelled(self, parent: str, key: str, value: str) -> list[str]:
+        """Every secret under ``parent`` (``projects/P``, or ``projects/P/locations/L`` for a
+        location's regional secrets) whose label ``key`` is ``value``, as the service names
         them (with the project number)."""
         ...
 

@@ -32,10 +32,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from rotation import logs, redact
+from rotation import names as secret_names
 from rotation.discovery import managed_secrets
 from rotation.errors import ErrorCode, RotationError
 from rotation.events import DELETE, EventError, SecretEvent, parse_event
-from rotation.identity import split
 from rotation.policy import rfc3339
 from rotation.ports import SecretStore
 from rotation.retention import VersionInfo
@@ -169,18 +169,25 @@ def _managed_as(runtime: Runtime, store: SecretStore, named: str, event: SecretE
     deleted, but the event's copy of the secret still carries its labels.
     """
     config = runtime.config
-    _, secret_id = split(named)
+    deleted = secret_names.of(named)
+    if deleted is None:
+        return None
     label = config.rotation_label
     if label is not None and config.project and event.labels.get(label[0]) == label[1]:
-        return f"projects/{config.project}/secrets/{secret_id}"
+        return str(deleted.in_project(config.project))
     managed = managed_secrets(config, store)
     try:
         return runtime.configured_as(named, managed)
     except RotationError as error:
         if error.code not in (ErrorCode.NOT_FOUND, ErrorCode.PERMISSION_DENIED):
             raise
-    same_id = [secret for secret in managed if split(secret)[1] == secret_id]
-    return same_id[0] if same_id else None
+    same = [secret for secret in managed if _same_place(secret, deleted)]
+    return same[0] if same else None
+
+
+def _same_place(secret: str, other: secret_names.SecretName) -> bool:
+    name = secret_names.of(secret)
+    return name is not None and name.same_place(other)
 
 
 def _deleted(secret: str) -> RotationError:

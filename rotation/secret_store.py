@@ -7,10 +7,12 @@ set it talks plaintext gRPC to a local emulator, the convention of Google's own 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from rotation import names
 from rotation.credentials import no_credentials
 from rotation.errors import ConflictError, ErrorCode, SecretStoreError, SetupError
 from rotation.grpc_status import secret_manager_meaning, status_name
@@ -55,11 +57,17 @@ class GoogleSecretStore:
         if not emulator_host and credentials is None:
             credentials = _application_default()
         self._credentials = credentials
-        self._client = (
-            _emulator_client(secretmanager, emulator_host, interceptor)
-            if emulator_host
-            else _google_client(secretmanager, credentials, interceptor)
+        self._secretmanager = secretmanager
+        self._interceptor = interceptor
+        self._emulator = (
+            _emulator_client(secretmanager, emulator_host, interceptor) if emulator_host else None
         )
+        # Location (None: global) -> client: each regional secret is served only by its own
+        # location's endpoint. Built on first use; an emulator serves every location itself.
+        self._clients: dict[str | None, Any] = {}
+        self._clients_lock = threading.Lock()
+        # What the Locations API said of each regional location asked about (True: served).
+        self._served_locations: dict[str, bool] = {}
         # Transient errors are retried for every call. That includes add: a retried add whose
         # first attempt actually landed leaves two identical versions, which is harmless, while
         # giving up leaves the only copy of a freshly refreshed key in memory.
@@ -77,17 +85,39 @@ class GoogleSecretStore:
         )
 
     def close(self) -> None:
-        self._client.transport.close()
+        with self._clients_lock:
+            clients = [*self._clients.values(), self._emulator]
+            self._clients.clear()
+        for client in clients:
+            if client is not None:
+                client.transport.close()
+
+    def client_for(self, resource: str) -> Any:
+        """The client that serves ``resource`` (a secret, version or list parent): the global
+        endpoint's, or its location's regional endpoint's. Built once each, on first use."""
+        location = _location_of(resource)
+        if self._emulator is not None:
+            return self._emulator
+        with self._clients_lock:
+            client = self._clients.get(location)
+            if client is None:
+                endpoint = names.regional_endpoint(location) if location else None
+                client = _google_client(
+                    self._secretmanager, self._credentials, self._interceptor, endpoint
+                )
+                self._clients[location] = client
+            return client
 
     def read_latest(self, secret: str) -> StoredVersion:
         try:
             response = self._call(
                 f"read the latest version of {secret}",
-                lambda: self._client.access_secret_version(
+                lambda: self.client_for(secret).access_secret_version(
                     name=f"{secret}/versions/latest",
                     retry=self._retry,
                     timeout=_ATTEMPT_TIMEOUT_SECONDS,
                 ),
+                resource=secret,
             )
         except _PreconditionFailedError as error:
             raise self._unreadable_latest(secret, error) from None
@@ -131,9 +161,10 @@ class GoogleSecretStore:
     def get_version(self, name: str) -> VersionInfo:
         response = self._call(
             f"read {name}",
-            lambda: self._client.get_secret_version(
+            lambda: self.client_for(name).get_secret_version(
                 name=name, retry=self._retry, timeout=_ATTEMPT_TIMEOUT_SECONDS
             ),
+            resource=name,
         )
         return _version_info(response)
 
@@ -141,21 +172,22 @@ class GoogleSecretStore:
         payload = {"data": data, "data_crc32c": self._crc32c(data)}
         response = self._call(
             f"add a version to {secret}",
-            lambda: self._client.add_secret_version(
+            lambda: self.client_for(secret).add_secret_version(
                 request={"parent": secret, "payload": payload},
                 retry=self._retry,
                 timeout=_ATTEMPT_TIMEOUT_SECONDS,
             ),
+            resource=secret,
         )
         return str(response.name)
 
-    def list_labelled(self, project: str, key: str, value: str) -> list[str]:
+    def list_labelled(self, parent: str, key: str, value: str) -> list[str]:
         def list_all() -> list[str]:
             # "labels.KEY:VALUE" is the filter form of the docs page "Filter lists of secrets";
             # the labels are checked again below, so its exact matching rule does not matter.
-            pager = self._client.list_secrets(
+            pager = self.client_for(parent).list_secrets(
                 request={
-                    "parent": f"projects/{project}",
+                    "parent": parent,
                     # An empty value: any secret with the key; the check below keeps "".
                     "filter": f"labels.{key}:{value or '*'}",
                     "page_size": _LIST_PAGE_SIZE,
@@ -165,18 +197,20 @@ class GoogleSecretStore:
             )
             return [str(secret.name) for secret in pager if secret.labels.get(key) == value]
 
-        return self._call(f"list the secrets of {project} labelled {key}={value}", list_all)
+        return self._call(
+            f"list the secrets of {parent} labelled {key}={value}", list_all, resource=parent
+        )
 
     def list_enabled(self, secret: str) -> list[VersionInfo]:
         def list_all() -> list[VersionInfo]:
-            pager = self._client.list_secret_versions(
+            pager = self.client_for(secret).list_secret_versions(
                 request={"parent": secret, "filter": "state:ENABLED", "page_size": _LIST_PAGE_SIZE},
                 retry=self._retry,
                 timeout=_ATTEMPT_TIMEOUT_SECONDS,
             )
             return [_version_info(version) for version in pager]
 
-        return self._call(f"list the enabled versions of {secret}", list_all)
+        return self._call(f"list the enabled versions of {secret}", list_all, resource=secret)
 
     def disable(self, version: VersionInfo, *, deadline: timedelta) -> None:
         seconds = max(deadline.total_seconds(), 0.001)
@@ -184,11 +218,12 @@ class GoogleSecretStore:
         try:
             self._call(
                 f"disable {version.name}",
-                lambda: self._client.disable_secret_version(
+                lambda: self.client_for(version.name).disable_secret_version(
                     request={"name": version.name, "etag": version.etag},
                     retry=self._retry.with_timeout(seconds),
                     timeout=min(_ATTEMPT_TIMEOUT_SECONDS, seconds),
                 ),
+                resource=version.name,
             )
         except _PreconditionFailedError as error:
             self._confirm_conflict(error, version.etag, lambda: self._version_etag(version.name))
@@ -228,9 +263,10 @@ class GoogleSecretStore:
         try:
             response = self._call(
                 f"update the annotations of {secret}",
-                lambda: self._client.update_secret(
+                lambda: self.client_for(secret).update_secret(
                     request=request, retry=self._retry, timeout=_ATTEMPT_TIMEOUT_SECONDS
                 ),
+                resource=secret,
             )
         except _PreconditionFailedError as error:
             self._confirm_conflict(error, etag, lambda: str(self._get_secret(secret).etag))
@@ -240,9 +276,10 @@ class GoogleSecretStore:
     def _get_secret(self, secret: str) -> Any:
         return self._call(
             f"read {secret}",
-            lambda: self._client.get_secret(
+            lambda: self.client_for(secret).get_secret(
                 name=secret, retry=self._retry, timeout=_ATTEMPT_TIMEOUT_SECONDS
             ),
+            resource=secret,
         )
 
     def _version_etag(self, name: str) -> str:
@@ -269,17 +306,17 @@ class GoogleSecretStore:
         if not moved_on:
             raise error
 
-    def _call(self, action: str, call: Callable[[], _T]) -> _T:
+    def _call(self, action: str, call: Callable[[], _T], *, resource: str) -> _T:
         try:
             return call()
         except self._exceptions.GoogleAPICallError as error:
-            raise self._mapped(action, error) from None
+            raise self._mapped(action, error, resource) from None
         except self._exceptions.RetryError as error:
             # The deadline passed while transient errors kept coming: report the last one.
             cause = error.cause
             if isinstance(cause, self._exceptions.GoogleAPICallError):
                 raise self._mapped(
-                    action, cause, note=" (still failing when the deadline passed)"
+                    action, cause, resource, note=" (still failing when the deadline passed)"
                 ) from None
             raise SecretStoreError(
                 f"could not {action}: Secret Manager kept failing until the deadline; "
@@ -288,13 +325,44 @@ class GoogleSecretStore:
             ) from None
 
     def _mapped(
-        self, action: str, error: GoogleAPICallError, *, note: str = ""
+        self, action: str, error: GoogleAPICallError, resource: str, *, note: str = ""
     ) -> SecretStoreError:
-        if status_name(error) == "INTERNAL":
+        status = status_name(error)
+        if status == "INTERNAL":
             # A refused credential surfaces inside gRPC as INTERNAL: ask the token service
             # directly, so that days of redelivery don't go to a credential nobody will fix.
             self._raise_if_credentials_refused(action)
+        location = _location_of(resource)
+        if status == "UNAVAILABLE" and location is not None:
+            # A location Secret Manager doesn't serve has no endpoint: its name doesn't resolve,
+            # which looks like UNAVAILABLE forever. Ask the Locations API, on the global endpoint.
+            self._raise_if_location_not_served(action, resource, location)
         return _map_error(action, error, note=note)
+
+    def _raise_if_location_not_served(self, action: str, resource: str, location: str) -> None:
+        name = names.of(resource)
+        project = name.project if name is not None else resource.split("/")[1]
+        served = self._served_locations.get(location)
+        if served is None:
+            try:
+                self.client_for(f"projects/{project}").get_location(
+                    request={"name": f"projects/{project}/locations/{location}"},
+                    timeout=_ATTEMPT_TIMEOUT_SECONDS,
+                )
+                served = True
+            except self._exceptions.NotFound:
+                served = False
+            except (self._exceptions.GoogleAPICallError, self._exceptions.RetryError):
+                return  # can't tell: report the UNAVAILABLE as it is (transient)
+            self._served_locations[location] = served
+        if not served:
+            raise SecretStoreError(
+                f"could not {action}: Secret Manager does not serve the location {location!r} "
+                f"(its Locations API does not know it, and it has no endpoint); check the "
+                f"location in {resource} ('gcloud secrets locations list' lists those it "
+                "serves)",
+                code=ErrorCode.LOCATION_NOT_SERVED,
+            )
 
     def _raise_if_credentials_refused(self, action: str) -> None:
         credentials = self._credentials
@@ -342,7 +410,20 @@ def _application_default() -> Credentials:
     return credentials
 
 
-def _google_client(secretmanager: Any, credentials: Credentials | None, interceptor: Any) -> Any:
+def _location_of(resource: str) -> str | None:
+    """The location a secret, version or parent name is in; None for global ones."""
+    name = names.of(resource)
+    if name is not None:
+        return name.location
+    parts = resource.split("/")
+    if len(parts) == 4 and parts[0] == "projects" and parts[2] == "locations":
+        return parts[3]
+    return None
+
+
+def _google_client(
+    secretmanager: Any, credentials: Credentials | None, interceptor: Any, endpoint: str | None
+) -> Any:
     from google.auth import exceptions as auth_exceptions  # noqa: PLC0415
 
     options: dict[str, Any] = {}
@@ -362,6 +443,8 @@ def _google_client(secretmanager: Any, credentials: Credentials | None, intercep
             return SecretManagerServiceGrpcTransport(*args, channel=channel, **kwargs)
 
         options["transport"] = transport
+    if endpoint is not None:
+        options["client_options"] = {"api_endpoint": endpoint}
     try:
         return secretmanager.SecretManagerServiceClient(credentials=credentials, **options)
     except auth_exceptions.DefaultCredentialsError:

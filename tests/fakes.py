@@ -47,7 +47,7 @@ class FakeStore:
             raise SecretStoreError("not enabled", code=ErrorCode.LATEST_VERSION_NOT_ENABLED)
         return StoredVersion(self.name(number), number, version.data)
 
-    def list_labelled(self, project: str, key: str, value: str) -> list[str]:
+    def list_labelled(self, parent: str, key: str, value: str) -> list[str]:
         return []  # one secret, found by name: the discovery tests use the emulator
 
     def add_version(self, secret: str, data: bytes) -> str:

@@ -14,8 +14,16 @@ or run it standalone: ``python -m devtools.emulators.secret_manager --port 8085`
 Emulated, matching the real service where callers can tell the difference:
 
 * CreateSecret, GetSecret, UpdateSecret, DeleteSecret, ListSecrets, AddSecretVersion,
-  GetSecretVersion, AccessSecretVersion, ListSecretVersions, Enable/Disable/DestroySecretVersion.
-  Every other RPC (IAM, RotateSecret, ...) answers UNIMPLEMENTED.
+  GetSecretVersion, AccessSecretVersion, ListSecretVersions, Enable/Disable/DestroySecretVersion,
+  and the Locations mixin (``google.cloud.location.Locations`` GetLocation/ListLocations, the
+  client's ``get_location``/``list_locations``). Every other RPC (IAM, RotateSecret, ...) answers
+  UNIMPLEMENTED.
+* Global secrets (``projects/P/secrets/S``) and regional ones
+  (``projects/P/locations/L/secrets/S``) on every RPC and test hook. The real service serves a
+  regional secret only on its location's endpoint (``secretmanager.L.rep.googleapis.com``); the
+  emulator is one server for every endpoint, so a name's location alone decides which secret a
+  call reaches. ``locations`` (constructor keyword and attribute) says which locations are
+  served; ``None``, the default, serves every well-formed location id.
 * Requests may name a project by id or number; every returned name uses the project NUMBER.
   Unknown ids get a stable made-up 12-digit number (see ``project_number``).
 * Every RPC holds callers to the documented rules in the table below. The test hooks
@@ -114,6 +122,25 @@ rule is INVALID_ARGUMENT (AIP-193's code for a bad argument) unless the row says
 | unknown: which calls count; every call admitted once its secret or version is found, whatever happens next; not those refused before (arguments checked before the lookup, NOT_FOUND) nor RESOURCE_EXHAUSTED ones | (none) | test_write_rate_limits_apply_per_secret_and_per_version[refused-calls-do-not-count] |
 | unknown: the limits are "soft-enforced" ("allows us to continue serving requests beyond their quota as long as our backend systems can handle the load"); we always refuse, the case callers must survive | "Secret Manager quotas and limits" | test_a_write_over_the_rate_limit_changes_nothing |
 | rate limits are on by default; `rate_limits=False` (constructor or attribute) turns them off; test hooks are never counted | this brief | test_rate_limits_are_on_by_default_and_can_be_switched_off, test_write_rate_limits_apply_per_secret_and_per_version (seeded by hooks) |
+| regional names on every RPC: `projects/P/locations/L/secrets/S[/versions/V]`, and `projects/P/locations/L` as the CreateSecret/ListSecrets parent; every returned name keeps the location and uses the project NUMBER | service.py *Request.name/parent ("``projects/*/locations/*/secrets/*``", "``projects/*`` or ``projects/*/locations/*``"); "REST Resource: projects.locations.secrets" ("The resource name of the Secret in the format projects/*/locations/*/secrets/*") | test_regional_names_work_on_every_rpc_and_come_back_with_the_project_number |
+| unknown: whether regional names come back with the project number (documented, PLATFORM.md, for global names only); we use the number, as for global names | (none) | test_regional_names_work_on_every_rpc_and_come_back_with_the_project_number |
+| a regional secret and a global one with the same id, or two locations' secrets with the same id, are different secrets: the location in a name decides which one a call reaches, and deleting one leaves the others | "REST Resource: projects.locations.secrets" (the location is part of the name); "Secret Manager locations" ("Regional endpoints are request endpoints that only allow requests to proceed if the affected resource exists in the location specified by the endpoint") | test_the_location_in_a_name_decides_which_secret_a_call_reaches |
+| unknown: service.py CreateSecretRequest.secret_id says "This must be unique within the project" (text older than regional secrets); we read it as unique within its location, so the same id may be created globally and in each location | service.py CreateSecretRequest.secret_id | test_the_location_in_a_name_decides_which_secret_a_call_reaches |
+| location id: 1-63 lowercase letters, digits and `-`, starting with a letter, ending with a letter or digit; otherwise INVALID_ARGUMENT naming the location, on every RPC before any other check (and on hooks and GetLocation) | AIP-122 ("should conform to RFC-1034 ... letters, numbers, and hyphen, with the first character a letter, the last a letter or a number, and a 63 character maximum ... restrict letters to lower-case"); the id is a DNS label of `secretmanager.L.rep.googleapis.com` ("Secret Manager locations") | test_location_ids_are_lowercase_dns_labels, test_every_rpc_names_a_bad_location_before_any_other_check, test_hooks_refuse_a_bad_location |
+| unknown: Secret Manager documents no form for location ids (its pages show `us-central1`, `me-central2`, ...), nor the status code; we apply AIP-122's form and answer INVALID_ARGUMENT (upstream a malformed id would rather give a host that does not resolve) | (none) | test_location_ids_are_lowercase_dns_labels |
+| ListSecrets is per location: parent `projects/P/locations/L` lists that location's secrets only (total_size too) | "List regional secrets and view secret details" (`gcloud secrets list --location=LOCATION`); service.py ListSecretsRequest.parent | test_list_secrets_is_per_location |
+| unknown: whether parent `projects/P` also lists regional secrets; we list the global ones only (the global endpoint refuses regional names: googleapis/google-cloud-python#13389) | (none) | test_list_secrets_is_per_location |
+| a regional secret has no replication: CreateSecret of one with `replication` set is INVALID_ARGUMENT; it is returned without replication (and, as immutable, UpdateSecret cannot add one) | "REST Resource: projects.locations.secrets" (its JSON representation has no replication field) | test_regional_secrets_have_no_replication |
+| unknown: whether upstream refuses or ignores a replication sent for a regional secret, and whether its versions report a replication_status; we refuse (INVALID_ARGUMENT) and report none | (none) | test_regional_secrets_have_no_replication |
+| a regional secret's customer_managed_encryption key must be in the secret's location (CreateSecret, UpdateSecret) | "Add CMEK encryption to regional secrets" ("The location of the CMEK key must be the same as the location of the regional secret.") | test_a_regional_cmek_key_must_be_in_the_secrets_location |
+| every other rule in this table applies to regional secrets as to global ones (versions, etags, annotations, labels, version aliases, expiration, topics, rotation, version_destroy_ttl) | "REST Resource: projects.locations.secrets" (the same fields, with the same rules); the regional-secrets pages "Create rotation schedules", "Set up notifications on a secret", "Delay destruction of regional secret versions" | test_regional_secrets_follow_the_same_field_rules |
+| regional rate limits, by the secret's kind: AddSecretVersion and UpdateSecret at most 80 per second and 4800 per minute per secret; Enable/Disable/DestroySecretVersion at most 50 per second and 3000 per minute per version; a global secret with the same id keeps the global limits | "Secret Manager quotas and limits" ("80 requests per second (80 qps) per secret per region, and 4800 requests per minute (4800 qpm) per secret per region"; "50 requests per second (50 qps) per secret version per region, and 3000 requests per minute (3000 qpm) per secret version per region") | test_regional_secrets_have_their_own_rate_limits |
+| served locations: a SecretManagerService call whose name or parent is in a location not served (``locations``) is UNAVAILABLE, before any other check but the location id's form, and changes nothing | "Secret Manager locations" (one regional endpoint per supported location); PLATFORM.md [seen] (an unknown location has no endpoint: DNS fails, UNAVAILABLE) | test_a_location_not_served_is_unavailable_on_every_rpc, test_served_locations_can_be_changed_and_must_be_location_ids |
+| unknown: the stand-in for "no endpoint": upstream the client fails DNS resolution and reaches no server; the emulator (one server for all endpoints) answers UNAVAILABLE on the name's location, and still counts and logs the call. A client's default retry retries UNAVAILABLE on AccessSecretVersion (up to 60 s). Hooks accept unserved locations (seeding) | (none) | test_a_location_not_served_is_unavailable_on_every_rpc |
+| GetLocation (`projects/P/locations/L`) returns the Location (name with the project number, location_id) of a served location, NOT_FOUND for one not served; ListLocations (`projects/P`) lists the served locations by id, paginated | "Method: projects.locations.get" ("Gets information about a location", on the global endpoint); "Method: projects.locations.list" ("Lists information about the supported locations for this service"); "gcloud secrets locations describe"; AIP-131 (NOT_FOUND for a resource that does not exist) | test_get_location_answers_for_served_locations_only, test_list_locations_lists_the_served_locations_in_pages |
+| unknown: the code for an unserved location, the Location's project (id or number), its other fields; ListLocations with every location served (``None``) lists the locations holding regional secrets; a ListLocations filter is INVALID_ARGUMENT | (none) | test_with_every_location_served_list_locations_lists_the_locations_in_use |
+| SECRET_ROTATE for a regional secret (hook `publish_due_rotations`) carries its regional name, with the project number, as secretId | "Create rotation schedules" (regional-secrets: "Secret Manager triggers a SECRET_ROTATE message to the designated Pub/Sub topics at the secret's next_rotation_time"); "Set up notifications on a secret" (secretId: "The full resource name of the secret where the event occurred") | test_due_rotations_of_regional_secrets_carry_the_regional_name |
+| test hooks take regional names (a well-formed location, served or not); `create_secret(kms_key_name=...)` sets a regional secret's own CMEK key | this brief | test_hooks_take_regional_names |
 | kms_key_name: required, `projects/*/locations/*/keyRings/*/cryptoKeys/*`; for automatic replication in `global`, for a user-managed replica in the replica's location; checked on CreateSecret, and on UpdateSecret for customer_managed_encryption | resources.py CustomerManagedEncryption.kms_key_name | test_replication_cmek_keys_are_crypto_keys_in_the_data_location, test_customer_managed_encryption_names_a_crypto_key |
 | unknown: Secret.customer_managed_encryption is documented for regionalized secrets; on a global secret we check its format only, store it, and encrypt new versions with it too | resources.py Secret.customer_managed_encryption | test_customer_managed_encryption_names_a_crypto_key, test_an_unusable_cmek_key_fails_access_while_the_version_stays_enabled[secret] |
 | a CMEK key made unusable (disabled or destroyed; hook `set_kms_key_enabled`) fails AccessSecretVersion of every version it encrypted, with a message naming the key; GetSecretVersion and ListSecretVersions still show the version ENABLED | "Enable customer-managed encryption keys (CMEK) for Secret Manager" ("If you temporarily disable or permanently destroy the CMEK key, the data encrypted with that key cannot be decrypted and therefore is unaccessible") | test_an_unusable_cmek_key_fails_access_while_the_version_stays_enabled |
@@ -125,14 +152,15 @@ rule is INVALID_ARGUMENT (AIP-193's code for a bad argument) unless the row says
 
 Not emulated: IAM and authentication (any caller may do anything); the per-project request
 quotas (access, read and write requests per minute; inject RESOURCE_EXHAUSTED with
-``inject_fault``) and the regional rate limits: of the quotas, only the global per-secret and
-per-version write rate limits above are enforced; regional secrets (``projects/*/locations/*``);
+``inject_fault``): of the quotas, only the per-secret and per-version write rate limits above
+are enforced; separate endpoints (one server answers for all; see the endpoint rows above);
 Cloud KMS itself (a key is usable or not as a whole: no key versions, key IAM or propagation
 delay) and the CMEK status a SecretVersion reports (``kms_key_version_name``); delayed
 destruction (``version_destroy_ttl``: stored, but Destroy is immediate); notifications to Pub/Sub
-topics (rotation, and SECRET_DELETE on expiry: the fields are stored, nothing is published); the
-REST/HTTP surface, and persistence. version_destroy_ttl, tags and secret_type are stored as
-sent, without checks (the product does not use them).
+topics, except SECRET_ROTATE through the ``publish_due_rotations`` hook (SECRET_DELETE on expiry
+and the other events are never published); the REST/HTTP surface, and persistence.
+version_destroy_ttl, tags and secret_type are stored as sent, without checks (the product does
+not use them).
 """  # noqa: E501  (the rule table: one row per line reads best)
 
 from __future__ import annotations
@@ -150,14 +178,15 @@ import sys
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import google_crc32c
 import grpc
 from google.cloud import secretmanager_v1
+from google.cloud.location import locations_pb2
 from google.protobuf import empty_pb2, field_mask_pb2
 
 from devtools.emulators._server import (
@@ -172,11 +201,14 @@ __all__ = [
     "FilterError",
     "RateLimit",
     "SecretManagerEmulator",
+    "is_location_id",
     "main",
     "project_number",
 ]
 
 SERVICE = "google.cloud.secretmanager.v1.SecretManagerService"
+# The Locations mixin the Secret Manager client exposes as get_location/list_locations.
+LOCATIONS_SERVICE = "google.cloud.location.Locations"
 MAX_PAYLOAD_BYTES = 65536
 MAX_PAGE_SIZE = 25000
 STATES = ("ENABLED", "DISABLED", "DESTROYED")
@@ -193,12 +225,29 @@ RPC_NAMES = (
     "EnableSecretVersion",
     "DisableSecretVersion",
     "DestroySecretVersion",
+    "GetLocation",
+    "ListLocations",
 )
 
 _SECRET_ID = re.compile(r"[A-Za-z0-9_-]{1,255}")
+# Names of global (projects/P/...) and regional (projects/P/locations/L/...) resources. The
+# location group is None for a global name; its form is checked apart (_LOCATION_ID), so that
+# the error can say the location is what is wrong.
+_PARENT_NAME = re.compile(r"projects/([^/]+)(?:/locations/([^/]+))?")
+_SECRET_NAME = re.compile(r"projects/([^/]+)(?:/locations/([^/]+))?/secrets/([^/]+)")
+_VERSION_NAME = re.compile(
+    r"projects/([^/]+)(?:/locations/([^/]+))?/secrets/([^/]+)/versions/([^/]+)"
+)
 _PROJECT_NAME = re.compile(r"projects/([^/]+)")
-_SECRET_NAME = re.compile(r"projects/([^/]+)/secrets/([^/]+)")
-_VERSION_NAME = re.compile(r"projects/([^/]+)/secrets/([^/]+)/versions/([^/]+)")
+_LOCATION_NAME = re.compile(r"projects/([^/]+)/locations/([^/]+)")
+# The location of any regional name, for the endpoint check made before an RPC runs.
+_REGIONAL_PREFIX = re.compile(r"projects/[^/]+/locations/([^/]+)(?:/|$)")
+# Location ids: Secret Manager documents no form. AIP-122's form for resource ID segments
+# (RFC 1034: lowercase letters, digits and '-', first a letter, last a letter or digit, at most
+# 63 characters), which also makes secretmanager.L.rep.googleapis.com a valid host name.
+_LOCATION_ID = re.compile(r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?")
+# The name patterns whose second group is a location.
+_LOCATED_NAMES = (_PARENT_NAME, _SECRET_NAME, _VERSION_NAME, _LOCATION_NAME)
 
 # Secret.annotations: keys 1-63 characters, at most 128 bytes of UTF-8, begin and end with
 # [a-z0-9A-Z], only dashes, underscores, dots and alphanumerics between; keys and values
@@ -301,6 +350,36 @@ class RateLimit:
 # requests per minute (60 qpm) per secret version".
 SECRET_WRITE_LIMIT = RateLimit(per_second=2, per_minute=120)
 VERSION_STATE_LIMIT = RateLimit(per_second=1, per_minute=60)
+# The same page, regional secrets. AddSecretVersion and UpdateSecret: "80 requests per second (80
+# qps) per secret per region, and 4800 requests per minute (4800 qpm) per secret per region".
+# Enable/Disable/DestroySecretVersion: "50 requests per second (50 qps) per secret version per
+# region, and 3000 requests per minute (3000 qpm) per secret version per region".
+REGIONAL_SECRET_WRITE_LIMIT = RateLimit(per_second=80, per_minute=4800)
+REGIONAL_VERSION_STATE_LIMIT = RateLimit(per_second=50, per_minute=3000)
+
+
+def is_location_id(location: str) -> bool:
+    """Whether ``location`` has the form the emulator accepts for a location id (see
+    ``_LOCATION_ID``: lowercase letters, digits and '-', such as ``us-central1``)."""
+    return _LOCATION_ID.fullmatch(location) is not None
+
+
+class _Key(NamedTuple):
+    """Where a secret is stored: project NUMBER, location (None: global), secret id. A regional
+    secret and a global one with the same id, or two regions' secrets, are different keys."""
+
+    project: str
+    location: str | None
+    secret: str
+
+    @property
+    def name(self) -> str:
+        """The canonical name: the one every response uses."""
+        return f"{_parent_name(self.project, self.location)}/secrets/{self.secret}"
+
+
+def _parent_name(project: str, location: str | None) -> str:
+    return f"projects/{project}" if location is None else f"projects/{project}/locations/{location}"
 
 
 def project_number(project: str, project_numbers: Mapping[str, str] | None = None) -> str:
@@ -558,6 +637,7 @@ class _Version:
 class _SecretRecord:
     meta: Any  # secretmanager_v1.Secret, holding name (with project number), etag, labels...
     sequence: int  # creation order: ties in create_time list newest-created first
+    key: _Key  # project number, location (None: global) and id
     versions: dict[int, _Version] = field(default_factory=dict)
     next_version: int = 1
     # time.monotonic() of the AddSecretVersion/UpdateSecret calls admitted in the last minute.
@@ -623,6 +703,23 @@ def _page_size(requested: int) -> int:
     return MAX_PAGE_SIZE if requested == 0 else min(requested, MAX_PAGE_SIZE)
 
 
+def _encode_location_token(last: str) -> str:
+    return base64.urlsafe_b64encode(f"locations:{last}".encode()).decode()
+
+
+def _decode_location_token(token: str) -> str | None:
+    """The last location id a ListLocations page returned, from its token."""
+    if not token:
+        return None
+    try:
+        kind, _, last = base64.urlsafe_b64decode(token).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise _invalid("invalid page_token") from None
+    if kind != "locations" or not last:
+        raise _invalid("invalid page_token")
+    return last
+
+
 def _encode_token(kind: str, cursor: tuple[int, int]) -> str:
     return base64.urlsafe_b64encode(f"{kind}:{cursor[0]}:{cursor[1]}".encode()).decode()
 
@@ -659,6 +756,15 @@ def _newest_first_page(
 
 # ---------------------------------------------------------------------------------------------
 # Field rules. Each raises INVALID_ARGUMENT; see the table in the module docstring.
+
+
+def _check_location(location: str, name: str) -> None:
+    if not is_location_id(location):
+        raise _invalid(
+            f"Location {location[:64]!r} in {name[:300]!r} is not a location id: lowercase "
+            "letters, digits and '-', starting with a letter and ending with a letter or digit, "
+            "at most 63 characters (such as us-central1)."
+        )
 
 
 def _check_secret_id(secret_id: str) -> None:
@@ -774,12 +880,15 @@ def _check_expiration(secret: Any, *, now: datetime) -> None:
         )
 
 
-def _cmek_configs(secret: Any) -> Iterator[tuple[Any, str | None]]:
-    """Each CustomerManagedEncryption in a Secret, with the location its key must be in
-    (``None``: not documented, for the top-level field meant for regionalized secrets)."""
+def _cmek_configs(
+    secret: Any, *, secret_location: str | None = None
+) -> Iterator[tuple[Any, str | None]]:
+    """Each CustomerManagedEncryption in a Secret, with the location its key must be in. The
+    top-level field (meant for regionalized secrets) must be in a regional secret's location
+    ``secret_location``; on a global secret (``None``) its location is not documented."""
     pb = secretmanager_v1.Secret.pb(secret)
     if pb.HasField("customer_managed_encryption"):
-        yield pb.customer_managed_encryption, None
+        yield pb.customer_managed_encryption, secret_location
     replication = pb.replication
     if replication.automatic.HasField("customer_managed_encryption"):
         yield replication.automatic.customer_managed_encryption, "global"
@@ -788,8 +897,8 @@ def _cmek_configs(secret: Any) -> Iterator[tuple[Any, str | None]]:
             yield replica.customer_managed_encryption, replica.location
 
 
-def _check_cmek(secret: Any) -> None:
-    for config, location in _cmek_configs(secret):
+def _check_cmek(secret: Any, *, secret_location: str | None) -> None:
+    for config, location in _cmek_configs(secret, secret_location=secret_location):
         _check_kms_key_name(config.kms_key_name, location=location)
 
 
@@ -870,6 +979,11 @@ class SecretManagerEmulator(EmulatorServer):
     or move it. ``monotonic`` (default ``time.monotonic``) times the per-secret and per-version
     write rate limits, which are on unless ``rate_limits=False``; the ``rate_limits`` attribute
     switches them at any time.
+
+    ``locations`` is the set of locations Secret Manager serves (has a regional endpoint for);
+    ``None``, the default, serves every well-formed location id. A regional call for a location
+    not served answers UNAVAILABLE, as a client whose endpoint does not resolve sees it, and
+    GetLocation answers NOT_FOUND for it. The ``locations`` attribute can be changed at any time.
     """
 
     def __init__(
@@ -879,8 +993,10 @@ class SecretManagerEmulator(EmulatorServer):
         clock: Callable[[], datetime] | None = None,
         rate_limits: bool = True,
         monotonic: Callable[[], float] | None = None,
+        locations: Collection[str] | None = None,
     ) -> None:
         super().__init__(RPC_NAMES, max_workers=64)
+        self.locations = locations
         self._project_numbers = dict(project_numbers or {})
         self._clock = clock or (lambda: datetime.now(UTC))
         # Rate limits count real elapsed time, not the service clock that tests freeze or move.
@@ -889,7 +1005,7 @@ class SecretManagerEmulator(EmulatorServer):
         # Cloud KMS keys (CryptoKey names) made unusable by set_kms_key_enabled.
         self._unusable_kms_keys: set[str] = set()
         self._lock = threading.Lock()
-        self._secrets: dict[tuple[str, str], _SecretRecord] = {}
+        self._secrets: dict[_Key, _SecretRecord] = {}
         self._secret_sequence = itertools.count()
         # A per-instance salt keeps etags from one emulator from matching another's.
         self._etag_salt = secrets.token_hex(4)
@@ -898,7 +1014,29 @@ class SecretManagerEmulator(EmulatorServer):
         # Every RPC received, by method name, including refused and faulted ones.
         self.calls: collections.Counter[str] = self._faults.calls
 
+    @property
+    def locations(self) -> frozenset[str] | None:
+        """The locations served, or ``None`` for every well-formed location id."""
+        return self._locations
+
+    @locations.setter
+    def locations(self, locations: Collection[str] | None) -> None:
+        if isinstance(locations, str):
+            raise TypeError("locations must be a collection of location ids, not one string")
+        if locations is not None:
+            malformed = sorted(loc for loc in locations if not is_location_id(loc))
+            if malformed:
+                raise ValueError(f"not location ids: {malformed}")
+            locations = frozenset(locations)
+        self._locations = locations
+
+    def _serves(self, location: str) -> bool:
+        served = self._locations
+        return served is None or location in served
+
     # -- test hooks --------------------------------------------------------------------------
+    # Hooks take global (projects/P/secrets/S) and regional (projects/P/locations/L/secrets/S)
+    # names alike; a regional name needs a well-formed location id, served or not.
     # Hooks seed state that already exists upstream, so they skip the field rules that RPCs
     # enforce (a test can seed an annotation key an old release wrote before the rules bit).
 
@@ -911,15 +1049,17 @@ class SecretManagerEmulator(EmulatorServer):
         expire_time: datetime | None = None,
         kms_key_name: str | None = None,
     ) -> str:
-        """Create ``projects/P/secrets/S`` (automatic replication); returns its canonical name.
+        """Create ``projects/P/secrets/S`` (automatic replication) or the regional secret
+        ``projects/P/locations/L/secrets/S`` (no replication); returns its canonical name.
 
         ``annotations``, ``labels`` and ``expire_time`` (even one already past) are stored as
-        given, unchecked. ``kms_key_name`` sets the automatic replication's CMEK key, which
-        encrypts every version added afterwards. Raises :class:`EmulatorError` (ALREADY_EXISTS,
-        or INVALID_ARGUMENT for a bad secret id) like the RPC would.
+        given, unchecked. ``kms_key_name`` sets the CMEK key (of the automatic replication, or of
+        the regional secret), which encrypts every version added afterwards. Raises
+        :class:`EmulatorError` (ALREADY_EXISTS, or INVALID_ARGUMENT for a bad secret id or
+        location) like the RPC would.
         """
-        project, secret_id = self._parse(_SECRET_NAME, name, "secret")
-        _check_secret_id(secret_id)
+        key = self._secret_key(name)
+        _check_secret_id(key.secret)
         secret = secretmanager_v1.Secret(
             annotations=dict(annotations or {}), labels=dict(labels or {})
         )
@@ -927,13 +1067,16 @@ class SecretManagerEmulator(EmulatorServer):
             secret.expire_time = _aware(expire_time, "expire_time")
         if kms_key_name is not None:
             encryption = secretmanager_v1.CustomerManagedEncryption(kms_key_name=kms_key_name)
-            secret.replication = secretmanager_v1.Replication(
-                automatic=secretmanager_v1.Replication.Automatic(
-                    customer_managed_encryption=encryption
+            if key.location is not None:
+                secret.customer_managed_encryption = encryption
+            else:
+                secret.replication = secretmanager_v1.Replication(
+                    automatic=secretmanager_v1.Replication.Automatic(
+                        customer_managed_encryption=encryption
+                    )
                 )
-            )
         with self._lock:
-            return str(self._insert_secret(project, secret_id, secret).meta.name)
+            return str(self._insert_secret(key, secret).meta.name)
 
     def set_expire_time(self, secret: str, expire_time: datetime | None) -> None:
         """Set (or with ``None`` remove) the secret's ``expire_time`` as given, unchecked; the
@@ -1089,24 +1232,42 @@ class SecretManagerEmulator(EmulatorServer):
     # -- names -------------------------------------------------------------------------------
 
     def _parse(self, pattern: re.Pattern[str], name: str, what: str) -> tuple[str, ...]:
+        """The groups of ``name``, the project as its number (an optional group that is absent,
+        such as the location of a global name, is None); INVALID_ARGUMENT if ``name`` is not of
+        the form, or names a location that is not a well-formed location id."""
         match = pattern.fullmatch(name)
         if match is None:
             raise _invalid(f"Invalid {what} name {name!r}.")
         project, *rest = match.groups()
+        if pattern in _LOCATED_NAMES and rest[0] is not None:
+            _check_location(rest[0], name)
         return (project_number(project, self._project_numbers), *rest)
 
-    def _secret_key(self, name: str) -> tuple[str, str]:
-        project, secret_id = self._parse(_SECRET_NAME, name, "secret")
-        return project, secret_id
+    def _parent(self, name: str) -> tuple[str, str | None]:
+        """A CreateSecret/ListSecrets parent: ``projects/P`` or ``projects/P/locations/L``."""
+        project, location = self._parse(_PARENT_NAME, name, "parent")
+        return project, location
+
+    def _secret_key(self, name: str) -> _Key:
+        project, location, secret_id = self._parse(_SECRET_NAME, name, "secret")
+        return _Key(project, location, secret_id)
+
+    def _version_key(self, name: str) -> tuple[_Key, str]:
+        project, location, secret_id, version_id = self._parse(
+            _VERSION_NAME, name, "secret version"
+        )
+        return _Key(project, location, secret_id), version_id
 
     def _secret(self, name: str) -> _SecretRecord:
-        project, secret_id = self._secret_key(name)
-        record = self._live((project, secret_id))
+        return self._record(self._secret_key(name))
+
+    def _record(self, key: _Key) -> _SecretRecord:
+        record = self._live(key)
         if record is None:
-            raise _not_found(f"Secret [projects/{project}/secrets/{secret_id}] not found.")
+            raise _not_found(f"Secret [{key.name}] not found.")
         return record
 
-    def _live(self, key: tuple[str, str]) -> _SecretRecord | None:
+    def _live(self, key: _Key) -> _SecretRecord | None:
         """The secret stored at ``key``, unless it has expired. Upstream a secret is deleted
         with its versions at its expiration time; the emulator does that lazily, on the first
         access after it (caller holds the lock)."""
@@ -1151,8 +1312,8 @@ class SecretManagerEmulator(EmulatorServer):
         return version
 
     def _versioned(self, name: str, *, aliases: bool = True) -> tuple[_SecretRecord, _Version]:
-        project, secret_id, version_id = self._parse(_VERSION_NAME, name, "secret version")
-        record = self._secret(f"projects/{project}/secrets/{secret_id}")
+        key, version_id = self._version_key(name)
+        record = self._record(key)
         return record, self._resolve(record, version_id, aliases=aliases)
 
     # -- mutations (caller holds the lock) ---------------------------------------------------
@@ -1165,6 +1326,15 @@ class SecretManagerEmulator(EmulatorServer):
 
     def _new_etag(self) -> str:
         return f'"{self._etag_salt}{next(self._etag_counter):06x}"'
+
+    def _limit_secret_write(self, record: _SecretRecord) -> None:
+        """AddSecretVersion/UpdateSecret: the per-secret limit of the secret's kind."""
+        regional = record.key.location is not None
+        self._limit(
+            record.writes,
+            REGIONAL_SECRET_WRITE_LIMIT if regional else SECRET_WRITE_LIMIT,
+            _SECRET_WRITES.format(record.meta.name),
+        )
 
     def _limit(self, calls: collections.deque[float], limit: RateLimit, what: str) -> None:
         """Apply a documented write rate limit unless rate limits are off (caller holds the
@@ -1194,9 +1364,9 @@ class SecretManagerEmulator(EmulatorServer):
         if "ttl" in secret:
             secret.expire_time = self._now() + secret.ttl  # the oneof drops ttl
 
-    def _insert_secret(self, project: str, secret_id: str, secret: Any) -> _SecretRecord:
-        name = f"projects/{project}/secrets/{secret_id}"
-        if self._live((project, secret_id)) is not None:
+    def _insert_secret(self, key: _Key, secret: Any) -> _SecretRecord:
+        name = key.name
+        if self._live(key) is not None:
             raise EmulatorError(grpc.StatusCode.ALREADY_EXISTS, f"Secret [{name}] already exists.")
         meta = secretmanager_v1.Secret()
         secretmanager_v1.Secret.copy_from(meta, secret)
@@ -1205,12 +1375,12 @@ class SecretManagerEmulator(EmulatorServer):
         meta.name = name
         meta.create_time = self._now()
         meta.etag = self._new_etag()
-        if "replication" not in meta:
+        if "replication" not in meta and key.location is None:
             meta.replication = secretmanager_v1.Replication(
                 automatic=secretmanager_v1.Replication.Automatic()
             )
-        record = _SecretRecord(meta, sequence=next(self._secret_sequence))
-        self._secrets[(project, secret_id)] = record
+        record = _SecretRecord(meta, sequence=next(self._secret_sequence), key=key)
+        self._secrets[key] = record
         return record
 
     def _insert_version(
@@ -1259,10 +1429,11 @@ class SecretManagerEmulator(EmulatorServer):
             state=getattr(secretmanager_v1.SecretVersion.State, version.state),
             etag=version.etag,
             client_specified_payload_checksum=version.client_checksum,
-            replication_status=secretmanager_v1.ReplicationStatus(
-                automatic=secretmanager_v1.ReplicationStatus.AutomaticStatus()
-            ),
         )
+        if record.key.location is None:  # a regional secret has no replication
+            message.replication_status = secretmanager_v1.ReplicationStatus(
+                automatic=secretmanager_v1.ReplicationStatus.AutomaticStatus()
+            )
         if version.destroy_time is not None:
             message.destroy_time = version.destroy_time
         return message
@@ -1270,13 +1441,19 @@ class SecretManagerEmulator(EmulatorServer):
     # -- RPCs --------------------------------------------------------------------------------
 
     def _create_secret(self, request: Any) -> Any:
-        (project,) = self._parse(_PROJECT_NAME, request.parent, "project")
+        project, location = self._parent(request.parent)
         _check_secret_id(request.secret_id)
         secret = request.secret
+        if location is not None and "replication" in secret:
+            # "REST Resource: projects.locations.secrets": a regional Secret has no replication.
+            raise _invalid(
+                f"Secret.replication cannot be set on a regional secret: its data stays in "
+                f"{location!r}, the location of its parent {request.parent!r}."
+            )
         _check_annotations(secret.annotations)
         _check_labels(secret.labels)
         _check_topics(secret.topics)
-        _check_cmek(secret)
+        _check_cmek(secret, secret_location=location)
         with self._lock:
             # A new secret has no versions, so any alias names a missing version.
             _check_version_aliases(secret.version_aliases, {})
@@ -1284,7 +1461,8 @@ class SecretManagerEmulator(EmulatorServer):
             if "rotation" in secret:
                 _check_rotation(secret.rotation, has_topics=bool(secret.topics), now=now)
             _check_expiration(secret, now=now)
-            return self._secret_message(self._insert_secret(project, request.secret_id, secret))
+            key = _Key(project, location, request.secret_id)
+            return self._secret_message(self._insert_secret(key, secret))
 
     def _get_secret(self, request: Any) -> Any:
         with self._lock:
@@ -1309,11 +1487,14 @@ class SecretManagerEmulator(EmulatorServer):
             _check_labels(sent.labels)
         if "topics" in updates:
             _check_topics(sent.topics)
+        key = self._secret_key(sent.name)
         if "customer_managed_encryption" in updates and "customer_managed_encryption" in sent:
-            _check_kms_key_name(sent.customer_managed_encryption.kms_key_name, location=None)
+            _check_kms_key_name(
+                sent.customer_managed_encryption.kms_key_name, location=key.location
+            )
         with self._lock:
-            record = self._secret(sent.name)
-            self._limit(record.writes, SECRET_WRITE_LIMIT, _SECRET_WRITES.format(record.meta.name))
+            record = self._record(key)
+            self._limit_secret_write(record)
             self._check_etag(sent.etag, record.meta.etag, f"Secret [{record.meta.name}]")
             for immutable in (p for p in paths if p in _IMMUTABLE_SECRET_FIELDS):
                 if _field_value(sent, immutable) != _field_value(record.meta, immutable):
@@ -1343,17 +1524,20 @@ class SecretManagerEmulator(EmulatorServer):
         with self._lock:
             record = self._secret(request.name)
             self._check_etag(request.etag, record.meta.etag, f"Secret [{record.meta.name}]")
-            del self._secrets[self._secret_key(request.name)]
+            del self._secrets[record.key]
         return empty_pb2.Empty()
 
     def _list_secrets(self, request: Any) -> Any:
-        (project,) = self._parse(_PROJECT_NAME, request.parent, "project")
+        project, location = self._parent(request.parent)
         matches = _predicate(request.filter, _secret_restriction)
         size = _page_size(request.page_size)
         after = _decode_token("secrets", request.page_token)
         with self._lock:
             self._drop_expired()
-            records = [r for (p, _), r in self._secrets.items() if p == project]
+            # Per location: projects/P lists the global secrets, projects/P/locations/L those
+            # of L only.
+            where = (project, location)
+            records = [r for k, r in self._secrets.items() if (k.project, k.location) == where]
             page, token = _newest_first_page(
                 (r for r in records if matches(r)),
                 _secret_sort_key,
@@ -1376,7 +1560,7 @@ class SecretManagerEmulator(EmulatorServer):
             raise _invalid("Checksum mismatch. Data corrupted in transit or request is invalid.")
         with self._lock:
             record = self._secret(request.parent)
-            self._limit(record.writes, SECRET_WRITE_LIMIT, _SECRET_WRITES.format(record.meta.name))
+            self._limit_secret_write(record)
             version = self._insert_version(record, data)
             version.client_checksum = checksum
             return self._version_message(record, version)
@@ -1430,14 +1614,68 @@ class SecretManagerEmulator(EmulatorServer):
         with self._lock:
             record, version = self._versioned(request.name, aliases=False)
             name = self._version_name(record, version)
+            regional = record.key.location is not None
             self._limit(
-                version.state_changes, VERSION_STATE_LIMIT, _VERSION_STATE_CHANGES.format(name)
+                version.state_changes,
+                REGIONAL_VERSION_STATE_LIMIT if regional else VERSION_STATE_LIMIT,
+                _VERSION_STATE_CHANGES.format(name),
             )
             self._check_etag(request.etag, version.etag, f"Secret Version [{name}]")
             if version.state == "DESTROYED":
                 raise _precondition(f"Secret Version [{name}] is in DESTROYED state.")
             self._set_state(version, state)
             return self._version_message(record, version)
+
+    # -- Locations (google.cloud.location.Locations, the client's get_location/list_locations) --
+
+    def _location_message(self, project: str, location: str) -> Any:
+        return locations_pb2.Location(
+            name=f"projects/{project}/locations/{location}", location_id=location
+        )
+
+    def _get_location(self, request: Any) -> Any:
+        project, location = self._parse(_LOCATION_NAME, request.name, "location")
+        if not self._serves(location):
+            raise _not_found(
+                f"Location [{request.name}] not found: Secret Manager does not serve {location!r}."
+            )
+        return self._location_message(project, location)
+
+    def _list_locations(self, request: Any) -> Any:
+        (project,) = self._parse(_PROJECT_NAME, request.name, "project")
+        if request.filter:
+            raise _invalid("the emulator cannot filter locations")
+        size = _page_size(request.page_size)
+        after = _decode_location_token(request.page_token)
+        served = self._locations
+        if served is None:
+            # Every well-formed id is served, which cannot be listed: list those in use.
+            with self._lock:
+                served = frozenset(k.location for k in self._secrets if k.location is not None)
+        ordered = sorted(loc for loc in served if after is None or loc > after)
+        page, rest = ordered[:size], ordered[size:]
+        return locations_pb2.ListLocationsResponse(
+            locations=[self._location_message(project, loc) for loc in page],
+            next_page_token=_encode_location_token(page[-1]) if rest and page else "",
+        )
+
+    def _reachable(self, request: Any) -> None:
+        """Before a SecretManagerService RPC runs: a regional name must carry a well-formed
+        location id (INVALID_ARGUMENT) for a location that is served. For one that is not, the
+        real client's endpoint secretmanager.L.rep.googleapis.com does not resolve and the call
+        fails UNAVAILABLE before reaching any server; the emulator answers the same."""
+        resource = _resource(request)
+        match = _REGIONAL_PREFIX.match(resource)
+        if match is None:
+            return
+        location = match.group(1)
+        _check_location(location, resource)
+        if not self._serves(location):
+            raise EmulatorError(
+                grpc.StatusCode.UNAVAILABLE,
+                f"DNS resolution failed for secretmanager.{location}.rep.googleapis.com: Secret "
+                f"Manager has no endpoint for location {location!r}.",
+            )
 
     # -- gRPC plumbing -----------------------------------------------------------------------
 
@@ -1502,14 +1740,35 @@ class SecretManagerEmulator(EmulatorServer):
                 for method, (fn, request_type, serialize) in table.items()
             },
         )
-        server.add_generic_rpc_handlers((handler,))
+        # The Locations mixin is served on the global endpoint, so no endpoint check.
+        locations = grpc.method_handlers_generic_handler(
+            LOCATIONS_SERVICE,
+            {
+                "GetLocation": grpc.unary_unary_rpc_method_handler(
+                    self._rpc("GetLocation", self._get_location, regional_endpoint=False),
+                    request_deserializer=locations_pb2.GetLocationRequest.FromString,
+                    response_serializer=locations_pb2.Location.SerializeToString,
+                ),
+                "ListLocations": grpc.unary_unary_rpc_method_handler(
+                    self._rpc("ListLocations", self._list_locations, regional_endpoint=False),
+                    request_deserializer=locations_pb2.ListLocationsRequest.FromString,
+                    response_serializer=locations_pb2.ListLocationsResponse.SerializeToString,
+                ),
+            },
+        )
+        server.add_generic_rpc_handlers((handler, locations))
 
     def _rpc(
-        self, method: str, handler: Callable[[Any], Any]
+        self, method: str, handler: Callable[[Any], Any], *, regional_endpoint: bool = True
     ) -> Callable[[Any, grpc.ServicerContext], Any]:
+        def run(request: Any) -> Any:
+            if regional_endpoint:
+                self._reachable(request)
+            return handler(request)
+
         def serve(request: Any, context: grpc.ServicerContext) -> Any:
             return self._serve_call(
-                method, context, lambda: handler(request), resource=_resource(request)
+                method, context, lambda: run(request), resource=_resource(request)
             )
 
         return serve

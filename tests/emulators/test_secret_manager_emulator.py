@@ -29,6 +29,7 @@ from google.cloud.secretmanager_v1.services.secret_manager_service.transports im
 from google.protobuf import duration_pb2
 
 from devtools.emulators.secret_manager import (
+    MAX_PAYLOAD_BYTES,
     EmulatorError,
     SecretManagerEmulator,
     project_number,
@@ -2100,3 +2101,398 @@ def test_due_rotations_are_published_and_next_rotation_time_advances() -> None:
     assert periodic.startswith(f"projects/{NUMBER}/")
     assert json.loads(base64.b64decode(message["data"]))["name"] == periodic
     assert secret.rotation.next_rotation_time == NOW + timedelta(hours=1) + timedelta(days=7)
+
+
+# --- regional secrets -------------------------------------------------------------------------
+# Regional secrets are named projects/P/locations/L/secrets/S ("REST Resource:
+# projects.locations.secrets") and served by secretmanager.L.rep.googleapis.com. The emulator is
+# one server for every endpoint, so a name's location alone says where a call goes.
+
+LOCATION = "us-central1"
+REGION = f"projects/{PROJECT}/locations/{LOCATION}"
+REGIONAL = f"{REGION}/secrets/momento-key"
+REGIONAL_CANONICAL = f"projects/{NUMBER}/locations/{LOCATION}/secrets/momento-key"
+EUROPE = f"projects/{PROJECT}/locations/europe-west4/secrets/momento-key"
+CENTRAL_KEY = f"projects/p/locations/{LOCATION}/keyRings/r/cryptoKeys/k"
+
+
+def test_regional_names_work_on_every_rpc_and_come_back_with_the_project_number(client):
+    version = f"{REGIONAL}/versions/1"
+
+    created = client.create_secret(parent=REGION, secret_id="momento-key", secret={})
+    got = client.get_secret(name=REGIONAL)
+    updated = client.update_secret(
+        secret={"name": REGIONAL, "labels": {"a": "b"}}, update_mask={"paths": ["labels"]}
+    )
+    added = add(client, b"regional", parent=REGIONAL)
+    fetched = client.get_secret_version(name=version)
+    accessed = client.access_secret_version(name=f"{REGIONAL}/versions/latest")
+    listed_versions = list(client.list_secret_versions(parent=REGIONAL))
+    listed_secrets = list(client.list_secrets(parent=REGION))
+    changed = [
+        client.disable_secret_version(name=version),
+        client.enable_secret_version(name=version),
+        client.destroy_secret_version(name=version),
+    ]
+    client.delete_secret(name=REGIONAL)
+
+    assert [created.name, got.name, updated.name] == [REGIONAL_CANONICAL] * 3
+    assert [s.name for s in listed_secrets] == [REGIONAL_CANONICAL]
+    assert accessed.payload.data == b"regional"
+    version_names = [added.name, fetched.name, accessed.name, listed_versions[0].name]
+    assert version_names + [v.name for v in changed] == [f"{REGIONAL_CANONICAL}/versions/1"] * 7
+    with pytest.raises(exceptions.NotFound, match=re.escape(REGIONAL_CANONICAL)):
+        client.get_secret(name=REGIONAL)
+
+
+def test_the_location_in_a_name_decides_which_secret_a_call_reaches(client, emulator):
+    """A global secret and regional ones with the same id are different secrets."""
+    names = [SECRET, REGIONAL, EUROPE]
+    for name in names:
+        parent = name.removesuffix("/secrets/momento-key")
+        client.create_secret(parent=parent, secret_id="momento-key", secret={})
+        add(client, name.encode(), parent=name)
+
+    client.delete_secret(name=REGIONAL)
+
+    assert client.access_secret_version(name=f"{SECRET}/versions/1").payload.data == SECRET.encode()
+    assert client.access_secret_version(name=f"{EUROPE}/versions/1").payload.data == EUROPE.encode()
+    with pytest.raises(exceptions.NotFound):
+        client.get_secret(name=REGIONAL)
+    assert emulator.version_states(SECRET) == emulator.version_states(EUROPE) == {1: "ENABLED"}
+
+
+@pytest.mark.parametrize(
+    ("location", "valid"),
+    [
+        pytest.param("us-central1", True, id="us-central1"),
+        pytest.param("me-central2", True, id="me-central2"),
+        pytest.param("eu", True, id="multi-region-style"),
+        pytest.param("a" * 63, True, id="63-chars"),
+        pytest.param("a" * 64, False, id="64-chars"),
+        pytest.param("US-CENTRAL1", False, id="uppercase"),
+        pytest.param("us_central1", False, id="underscore"),
+        pytest.param("us.central1", False, id="dot"),
+        pytest.param("1us", False, id="starts-with-a-digit"),
+        pytest.param("us-central1-", False, id="ends-with-a-hyphen"),
+        pytest.param("-us", False, id="starts-with-a-hyphen"),
+    ],
+)
+def test_location_ids_are_lowercase_dns_labels(client, location, valid):
+    name = f"projects/{PROJECT}/locations/{location}/secrets/s"
+
+    if valid:
+        with pytest.raises(exceptions.NotFound):
+            client.get_secret(name=name)
+    else:
+        with pytest.raises(exceptions.InvalidArgument, match=re.escape(repr(location))):
+            client.get_secret(name=name)
+
+
+BAD_LOCATION = f"projects/{PROJECT}/locations/US_CENTRAL1"
+BAD_SECRET = f"{BAD_LOCATION}/secrets/s"
+BAD_VERSION = f"{BAD_SECRET}/versions/1"
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(
+            lambda c: c.create_secret(parent=BAD_LOCATION, secret_id="s", secret={}), id="create"
+        ),
+        pytest.param(lambda c: list(c.list_secrets(parent=BAD_LOCATION)), id="list-secrets"),
+        pytest.param(lambda c: c.get_secret(name=BAD_SECRET), id="get"),
+        pytest.param(lambda c: update_labels(c, BAD_SECRET), id="update"),
+        pytest.param(lambda c: c.delete_secret(name=BAD_SECRET), id="delete"),
+        pytest.param(
+            lambda c: add(c, b"x" * (MAX_PAYLOAD_BYTES + 1), parent=BAD_SECRET), id="add-oversized"
+        ),
+        pytest.param(lambda c: c.get_secret_version(name=BAD_VERSION), id="get-version"),
+        pytest.param(lambda c: c.access_secret_version(name=BAD_VERSION), id="access"),
+        pytest.param(lambda c: list(c.list_secret_versions(parent=BAD_SECRET)), id="list-versions"),
+        pytest.param(state_change("enable", 1, BAD_SECRET), id="enable"),
+        pytest.param(state_change("disable", 1, BAD_SECRET), id="disable"),
+        pytest.param(state_change("destroy", 1, BAD_SECRET), id="destroy"),
+    ],
+)
+def test_every_rpc_names_a_bad_location_before_any_other_check(client, call):
+    with pytest.raises(exceptions.InvalidArgument, match=r"'US_CENTRAL1' .* is not a location id"):
+        call(client)
+
+
+def test_hooks_refuse_a_bad_location(emulator):
+    with pytest.raises(EmulatorError) as raised:
+        emulator.create_secret(BAD_SECRET)
+
+    assert raised.value.code is grpc.StatusCode.INVALID_ARGUMENT
+    assert "US_CENTRAL1" in raised.value.message
+
+
+def test_list_secrets_is_per_location(client, emulator):
+    for name in [SECRET, f"projects/{PROJECT}/secrets/other", REGIONAL, EUROPE]:
+        emulator.create_secret(name)
+
+    def listed(parent):
+        pager = client.list_secrets(parent=parent)
+        return sorted(s.name for s in pager), pager.total_size
+
+    assert listed(f"projects/{PROJECT}") == (
+        [CANONICAL, f"projects/{NUMBER}/secrets/other"],
+        2,
+    )
+    assert listed(REGION) == ([REGIONAL_CANONICAL], 1)
+    assert listed(f"projects/{PROJECT}/locations/asia-east1") == ([], 0)
+
+
+def test_regional_secrets_have_no_replication(client):
+    """The regional Secret resource has no replication field, and its versions no status."""
+    with pytest.raises(exceptions.InvalidArgument, match="replication"):
+        client.create_secret(
+            parent=REGION, secret_id="s", secret={"replication": {"automatic": {}}}
+        )
+
+    created = client.create_secret(parent=REGION, secret_id="s", secret={})
+    added = add(client, parent=created.name)
+
+    assert "replication" not in created
+    assert "replication_status" not in added
+
+
+@pytest.mark.parametrize(
+    ("key", "valid"),
+    [
+        pytest.param(CENTRAL_KEY, True, id="same-location"),
+        pytest.param(EAST_KEY, False, id="other-region"),
+        pytest.param(GLOBAL_KEY, False, id="global"),
+    ],
+)
+@pytest.mark.parametrize("how", ["create", "update"])
+def test_a_regional_cmek_key_must_be_in_the_secrets_location(client, emulator, key, valid, how):
+    encryption = {"customer_managed_encryption": {"kms_key_name": key}}
+
+    def send():
+        if how == "create":
+            return client.create_secret(parent=REGION, secret_id="momento-key", secret=encryption)
+        emulator.create_secret(REGIONAL)
+        return client.update_secret(
+            secret={"name": REGIONAL, **encryption},
+            update_mask={"paths": ["customer_managed_encryption"]},
+        )
+
+    if valid:
+        assert send().customer_managed_encryption.kms_key_name == key
+    else:
+        with pytest.raises(exceptions.InvalidArgument, match=LOCATION):
+            send()
+
+
+def test_regional_secrets_follow_the_same_field_rules(client, emulator):
+    """Spot checks: the field rules above apply to regional secrets as to global ones."""
+    emulator.create_secret(REGIONAL)
+    add(client, b"one", parent=REGIONAL)
+    emulator.set_version_aliases(REGIONAL, {"current": 1})
+    stale = client.get_secret(name=REGIONAL).etag
+    update_labels(client, REGIONAL)
+
+    with pytest.raises(exceptions.FailedPrecondition):
+        client.delete_secret(request={"name": REGIONAL, "etag": stale})
+    with pytest.raises(exceptions.InvalidArgument):
+        client.update_secret(
+            secret={"name": REGIONAL, "annotations": {"bad/key": "x"}},
+            update_mask={"paths": ["annotations"]},
+        )
+    with pytest.raises(exceptions.InvalidArgument):
+        client.update_secret(
+            secret={"name": REGIONAL, "ttl": duration_pb2.Duration(seconds=59)},
+            update_mask={"paths": ["ttl"]},
+        )
+    assert client.access_secret_version(name=f"{REGIONAL}/versions/current").payload.data == b"one"
+
+
+def test_regional_secrets_have_their_own_rate_limits():
+    """Regional: 80/s per secret (add, update) and 50/s per version (enable, disable, destroy);
+    the global secret with the same id keeps its 2/s."""
+    ticks = Ticks()
+    with SecretManagerEmulator(project_numbers={PROJECT: NUMBER}, monotonic=ticks) as emu:
+        for name in (SECRET, REGIONAL):
+            emu.create_secret(name)
+            emu.add_version(name, b"x")
+        sm_client, channel = connect(emu.address)
+
+        def outcome(call):
+            try:
+                call(sm_client)
+            except exceptions.ResourceExhausted:
+                return EXHAUSTED
+            return OK
+
+        regional_adds = [outcome(lambda c: add(c, parent=REGIONAL)) for _ in range(81)]
+        global_adds = [outcome(lambda c: add(c, parent=SECRET)) for _ in range(3)]
+        regional_changes = [outcome(state_change("disable", 1, REGIONAL)) for _ in range(51)]
+        ticks.now += 1.0
+        after_a_second = [
+            outcome(lambda c: add(c, parent=REGIONAL)),
+            outcome(state_change("enable", 1, REGIONAL)),
+        ]
+        channel.close()
+
+    assert regional_adds == [OK] * 80 + [EXHAUSTED]
+    assert global_adds == [OK, OK, EXHAUSTED]
+    assert regional_changes == [OK] * 50 + [EXHAUSTED]
+    assert after_a_second == [OK, OK]
+
+
+@pytest.fixture
+def central_only():
+    """Serves us-central1 only; a europe-west4 secret was seeded (hooks skip the check)."""
+    with SecretManagerEmulator(
+        project_numbers={PROJECT: NUMBER}, rate_limits=False, locations=[LOCATION]
+    ) as emu:
+        emu.create_secret(EUROPE)
+        emu.add_version(EUROPE, b"x")
+        sm_client, channel = connect(emu.address)
+        yield emu, sm_client
+        channel.close()
+
+
+EUROPE_PARENT = f"projects/{PROJECT}/locations/europe-west4"
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(
+            lambda c: c.create_secret(parent=EUROPE_PARENT, secret_id="s", secret={}), id="create"
+        ),
+        pytest.param(lambda c: list(c.list_secrets(parent=EUROPE_PARENT)), id="list-secrets"),
+        pytest.param(lambda c: c.get_secret(name=EUROPE), id="get"),
+        pytest.param(lambda c: update_labels(c, EUROPE), id="update"),
+        pytest.param(lambda c: c.delete_secret(name=EUROPE), id="delete"),
+        pytest.param(
+            lambda c: add(c, b"x" * (MAX_PAYLOAD_BYTES + 1), parent=EUROPE), id="add-oversized"
+        ),
+        pytest.param(lambda c: c.get_secret_version(name=f"{EUROPE}/versions/1"), id="get-version"),
+        pytest.param(
+            # AccessSecretVersion retries UNAVAILABLE by default (for up to 60 s).
+            lambda c: c.access_secret_version(name=f"{EUROPE}/versions/1", retry=None),
+            id="access",
+        ),
+        pytest.param(lambda c: list(c.list_secret_versions(parent=EUROPE)), id="list-versions"),
+        pytest.param(state_change("enable", 1, EUROPE), id="enable"),
+        pytest.param(state_change("disable", 1, EUROPE), id="disable"),
+        pytest.param(state_change("destroy", 1, EUROPE), id="destroy"),
+    ],
+)
+def test_a_location_not_served_is_unavailable_on_every_rpc(central_only, call):
+    emulator, sm_client = central_only
+
+    with pytest.raises(exceptions.ServiceUnavailable, match="europe-west4"):
+        call(sm_client)
+
+    assert emulator.version_states(EUROPE) == {1: "ENABLED"}
+    assert sm_client.create_secret(parent=REGION, secret_id="s", secret={}).name.endswith("/s")
+
+
+def test_served_locations_can_be_changed_and_must_be_location_ids(central_only):
+    emulator, sm_client = central_only
+
+    emulator.locations = None
+    served_everywhere = sm_client.get_secret(name=EUROPE).name
+    emulator.locations = {"europe-west4"}
+    with pytest.raises(exceptions.ServiceUnavailable):
+        sm_client.get_secret(name=REGIONAL)
+
+    assert served_everywhere == f"projects/{NUMBER}/locations/europe-west4/secrets/momento-key"
+    assert emulator.locations == frozenset({"europe-west4"})
+    assert SecretManagerEmulator().locations is None
+    with pytest.raises(ValueError, match="US"):
+        SecretManagerEmulator(locations=["us-central1", "US"])
+    with pytest.raises(TypeError):
+        SecretManagerEmulator(locations="us-central1")
+
+
+def test_get_location_answers_for_served_locations_only(central_only):
+    _, sm_client = central_only
+
+    served = sm_client.get_location(request={"name": REGION})
+
+    assert (served.name, served.location_id) == (
+        f"projects/{NUMBER}/locations/{LOCATION}",
+        LOCATION,
+    )
+    with pytest.raises(exceptions.NotFound, match="europe-west4"):
+        sm_client.get_location(request={"name": EUROPE_PARENT})
+    with pytest.raises(exceptions.InvalidArgument, match="US_CENTRAL1"):
+        sm_client.get_location(request={"name": BAD_LOCATION})
+
+
+def test_list_locations_lists_the_served_locations_in_pages():
+    served = ["us-east1", "europe-west4", "us-central1"]
+    with SecretManagerEmulator(project_numbers={PROJECT: NUMBER}, locations=served) as emu:
+        sm_client, channel = connect(emu.address)
+        pages, token = [], ""
+        while True:
+            response = sm_client.list_locations(
+                request={"name": f"projects/{PROJECT}", "page_size": 2, "page_token": token}
+            )
+            pages.append([loc.location_id for loc in response.locations])
+            token = response.next_page_token
+            if not token:
+                break
+        channel.close()
+
+    assert pages == [["europe-west4", "us-central1"], ["us-east1"]]
+
+
+def test_with_every_location_served_list_locations_lists_the_locations_in_use(client, emulator):
+    """Every well-formed id is served then, which no list can hold."""
+    for name in [SECRET, REGIONAL, EUROPE, f"projects/other/locations/{LOCATION}/secrets/s"]:
+        emulator.create_secret(name)
+
+    response = client.list_locations(request={"name": f"projects/{PROJECT}"})
+
+    assert [loc.name for loc in response.locations] == [
+        f"projects/{NUMBER}/locations/europe-west4",
+        f"projects/{NUMBER}/locations/{LOCATION}",
+    ]
+
+
+def test_due_rotations_of_regional_secrets_carry_the_regional_name() -> None:
+    clock = [NOW]
+    with SecretManagerEmulator(project_numbers={PROJECT: NUMBER}, clock=lambda: clock[0]) as emu:
+        for name in (SECRET, REGIONAL):
+            emu.create_secret(name)
+            emu.set_rotation(
+                name,
+                next_rotation_time=NOW + timedelta(hours=1),
+                rotation_period=timedelta(days=1),
+                topics=["projects/p/topics/rotate"],
+            )
+        clock[0] = NOW + timedelta(hours=2)
+        published: list[dict] = []
+        due = emu.publish_due_rotations(lambda _topic, message: published.append(message))
+
+    assert due == 2
+    assert sorted(m["attributes"]["secretId"] for m in published) == [
+        REGIONAL_CANONICAL,
+        CANONICAL,
+    ]
+    assert {m["attributes"]["eventType"] for m in published} == {"SECRET_ROTATE"}
+
+
+def test_hooks_take_regional_names(client, emulator):
+    created = emulator.create_secret(REGIONAL, annotations={"a": "1"}, kms_key_name=CENTRAL_KEY)
+    version = emulator.add_version(REGIONAL, b"data")
+    emulator.set_annotations(REGIONAL, {"b": "2"})
+    emulator.set_expire_time(REGIONAL, NOW + timedelta(days=365 * 50))
+    emulator.set_kms_key_enabled(CENTRAL_KEY, False)
+
+    assert (created, version) == (REGIONAL_CANONICAL, f"{REGIONAL_CANONICAL}/versions/1")
+    assert emulator.version_states(REGIONAL) == {1: "ENABLED"}
+    assert emulator.payload(REGIONAL) == b"data"
+    assert emulator.annotations(REGIONAL) == {"b": "2"}
+    assert client.get_secret(name=REGIONAL).customer_managed_encryption.kms_key_name == CENTRAL_KEY
+    with pytest.raises(exceptions.FailedPrecondition, match="cryptoKeys/k"):
+        client.access_secret_version(name=f"{REGIONAL}/versions/1")
+    with pytest.raises(EmulatorError, match="NOT_FOUND"):
+        emulator.payload(EUROPE)

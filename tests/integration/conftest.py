@@ -52,6 +52,7 @@ def secret_manager(secret_manager_server: SecretManagerEmulator) -> Iterator[Sec
     yield secret_manager_server
     secret_manager_server.clear_faults()
     secret_manager_server.latency = 0.0
+    secret_manager_server.locations = None  # every well-formed location served again
 
 
 @pytest.fixture
@@ -92,8 +93,11 @@ class World:
         short: str | None = None,
         annotations: dict[str, str] | None = None,
         labels: dict[str, str] | None = None,
+        location: str | None = None,
     ) -> str:
-        name = f"projects/{PROJECT}/secrets/{short or 'momento-' + uuid.uuid4().hex[:10]}"
+        """A new secret in PROJECT: global, or regional in ``location``."""
+        parent = f"projects/{PROJECT}" + (f"/locations/{location}" if location else "")
+        name = f"{parent}/secrets/{short or 'momento-' + uuid.uuid4().hex[:10]}"
         self.secret_manager.create_secret(name, annotations=annotations, labels=labels)
         self.secrets.append(name)
         return name

@@ -44,6 +44,7 @@ PURE_MODULES = {
     "rotation.config",
     "rotation.durations",
     "rotation.errors",
+    "rotation.names",
     "rotation.policy",
     "rotation.redact",
     "rotation.request",

@@ -714,6 +714,8 @@ def test_credential_provider_refuses_a_bad_emulator_address(store, make_reader, 
 
 # -- names --------------------------------------------------------------------------------------
 
+REGIONAL = "projects/demo-project/locations/us-central1/secrets/momento-api-key"
+
 
 @pytest.mark.parametrize(
     ("secret", "project", "expected"),
@@ -725,12 +727,28 @@ def test_credential_provider_refuses_a_bad_emulator_address(store, make_reader, 
         (f"{SECRET}/versions/3", None, "name no version"),
         (SECRET, "other-project", "is not in project"),
         ("not a name", "demo-project", "not a secret name"),
+        (REGIONAL, None, REGIONAL),
+        (REGIONAL, "demo-project", REGIONAL),
+        ("momento-api-key", "demo-project/locations/us-central1", "not a project id"),
+        ("projects/p/locations/US_CENTRAL/secrets/s", None, "not a location id"),
     ],
-    ids=["full", "full-and-project", "short", "short-no-project", "version", "mismatch", "junk"],
+    ids=[
+        "full",
+        "full-and-project",
+        "short",
+        "short-no-project",
+        "version",
+        "mismatch",
+        "junk",
+        "regional",
+        "regional-and-project",
+        "location-in-project",
+        "bad-location",
+    ],
 )
 def test_secret_names(secret, project, expected):
-    if expected == SECRET:
-        assert KeyReader(secret, project=project).secret == SECRET
+    if expected in (SECRET, REGIONAL):
+        assert KeyReader(secret, project=project).secret == expected
     else:
         with pytest.raises(ValueError, match=expected):
             KeyReader(secret, project=project)
@@ -822,6 +840,15 @@ def test_importing_the_reader_loads_nothing_of_the_function():
     }
     assert loaded & forbidden == set()
     assert "rotation.token" in loaded
+    # The README's list of files to copy: exactly what the reader loads of ours.
+    ours = {name for name in loaded if name == "rotation" or name.startswith("rotation.")}
+    assert ours == {
+        "rotation",
+        "rotation.consumer",
+        "rotation.errors",
+        "rotation.names",
+        "rotation.token",
+    }
 
 
 # -- the benchmark's figures --------------------------------------------------------------------

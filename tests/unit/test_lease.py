@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from rotation import lease
-from rotation.errors import ErrorCode, RotationError
+from rotation.errors import ErrorCode, RotationError, SecretStoreError
 from rotation.lease import (
     ANNOTATIONS_MAX_BYTES,
     CLOCK_SKEW_ALLOWANCE,
@@ -283,3 +283,40 @@ def test_a_lease_is_taken_only_when_its_release_record_fits_beside_the_annotatio
     # A few bytes fewer and it fits: the check is not a blanket refusal near the limit.
     roomy = store_with({"owner": "x" * (room - len("owner") - 40)})
     assert acquire(roomy).acquired is not None
+
+
+def test_a_write_limit_hit_in_a_race_for_the_lease_is_a_lost_race_not_a_failure() -> None:
+    """24 runs at once can exceed the 2 writes/s per secret before any learns it lost."""
+    store = store_with({})
+    theirs = lease_json(2, taken=timedelta(0))
+
+    def limited_after_someone_else_won(fake: FakeStore) -> bool:
+        fake.annotations[LEASE_ANNOTATION] = theirs
+        raise SecretStoreError("quota", code=ErrorCode.SECRET_MANAGER_QUOTA)
+
+    store.on_replace = limited_after_someone_else_won
+    outcome = acquire(store)
+    assert outcome.acquired is None and outcome.held_by == parse_lease(theirs)
+
+
+def test_a_write_limit_with_no_other_lease_there_is_still_an_error() -> None:
+    store = store_with({})
+
+    def limited(fake: FakeStore) -> bool:
+        fake.annotations = {}  # the write never landed
+        raise SecretStoreError("quota", code=ErrorCode.SECRET_MANAGER_QUOTA)
+
+    store.on_replace = limited
+    with pytest.raises(SecretStoreError):
+        acquire(store)
+
+
+def test_a_write_limit_on_the_retry_of_a_write_that_landed_leaves_the_lease_ours() -> None:
+    store = store_with({})
+
+    def landed_then_limited(fake: FakeStore) -> bool:
+        raise SecretStoreError("quota", code=ErrorCode.SECRET_MANAGER_QUOTA)
+
+    store.on_replace = landed_then_limited
+    outcome = acquire(store)
+    assert outcome.acquired is not None and outcome.etag == str(store.etag)
