@@ -149,8 +149,11 @@ def trigger(url: str) -> bool:
     except urllib.error.HTTPError as error:
         status, body = error.code, json.load(error)
     print(f"  -> {status}")
-    for result in body.get("results", []):
-        print(f"  {result['action']}: {result['reason']}")
+    results = body.get("results", [])
+    for result in results:
+        # With --regional, two secrets share an id: say which, when there is more than one.
+        which = f"{result['secret']}: " if len(results) > 1 else ""
+        print(f"  {which}{result['action']}: {result['reason']}")
         if result["disabled_versions"]:
             print(f"  disabled: {', '.join(result['disabled_versions'])}")
         if result["error"]:

@@ -161,3 +161,26 @@ def test_the_reader_reads_a_regional_secret_by_full_name(world: World) -> None:
 
     assert reader.api_key() == issued.api_key
     assert reader.version is not None and f"/locations/{REGION}/" in reader.version
+
+
+def test_the_demo_rotates_a_regional_secret_beside_the_global_one() -> None:
+    """./dev.sh demo --regional: the same id, two secrets, both refreshed."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    from tests.integration.conftest import ROOT  # noqa: PLC0415
+
+    done = subprocess.run(
+        [sys.executable, "-m", "devtools.demo", "--regional"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    regional = done.stdout.split("== after, the regional secret ==", 1)[1]
+    assert "version 2: ENABLED" in regional.split("==", 1)[0]
+    assert f"projects/demo-project/locations/{REGION}/secrets/momento-api-key: refreshed" in (
+        done.stdout
+    )

@@ -241,3 +241,17 @@ def test_a_long_wait_for_the_budget_is_logged_every_10_s(capsys) -> None:
 
 def test_the_budget_warning_counts_the_writes_a_refresh_really_makes() -> None:
     assert len(REFRESH_WRITES) == WRITES_PER_REFRESH
+
+
+def test_a_regional_secret_is_paced_by_the_regional_limits() -> None:
+    """Regional secrets allow 80 adds and updates a second per secret (and 50 state changes per
+    version): a global secret of the same id keeps its own window of 2."""
+    clock = FakeClock()
+    pace = pacer(clock, writes=1000)
+    regional = "projects/p/locations/us-central1/secrets/a"
+    burst = send_times(clock, pace, [("UpdateSecret", regional)] * 80)
+    global_ = send_times(clock, pace, [("UpdateSecret", A)] * 3)
+    more = send_times(clock, pace, [("UpdateSecret", regional)])
+    assert burst == [1000.0] * 80
+    assert global_ == [1000.0, 1000.0, 1001.0], "the global secret of the same id: 2 a second"
+    assert more == [1001.0]
