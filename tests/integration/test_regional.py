@@ -184,3 +184,31 @@ def test_the_demo_rotates_a_regional_secret_beside_the_global_one() -> None:
     assert f"projects/demo-project/locations/{REGION}/secrets/momento-api-key: refreshed" in (
         done.stdout
     )
+
+
+def test_losing_a_regional_secret_or_its_latest_version_is_loud(
+    world: World, log_lines: Callable[[], list[dict[str, Any]]]
+) -> None:
+    from tests.integration.test_rotate_event import deliver, notification  # noqa: PLC0415
+
+    deleted = world.new_secret(location=REGION)
+    world.seed_key(deleted, expires_in=20 * DAY)
+    disabled = world.new_secret(location=REGION)
+    world.seed_key(disabled, expires_in=20 * DAY)
+    world.seed(disabled, world.issue(expires_in=20 * DAY).console_json(), state="DISABLED")
+    world.secret_manager.set_expire_time(deleted, datetime.now(UTC) - timedelta(seconds=1))
+    version_event = notification(
+        disabled.replace(PROJECT, NUMBER), event_type="SECRET_VERSION_DISABLE"
+    )
+    version_event["message"]["attributes"]["versionId"] = (
+        f"{disabled.replace(PROJECT, NUMBER)}/versions/2"
+    )
+
+    gone = deliver(
+        world, notification(deleted.replace(PROJECT, NUMBER), event_type="SECRET_DELETE")
+    )
+    off = deliver(world, version_event)
+
+    assert (gone.status, off.status) == (200, 200)
+    codes = {(line["secret"], line["error_code"]) for line in results(log_lines())}
+    assert codes == {(deleted, "secret_deleted"), (disabled, "latest_version_not_enabled")}
