@@ -69,6 +69,8 @@ LONGEST = {
     "LEASE_DURATION": timedelta(days=1),
     # Cloud Functions' longest timeout (HTTP functions).
     "FUNCTION_TIMEOUT": timedelta(hours=1),
+    # Ten years, as RETENTION: a longer wait to destroy is "never".
+    "DESTROY_AFTER": timedelta(days=3650),
 }
 
 
@@ -84,6 +86,8 @@ class Config:
     locations: tuple[str, ...] = ()
     refresh_before: timedelta = timedelta(days=3)
     retention: timedelta = timedelta(days=7)
+    # Destroy a disabled version once its retention ended longer ago than this; None: never.
+    destroy_after: timedelta | None = None
     min_enabled_versions: int = 1
     dry_run: bool = False
     secret_manager_emulator_host: str | None = None
@@ -158,6 +162,7 @@ def load_config(env: Mapping[str, str], *, names: Mapping[str, str] | None = Non
         locations=_locations(env, label),
         refresh_before=_duration(env, "REFRESH_BEFORE", Config.refresh_before),
         retention=_duration(env, "RETENTION", Config.retention),
+        destroy_after=_optional_duration(env, "DESTROY_AFTER"),
         min_enabled_versions=_whole_number(
             env, "MIN_ENABLED_VERSIONS", Config.min_enabled_versions, most=MAX_MIN_ENABLED_VERSIONS
         ),

@@ -77,6 +77,9 @@ class SecretResult:
     next_run: str | None = None  # when the next run comes, when known (rotation.schedule)
     disabled_versions: tuple[str, ...] = ()
     kept_versions: tuple[KeptVersion, ...] = ()
+    destroyed_versions: tuple[str, ...] = ()  # DESTROY_AFTER: destroyed by this run
+    # ... or scheduled for destruction (the secret's version_destroy_ttl), now or before
+    destroy_scheduled_versions: tuple[str, ...] = ()
     error_code: ErrorCode | None = None
     error_message: str | None = None
     attention: Attention | None = None
@@ -133,6 +136,8 @@ class SecretResult:
                 {"version": kept.version, "aliases": list(kept.aliases)}
                 for kept in self.kept_versions
             ],
+            "destroyed_versions": list(self.destroyed_versions),
+            "destroy_scheduled_versions": list(self.destroy_scheduled_versions),
             "error": error,
             "attention": attention,
         }

@@ -46,6 +46,13 @@ class SecretMetadata:
     expire_time: datetime | None = None
     # When Secret Manager next publishes SECRET_ROTATE (rotation.next_rotation_time), if it does.
     next_rotation_time: datetime | None = None
+    # How many locations each version is billed in (automatic replication counts as one).
+    billed_locations: int = 1
+
+
+class DestroyOutcome(Enum):
+    DESTROYED = "destroyed"
+    SCHEDULED = "scheduled"  # the secret's version_destroy_ttl delays it
 
 
 class SecretStore(Protocol):
@@ -61,13 +68,20 @@ class SecretStore(Protocol):
 
     def add_version(self, secret: str, data: bytes) -> str: ...
 
-    def list_enabled(self, secret: str) -> list[VersionInfo]: ...
+    def list_versions(self, secret: str) -> list[VersionInfo]:
+        """Every version but the destroyed ones, any order."""
+        ...
 
     def disable(self, version: VersionInfo, *, deadline: timedelta) -> None:
         """Disable ``version`` if unchanged since it was listed, retrying until ``deadline``.
 
         Raises ConflictError when the version changed meanwhile (a concurrent sweep).
         """
+        ...
+
+    def destroy(self, version: VersionInfo, *, deadline: timedelta) -> DestroyOutcome:
+        """Destroy (or, with version_destroy_ttl, schedule the destruction of) ``version`` if
+        unchanged since it was listed. Raises ConflictError when it changed meanwhile."""
         ...
 
     def get_metadata(self, secret: str) -> SecretMetadata: ...

@@ -211,7 +211,11 @@ def _ignore(event: SecretEvent, why: str) -> None:
 
 def _versions_since(store: SecretStore, secret: str, published_at: datetime) -> list[VersionInfo]:
     """Enabled versions created after the request was published, newest first."""
-    newer = [v for v in store.list_enabled(secret) if v.create_time > published_at]
+    newer = [
+        version
+        for version in store.list_versions(secret)
+        if version.state == "ENABLED" and version.create_time > published_at
+    ]
     return sorted(newer, key=lambda version: version.number, reverse=True)
 
 

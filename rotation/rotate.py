@@ -23,18 +23,16 @@ failure, a sweep cut short is a warning.
 from __future__ import annotations
 
 import contextlib
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rotation import logs, pacing, redact
+from rotation import logs, redact
 from rotation.config import Config
 from rotation.durations import format_duration
 from rotation.errors import (
-    ConflictError,
     ErrorCode,
     KeyNotStoredError,
     MomentoAuthenticationError,
@@ -61,8 +59,8 @@ from rotation.ports import (
     Verification,
     version_number,
 )
-from rotation.retention import SweepPlan, VersionInfo, plan_disable
 from rotation.schedule import NextRun, next_run
+from rotation.sweep import SWEEP_BUDGET, Sweep, Sweeper
 from rotation.token import (
     ApiKey,
     RefreshedKey,
@@ -78,9 +76,6 @@ if TYPE_CHECKING:
     # and every module a cold start imports costs it (see devtools/bench.py).
     from rotation import lease
 
-# How long one secret's sweep may take, retries included. The sweep is housekeeping: a sick
-# secret must not hold the run while a later secret is due (the next run finishes the sweep).
-SWEEP_BUDGET = timedelta(seconds=10)
 # A key that expires sooner than this after a run is worth a WARNING whatever else happened:
 # whoever is on call has minutes, not days.
 EXPIRES_SOON = timedelta(hours=1)
@@ -96,21 +91,6 @@ class Healthy:
 
     version: StoredVersion
     document: TokenDocument
-
-
-@dataclass(frozen=True)
-class Sweep:
-    """What step 7 did (or, in a dry run, would do).
-
-    ``error`` is a persistent failure (permission, precondition): the run fails. ``cut_short``
-    is housekeeping left for the next run (its time budget, a transient error): a warning.
-    """
-
-    disabled: tuple[str, ...] = ()
-    kept: tuple[KeptVersion, ...] = ()
-    note: str = ""
-    error: SecretStoreError | None = None
-    cut_short: Attention | None = None
 
 
 @dataclass(frozen=True)
@@ -165,7 +145,7 @@ class Rotator:
         # which only the runs that actually refresh should pay for.
         self._refresher = refresher
         self._clock = clock
-        self._sweep_budget = sweep_budget
+        self._sweeper = Sweeper(config, store, clock, sweep_budget)
         self._pacer = pacer
 
     def rotate(
@@ -519,78 +499,8 @@ class Rotator:
     def _sweep(
         self, secret: str, latest: Healthy, aliases: Mapping[str, int], *, dry_run: bool
     ) -> Sweep:
-        """Step 7: disable versions superseded for longer than the retention window.
-
-        Housekeeping: the disables are paced by the project's write budget, and the sweep stops
-        when its time budget is spent or a transient error persists; the next run continues
-        (a warning). It stops at the first persistent failure (a failure). ``aliases`` is the
-        secret's alias map, as read for this run: aliased versions are never disabled.
-        """
-        started = time.monotonic()
-        try:
-            plan = self._plan(self._store.list_enabled(secret), latest, aliases)
-        except SecretStoreError as error:
-            return _sweep_failed(0, None, error)
-        kept = tuple(KeptVersion(version.name, names) for version, names in plan.kept_for_aliases)
-        doomed = plan.disable
-        if dry_run:
-            note = f"dry run: would disable {len(doomed)} superseded version(s)" if doomed else ""
-            return Sweep(tuple(version.name for version in doomed), kept, note)
-        return self._disable(doomed, kept, started)
-
-    def _disable(
-        self, doomed: Sequence[VersionInfo], kept: tuple[KeptVersion, ...], started: float
-    ) -> Sweep:
-        """Step 7's writes, oldest first, until done, out of time, or a failure."""
-        disabled: list[str] = []
-        for version in doomed:
-            remaining = self._sweep_budget.total_seconds() - (time.monotonic() - started)
-            if remaining <= 0:
-                return self._cut_short(disabled, len(doomed), kept, "its time budget is spent")
-            try:
-                # Waiting for the write budget counts against the sweep's own budget.
-                with pacing.wait_at_most(remaining), pacing.housekeeping():
-                    self._store.disable(version, deadline=timedelta(seconds=remaining))
-            except ConflictError:
-                continue  # changed since we listed it: a concurrent sweep got there first
-            except pacing.PacingTimeoutError:
-                why = (
-                    "its time budget ran out waiting for the write budget "
-                    f"(SECRET_MANAGER_WRITES_PER_MINUTE={self._config.writes_per_minute})"
-                )
-                return self._cut_short(disabled, len(doomed), kept, why)
-            except SecretStoreError as error:
-                if error.code.transient:
-                    return self._cut_short(disabled, len(doomed), kept, error.message)
-                failed = _sweep_failed(len(disabled), len(doomed), error)
-                return replace(failed, disabled=tuple(disabled), kept=kept)
-            disabled.append(version.name)
-        return Sweep(tuple(disabled), kept)
-
-    def _cut_short(
-        self, disabled: list[str], of: int, kept: tuple[KeptVersion, ...], why: str
-    ) -> Sweep:
-        left = of - len(disabled)
-        budget = format_duration(self._sweep_budget)
-        warning = Attention(
-            ErrorCode.SWEEP_INCOMPLETE,
-            f"the retention sweep disabled {len(disabled)} of {of} superseded versions and "
-            f"stopped ({why}; each run sweeps for at most {budget}); {left} remain enabled, and "
-            "the next run continues. The key itself is unaffected",
-        )
-        return Sweep(tuple(disabled), kept, cut_short=warning)
-
-    def _plan(
-        self, enabled: Sequence[VersionInfo], latest: Healthy, aliases: Mapping[str, int]
-    ) -> SweepPlan:
-        return plan_disable(
-            enabled,
-            latest_number=latest.version.number,
-            now=self._clock(),
-            retention=self._config.retention,
-            min_enabled=self._config.min_enabled_versions,
-            aliases=aliases,
-        )
+        """Step 7 (rotation.sweep): housekeeping, once the latest version is known healthy."""
+        return self._sweeper.sweep(secret, latest.version.number, aliases, dry_run=dry_run)
 
     def _release(
         self, secret: str, outcome: lease.LeaseOutcome, *, timed_out: bool, unstored: bool
@@ -668,6 +578,8 @@ def _result(
         next_run=None if upcoming is None else rfc3339(upcoming.at),
         disabled_versions=sweep.disabled,
         kept_versions=sweep.kept,
+        destroyed_versions=sweep.destroyed,
+        destroy_scheduled_versions=sweep.destroy_scheduled,
         error_code=failure.code if failure else None,
         error_message=redact.scrub(failure.message) if failure else None,
         attention=notice,
@@ -760,20 +672,6 @@ def _not_extended(current: Healthy, refreshed: RefreshedKey) -> str | None:
 def _with_expiry_note(reason: str, document: TokenDocument) -> str:
     disagreement = document.expiry_disagreement
     return f"{reason}; {disagreement}" if disagreement else reason
-
-
-def _sweep_failed(done: int, of: int | None, error: SecretStoreError) -> Sweep:
-    if error.code.transient:
-        return Sweep(cut_short=Attention(ErrorCode.SWEEP_INCOMPLETE, _stopped(done, of, error)))
-    failure = SecretStoreError(
-        f"{_stopped(done, of, error)}; the key itself is unaffected", code=error.code
-    )
-    return Sweep(error=failure)
-
-
-def _stopped(done: int, of: int | None, error: SecretStoreError) -> str:
-    progress = f"after disabling {done} of {of} versions" if of is not None else "before it began"
-    return f"the retention sweep stopped {progress}: {error.message}"
 
 
 def _explain_momento_error(
@@ -869,6 +767,7 @@ def _log_summary(result: SecretResult) -> None:
         next_run=result.next_run,
         disabled_versions=list(result.disabled_versions),
         kept_versions=[kept.version for kept in result.kept_versions],
+        destroyed_versions=list(result.destroyed_versions),
         error_code=str(result.error_code) if result.error_code else None,
         attention_code=str(result.attention.code) if result.attention else None,
     )

@@ -16,7 +16,7 @@ from rotation import names
 from rotation.credentials import no_credentials
 from rotation.errors import ConflictError, ErrorCode, SecretStoreError, SetupError
 from rotation.grpc_status import secret_manager_meaning, status_name
-from rotation.ports import SecretMetadata, StoredVersion, version_number
+from rotation.ports import DestroyOutcome, SecretMetadata, StoredVersion, version_number
 from rotation.redact import scrub
 from rotation.retention import VersionInfo
 
@@ -201,16 +201,22 @@ class GoogleSecretStore:
             f"list the secrets of {parent} labelled {key}={value}", list_all, resource=parent
         )
 
-    def list_enabled(self, secret: str) -> list[VersionInfo]:
+    def list_versions(self, secret: str) -> list[VersionInfo]:
         def list_all() -> list[VersionInfo]:
+            # One list for the whole sweep: every version but the destroyed ones, which are
+            # final, free, and of no use to anyone (AIP-160 filter; "Filter lists of secrets").
             pager = self.client_for(secret).list_secret_versions(
-                request={"parent": secret, "filter": "state:ENABLED", "page_size": _LIST_PAGE_SIZE},
+                request={
+                    "parent": secret,
+                    "filter": "NOT state:DESTROYED",
+                    "page_size": _LIST_PAGE_SIZE,
+                },
                 retry=self._retry,
                 timeout=_ATTEMPT_TIMEOUT_SECONDS,
             )
             return [_version_info(version) for version in pager]
 
-        return self._call(f"list the enabled versions of {secret}", list_all, resource=secret)
+        return self._call(f"list the versions of {secret}", list_all, resource=secret)
 
     def disable(self, version: VersionInfo, *, deadline: timedelta) -> None:
         seconds = max(deadline.total_seconds(), 0.001)
@@ -230,6 +236,29 @@ class GoogleSecretStore:
             raise ConflictError(
                 f"could not disable {version.name}: it changed since it was listed"
             ) from None
+
+    def destroy(self, version: VersionInfo, *, deadline: timedelta) -> DestroyOutcome:
+        """Destroy ``version`` if unchanged since it was listed. With the secret's
+        version_destroy_ttl set, Secret Manager only schedules it: the version stays DISABLED
+        with a scheduled_destroy_time ("Delay destruction of secret versions")."""
+        seconds = max(deadline.total_seconds(), 0.001)
+        try:
+            response = self._call(
+                f"destroy {version.name}",
+                lambda: self.client_for(version.name).destroy_secret_version(
+                    request={"name": version.name, "etag": version.etag},
+                    retry=self._retry.with_timeout(seconds),
+                    timeout=min(_ATTEMPT_TIMEOUT_SECONDS, seconds),
+                ),
+                resource=version.name,
+            )
+        except _PreconditionFailedError as error:
+            self._confirm_conflict(error, version.etag, lambda: self._version_etag(version.name))
+            raise ConflictError(
+                f"could not destroy {version.name}: it changed since it was listed"
+            ) from None
+        info = _version_info(response)
+        return DestroyOutcome.SCHEDULED if info.state != "DESTROYED" else DestroyOutcome.DESTROYED
 
     def get_metadata(self, secret: str) -> SecretMetadata:
         response = self._get_secret(secret)
@@ -251,6 +280,7 @@ class GoogleSecretStore:
             name=str(response.name),
             expire_time=expire_time,
             next_rotation_time=next_rotation_time,
+            billed_locations=_billed_locations(response),
         )
 
     def replace_annotations(
@@ -479,13 +509,26 @@ def _emulator_client(secretmanager: Any, emulator_host: str, interceptor: Any) -
 
 def _version_info(version: Any) -> VersionInfo:
     create_time: datetime = version.create_time
+    scheduled: datetime | None = (
+        version.scheduled_destroy_time if "scheduled_destroy_time" in version else None
+    )
     return VersionInfo(
         name=str(version.name),
         number=version_number(str(version.name)),
         create_time=create_time,
         etag=str(version.etag),
         state=str(version.state.name),
+        scheduled_destroy_time=scheduled,
     )
+
+
+def _billed_locations(secret: Any) -> int:
+    """How many locations each version is billed in (Secret Manager's pricing page):
+    automatic replication counts as one, user-managed replication one per replica, and a
+    regional secret (no replication) one."""
+    if "replication" in secret and "user_managed" in secret.replication:
+        return max(len(secret.replication.user_managed.replicas), 1)
+    return 1
 
 
 def _map_error(action: str, error: GoogleAPICallError, *, note: str = "") -> SecretStoreError:

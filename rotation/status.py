@@ -10,12 +10,14 @@ one list, one get), no writes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from rotation import lease
 from rotation.config import Config
+from rotation.costs import PRICE_PER_VERSION_MONTH, PRICE_SOURCE, Cost
+from rotation.durations import format_duration
 from rotation.errors import ErrorCode, RotationError
 from rotation.outcomes import Attention
 from rotation.policy import (
@@ -25,8 +27,8 @@ from rotation.policy import (
     schedule_too_sparse,
     secret_expiring,
 )
-from rotation.ports import SecretStore
-from rotation.retention import VersionInfo, plan_disable
+from rotation.ports import SecretMetadata, SecretStore
+from rotation.retention import DestroyPlan, VersionInfo, billed, plan_destroy, plan_disable
 from rotation.schedule import NextRun, next_run
 from rotation.token import parse_document
 
@@ -68,6 +70,7 @@ class SecretStatus:
     next_run: NextRunStatus | None = None
     # What needs a person though the run would not fail (the schedule can't keep keys alive).
     attention: Attention | None = None
+    cost: CostStatus | None = None
     enabled_versions: tuple[str, ...] = ()
     next_sweep_disables: tuple[str, ...] = ()
     kept_versions: tuple[tuple[str, tuple[str, ...]], ...] = ()
@@ -85,6 +88,7 @@ class SecretStatus:
             "secret_expire_time": self.secret_expire_time,
             "refreshable": self.refreshable,
             "next_run": None if self.next_run is None else self.next_run.to_json(),
+            "cost": None if self.cost is None else self.cost.to_json(),
             "attention": (
                 None
                 if self.attention is None
@@ -111,10 +115,12 @@ def secret_status(
     """Read ``secret`` and say what the next run would do with it."""
     try:
         latest = store.read_latest(secret)
-        enabled = store.list_enabled(secret)
+        versions = store.list_versions(secret)
         metadata = store.get_metadata(secret)
     except RotationError as error:
         return SecretStatus(secret, error=error)
+    enabled = [version for version in versions if version.state == "ENABLED"]
+    cost = _cost(config, versions, latest.number, metadata, now)
     held = lease.recorded(metadata.annotations)
     lease_json = None if held is None else _lease_json(held, latest.number, now)
     expire_time = metadata.expire_time
@@ -137,6 +143,7 @@ def secret_status(
             secret_expire_time=expires,
             enabled_versions=_newest_first(enabled),
             lease=lease_json,
+            cost=cost,
             error=error,
         )
     expiring = secret_expiring(secret, expire_time, now=now, refresh_before=config.refresh_before)
@@ -168,7 +175,84 @@ def secret_status(
         next_sweep_disables=tuple(v.name for v in plan.disable),
         kept_versions=tuple((v.name, aliases) for v, aliases in plan.kept_for_aliases),
         lease=lease_json,
+        cost=cost,
         error=expiring,
+    )
+
+
+# What status prices DESTROY_AFTER at when it is off: the issue's suggested 30 days.
+WHAT_IF_DESTROY_AFTER = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class CostStatus:
+    """What the secret's versions cost now, what the next sweep destroys, and, with
+    DESTROY_AFTER off, what it would cost with it on at 30 days."""
+
+    now: Cost
+    destroy_after: timedelta | None
+    next_sweep_destroys: tuple[str, ...] = ()
+    destroy_scheduled: tuple[str, ...] = ()
+    with_destroy_after: Cost | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        what_if = None
+        if self.with_destroy_after is not None:
+            what_if = {
+                "destroy_after": format_duration(WHAT_IF_DESTROY_AFTER),
+                **self.with_destroy_after.to_json(),
+            }
+        return {
+            **self.now.to_json(),
+            "price_per_version_month_usd": f"{PRICE_PER_VERSION_MONTH}",
+            "price_source": PRICE_SOURCE,
+            "destroy_after": None
+            if self.destroy_after is None
+            else format_duration(self.destroy_after),
+            "next_sweep_destroys": list(self.next_sweep_destroys),
+            "destroy_scheduled": list(self.destroy_scheduled),
+            "with_destroy_after": what_if,
+        }
+
+
+def _cost(
+    config: Config,
+    versions: list[VersionInfo],
+    latest: int,
+    metadata: SecretMetadata,
+    now: datetime,
+) -> CostStatus:
+    current = Cost(billed(versions), metadata.billed_locations)
+
+    def destroy_plan(candidates: list[VersionInfo], destroy_after: timedelta) -> DestroyPlan:
+        return plan_destroy(
+            candidates,
+            latest_number=latest,
+            now=now,
+            retention=config.retention,
+            destroy_after=destroy_after,
+            aliases=metadata.version_aliases,
+        )
+
+    if config.destroy_after is not None:
+        planned = destroy_plan(versions, config.destroy_after)
+        return CostStatus(
+            current,
+            config.destroy_after,
+            tuple(v.name for v in planned.destroy),
+            tuple(v.name for v in planned.scheduled),
+        )
+    # Off: what it would cost in the steady state with it on. Older versions still enabled
+    # would first be disabled by the sweep; count them as disabled, as a later run would.
+    as_disabled = [
+        replace(v, state="DISABLED") if v.state == "ENABLED" and v.number < latest else v
+        for v in versions
+    ]
+    gone = len(destroy_plan(as_disabled, WHAT_IF_DESTROY_AFTER).destroy)
+    return CostStatus(
+        current,
+        None,
+        with_destroy_after=Cost(current.billed_versions - gone, current.billed_locations),
     )
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from rotation.errors import ErrorCode, SecretStoreError
-from rotation.ports import SecretMetadata, StoredVersion, Verification
+from rotation.ports import DestroyOutcome, SecretMetadata, StoredVersion, Verification
 from rotation.retention import VersionInfo
 from rotation.token import ApiKey, RefreshedKey
 
@@ -56,15 +56,19 @@ class FakeStore:
         self.versions.append(FakeVersion(data, datetime.now(UTC)))
         return self.name(len(self.versions))
 
-    def list_enabled(self, secret: str) -> list[VersionInfo]:
+    def list_versions(self, secret: str) -> list[VersionInfo]:
         return [
-            VersionInfo(self.name(number), number, version.create_time)
+            VersionInfo(self.name(number), number, version.create_time, state=version.state)
             for number, version in enumerate(self.versions, start=1)
-            if version.state == "ENABLED"
+            if version.state != "DESTROYED"
         ]
 
     def disable(self, version: VersionInfo, *, deadline: timedelta) -> None:
         self.versions[version.number - 1].state = "DISABLED"
+
+    def destroy(self, version: VersionInfo, *, deadline: timedelta) -> DestroyOutcome:
+        self.versions[version.number - 1].state = "DESTROYED"
+        return DestroyOutcome.DESTROYED
 
     def get_metadata(self, secret: str) -> SecretMetadata:
         return SecretMetadata(

@@ -27,12 +27,14 @@ Emulated, matching the real service where callers can tell the difference:
 * Requests may name a project by id or number; every returned name uses the project NUMBER.
   Unknown ids get a stable made-up 12-digit number (see ``project_number``).
 * Every RPC holds callers to the documented rules in the table below. The test hooks
-  (``create_secret``, ``add_version``, ``set_version_aliases``, ``set_expire_time``) seed state
-  that already exists upstream and skip those rules (rate limits included), so a test can seed
-  e.g. an annotation key an old release wrote. ``set_kms_key_enabled`` stands in for Cloud KMS:
-  it makes a CMEK key unusable, as disabling or destroying it does, or usable again.
-* Expiry and rotation follow the injectable ``clock``; the write rate limits count real time
-  (``time.monotonic``, injectable as ``monotonic``), and are on unless ``rate_limits=False``.
+  (``create_secret``, ``add_version``, ``set_version_aliases``, ``set_expire_time``,
+  ``set_version_destroy_ttl``) seed state that already exists upstream and skip those rules
+  (rate limits included), so a test can seed e.g. an annotation key an old release wrote.
+  ``set_kms_key_enabled`` stands in for Cloud KMS: it makes a CMEK key unusable, as disabling or
+  destroying it does, or usable again.
+* Expiry, rotation and delayed destruction follow the injectable ``clock``; the write rate
+  limits count real time (``time.monotonic``, injectable as ``monotonic``), and are on unless
+  ``rate_limits=False``.
 * List RPCs return newest first by create time and paginate with opaque tokens that name a
   position, so items added between pages neither repeat nor hide others. ``total_size`` is the
   unfiltered count, and 0 when a filter is set (as documented upstream).
@@ -80,7 +82,18 @@ rule is INVALID_ARGUMENT (AIP-193's code for a bad argument) unless the row says
 | unknown: malformed (e.g. unquoted) etag; anything but the current etag is FAILED_PRECONDITION | (none) | test_any_etag_but_the_current_one_is_failed_precondition |
 | DESTROYED is final | resources.py SecretVersion.State.DESTROYED | test_destroyed_versions_cannot_change_state |
 | unknown: status code for that, and destroying again; we answer FAILED_PRECONDITION | (none) | test_destroyed_versions_cannot_change_state |
-| accessing a version that is not ENABLED is FAILED_PRECONDITION | resources.py SecretVersion.State; code as observed (PLATFORM.md, [ran]) | test_accessing_a_version_that_is_not_enabled_is_failed_precondition |
+| accessing a version that is not ENABLED is FAILED_PRECONDITION, with the message "Secret Version [NAME] is in STATE state." (a version scheduled for destruction is DISABLED) | resources.py SecretVersion.State; code as observed (PLATFORM.md, [ran]); a DESTROYED version's answer as observed in google-github-actions/get-secretmanager-secrets#268 (400 FAILED_PRECONDITION "Secret Version [.../versions/4] is in DESTROYED state.") | test_accessing_a_version_that_is_not_enabled_is_failed_precondition |
+| DestroySecretVersion without delayed destruction: the version is DESTROYED at once, its payload gone (hook `payload` answers None) and `destroy_time` set to the emulator clock's now; only a DESTROYED version carries `destroy_time` | resources.py SecretVersion.State.DESTROYED ("the secret data is no longer stored"), SecretVersion.destroy_time ("Only present if state is DESTROYED"); the client's destroy_secret_version ("irrevocably destroys the secret data") | test_destroy_clears_the_payload_and_sets_destroy_time |
+| Secret.version_destroy_ttl is 0s (no delay) or at least 24h; checked on CreateSecret, and on UpdateSecret when the mask names it; a masked version_destroy_ttl left unset removes it; GetSecret returns it | resources.py Secret.version_destroy_ttl ("For secret with TTL>0, version destruction doesn't happen immediately"); Google's Terraform text for regional secrets, magic-modules RegionalSecret.yaml ("It must be atleast 24h"); python-docs-samples disable_secret_with_delayed_destroy.py (mask `version_destroy_ttl` with the field unset: "Disabled delayed destroy"); AIP-134 | test_version_destroy_ttl_is_0s_or_at_least_24h, test_update_secret_sets_or_removes_the_version_destroy_ttl |
+| unknown: the bounds of version_destroy_ttl: the Secret Manager pages I could read give none, the 24h minimum is written for regional secrets only, and no maximum is written anywhere; we apply 24h to both kinds, accept any maximum and fractions of a second, and take 0s as no delay (kept and returned as sent) | (none) | test_version_destroy_ttl_is_0s_or_at_least_24h, test_a_0s_version_destroy_ttl_is_kept_and_destroys_at_once |
+| with version_destroy_ttl above 0, DestroySecretVersion disables the version (an ENABLED one too), keeps its payload, sets `scheduled_destroy_time` to now + ttl (emulator clock) and no `destroy_time`, and answers the version in that state; GetSecretVersion and ListSecretVersions return `scheduled_destroy_time`; global and regional secrets alike | resources.py Secret.version_destroy_ttl ("the version goes to a disabled state and destruction happens after the TTL expires"), SecretVersion.scheduled_destroy_time; "Delay destruction of secret versions" ("The version is disabled, preventing its use"; "The system schedules the version for permanent destruction at the end of the delay period"); "Delay destruction of regional secret versions" | test_with_a_version_destroy_ttl_destroy_schedules_the_version |
+| a scheduled version is destroyed once the emulator clock is past its `scheduled_destroy_time`: DESTROYED (final), payload gone, access FAILED_PRECONDITION | resources.py SecretVersion.scheduled_destroy_time ("Version is destroyed only after the scheduled_destroy_time"); "Delay destruction of secret versions" ("After the delay period expires, the secret version is permanently and irrevocably destroyed") | test_a_scheduled_version_is_destroyed_once_its_time_has_passed |
+| unknown: how soon after that time the service destroys, and what the destroyed version carries; we destroy on the first access after it (lazily, like expiry), with `destroy_time` = `scheduled_destroy_time`, `scheduled_destroy_time` kept, and a new etag | (none) | test_a_scheduled_version_is_destroyed_once_its_time_has_passed |
+| enabling or disabling a version scheduled for destruction cancels the schedule (`scheduled_destroy_time` cleared, payload kept) | "Delay destruction of secret versions" ("cancel the scheduled destruction and restore the secret version by either enabling or disabling the secret version") | test_enabling_or_disabling_a_scheduled_version_cancels_the_schedule |
+| unknown: DestroySecretVersion of a version already scheduled; we keep its schedule (neither sooner nor later, whatever the secret's ttl is now), change nothing but its etag, and answer it | (none) | test_destroying_a_scheduled_version_again_keeps_its_schedule |
+| unknown: whether changing or removing the secret's version_destroy_ttl touches versions already scheduled ("Delay destruction of secret versions" covers updating and removing the duration, but not in the parts I could read); we leave their schedules as they are, and a later destroy uses the ttl of that moment | (none) | test_changing_the_version_destroy_ttl_leaves_scheduled_versions_alone |
+| a ListSecretVersions state filter sees a scheduled version as DISABLED (DESTROYED once its time has passed), so `NOT state:DESTROYED`, `state!=DESTROYED` and `state:ENABLED OR state:DISABLED` list every version but the destroyed ones in one call, scheduled ones with their `scheduled_destroy_time` | resources.py SecretVersion.scheduled_destroy_time; "Delay destruction of secret versions" (a scheduled version is disabled); AIP-160 (NOT, OR) | test_listing_every_version_but_the_destroyed_ones_shows_scheduled_ones |
+| hooks: `add_version(..., state="DISABLED", scheduled_destroy_time=T)` seeds a version already scheduled (a T already past destroys it on the next access); `set_version_destroy_ttl(secret, ttl)` sets, or with None removes, the ttl unchecked, etag unchanged | this brief (seeding models upstream state) | test_hooks_seed_scheduled_versions_and_the_version_destroy_ttl |
 | `latest` is the most recently created version, whatever its state | service.py GetSecretVersionRequest.name, AccessSecretVersionRequest.name | test_latest_is_the_newest_version_whatever_its_state |
 | version aliases resolve on GetSecretVersion and AccessSecretVersion; GetSecret returns them | resources.py Secret.version_aliases | test_version_aliases_resolve, test_get_secret_returns_version_aliases_and_get_version_resolves_them |
 | Enable/Disable/DestroySecretVersion do not take an alias | resources.py Secret.version_aliases ("only ... GetSecretVersion and AccessSecretVersion") | test_state_changes_take_version_numbers_only |
@@ -116,6 +129,7 @@ rule is INVALID_ARGUMENT (AIP-193's code for a bad argument) unless the row says
 | unknown: how soon after expire_time the service deletes; we delete at that instant (lazily, on the first access at or after it) | (none) | test_at_its_expire_time_a_secret_is_deleted_with_its_versions |
 | AddSecretVersion and UpdateSecret: at most 2 per second and 120 per minute per secret (global secrets); over it the call is RESOURCE_EXHAUSTED and changes nothing; other secrets are unaffected | "Secret Manager quotas and limits" ("2 requests per second (2 qps) per secret, and 120 requests per minute (120 qpm) per secret"); "Troubleshoot quota errors" ("If you exceeded a quota value using gRPC, Google Cloud returns a ResourceExhausted error") | test_write_rate_limits_apply_per_secret_and_per_version[add-*, update-*, other-secrets-*], test_a_write_over_the_rate_limit_changes_nothing |
 | Enable/Disable/DestroySecretVersion: at most 1 per second and 60 per minute per secret version, so a sweep over many versions of one secret is not limited but one version changed twice within a second is | "Secret Manager quotas and limits" ("1 request per second (1 qps) per secret version, and 60 requests per minute (60 qpm) per secret version"); "Troubleshoot quota errors" | test_write_rate_limits_apply_per_secret_and_per_version[one-version-*, a-sweep-*, version-changes-*], test_concurrent_changes_to_one_version_are_counted_one_at_a_time |
+| a destroy counts against that per-version limit whether it destroys the version or schedules its destruction; a scheduled destruction coming due is no call and counts nothing | "Secret Manager quotas and limits" (DestroySecretVersion is in that row) | test_write_rate_limits_apply_per_secret_and_per_version[enable-disable-destroy-share-one-budget], test_scheduling_destroys_count_against_the_version_limit |
 | reads (GetSecret, ListSecretVersions, AccessSecretVersion, ...), CreateSecret and DeleteSecret have no per-resource rate limit | "Secret Manager quotas and limits" (its per-resource limits name only the calls above; the per-project quotas are not emulated) | test_write_rate_limits_apply_per_secret_and_per_version[reads-are-not-limited] |
 | unknown: whether AddSecretVersion and UpdateSecret share one budget, and Enable/Disable/Destroy another; we read each table row as one shared budget | "Secret Manager quotas and limits" (one row per group) | test_write_rate_limits_apply_per_secret_and_per_version[*-share-one-budget] |
 | unknown: how the limits are counted; we use sliding 1 s and 60 s windows, under which a steady 2 per second passes and the per-minute limit never binds first | (none) | test_write_rate_limits_apply_per_secret_and_per_version[add-2-per-second-per-secret, a-steady-2-per-second-for-a-minute-passes] |
@@ -155,12 +169,11 @@ quotas (access, read and write requests per minute; inject RESOURCE_EXHAUSTED wi
 ``inject_fault``): of the quotas, only the per-secret and per-version write rate limits above
 are enforced; separate endpoints (one server answers for all; see the endpoint rows above);
 Cloud KMS itself (a key is usable or not as a whole: no key versions, key IAM or propagation
-delay) and the CMEK status a SecretVersion reports (``kms_key_version_name``); delayed
-destruction (``version_destroy_ttl``: stored, but Destroy is immediate); notifications to Pub/Sub
-topics, except SECRET_ROTATE through the ``publish_due_rotations`` hook (SECRET_DELETE on expiry
-and the other events are never published); the REST/HTTP surface, and persistence.
-version_destroy_ttl, tags and secret_type are stored as sent, without checks (the product does
-not use them).
+delay) and the CMEK status a SecretVersion reports (``kms_key_version_name``); notifications to
+Pub/Sub topics, except SECRET_ROTATE through the ``publish_due_rotations`` hook (SECRET_DELETE on
+expiry, SECRET_VERSION_DESTROY_SCHEDULED and the other events are never published); the
+REST/HTTP surface, and persistence. tags and secret_type are stored as sent, without checks (the
+product does not use them).
 """  # noqa: E501  (the rule table: one row per line reads best)
 
 from __future__ import annotations
@@ -280,6 +293,10 @@ MIN_ROTATION_PERIOD_SECONDS = 3600
 # than 100 years away". 100 years as Rotation counts them (3153600000 s); the page gives no count.
 MIN_EXPIRATION_LEAD = timedelta(seconds=60)
 MAX_EXPIRATION_LEAD = timedelta(seconds=MAX_ROTATION_SECONDS)
+# Secret.version_destroy_ttl: "For secret with TTL>0, version destruction doesn't happen
+# immediately" (resources.py), so 0 means no delay. Google's Terraform text for the field
+# (magic-modules RegionalSecret.yaml) adds "It must be atleast 24h"; no maximum is documented.
+MIN_VERSION_DESTROY_TTL = timedelta(hours=24)
 # CustomerManagedEncryption.kms_key_name: projects/*/locations/*/keyRings/*/cryptoKeys/*; in
 # ``global`` for automatic replication, in the replica's location for user-managed replication.
 _KMS_KEY_NAME = re.compile(r"projects/[^/]+/locations/([^/]+)/keyRings/[^/]+/cryptoKeys/[^/]+")
@@ -626,6 +643,8 @@ class _Version:
     etag: str
     client_checksum: bool = False
     destroy_time: datetime | None = None
+    # Set while a destroy waits out the secret's version_destroy_ttl (the version is DISABLED).
+    scheduled_destroy_time: datetime | None = None
     # The CMEK keys its payload was encrypted with: the secret's when the version was added
     # (documented: encryption changes "do not apply retroactively to existing SecretVersions").
     kms_keys: frozenset[str] = frozenset()
@@ -880,6 +899,40 @@ def _check_expiration(secret: Any, *, now: datetime) -> None:
         )
 
 
+def _check_version_destroy_ttl(secret: Any) -> None:
+    """Secret.version_destroy_ttl, when sent: 0 (no delay) or at least 24 hours."""
+    pb = secretmanager_v1.Secret.pb(secret)
+    if not pb.HasField("version_destroy_ttl"):
+        return
+    ttl = pb.version_destroy_ttl.ToTimedelta()
+    if ttl != timedelta(0) and ttl < MIN_VERSION_DESTROY_TTL:
+        raise _invalid(
+            f"Secret.version_destroy_ttl is {ttl.total_seconds():g}s; it must be 0s (no delay) "
+            "or at least 24h (86400s)."
+        )
+
+
+def _version_destroy_ttl(secret: Any) -> timedelta | None:
+    """The delay a DestroySecretVersion of ``secret`` waits out, or None: destroy at once."""
+    pb = secretmanager_v1.Secret.pb(secret)
+    if not pb.HasField("version_destroy_ttl"):
+        return None
+    ttl = pb.version_destroy_ttl.ToTimedelta()
+    return ttl if ttl > timedelta(0) else None
+
+
+def _check_masked_fields(sent: Any, updates: Collection[str]) -> None:
+    """UpdateSecret: the rules on the fields the mask names that need no stored state."""
+    if "annotations" in updates:
+        _check_annotations(sent.annotations)
+    if "labels" in updates:
+        _check_labels(sent.labels)
+    if "topics" in updates:
+        _check_topics(sent.topics)
+    if "version_destroy_ttl" in updates:
+        _check_version_destroy_ttl(sent)
+
+
 def _cmek_configs(
     secret: Any, *, secret_location: str | None = None
 ) -> Iterator[tuple[Any, str | None]]:
@@ -1111,18 +1164,41 @@ class SecretManagerEmulator(EmulatorServer):
         *,
         create_time: datetime | None = None,
         state: str = "ENABLED",
+        scheduled_destroy_time: datetime | None = None,
     ) -> str:
-        """Add a version in any state with a chosen create time; returns the version name."""
+        """Add a version in any state with a chosen create time; returns the version name.
+
+        ``scheduled_destroy_time`` (DISABLED versions only) seeds a version whose destruction
+        a DestroySecretVersion under a version_destroy_ttl already scheduled, whatever the
+        secret's ttl is now; a time already past destroys it on the next access.
+        """
         if state not in STATES:
             raise ValueError(f"state must be one of {STATES}, not {state!r}")
         if create_time is not None:
             _aware(create_time, "create_time")
+        if scheduled_destroy_time is not None:
+            _aware(scheduled_destroy_time, "scheduled_destroy_time")
+            if state != "DISABLED":
+                raise ValueError("only a DISABLED version can be scheduled for destruction")
         with self._lock:
             record = self._secret(secret)
             version = self._insert_version(record, data, create_time=create_time)
             if state != "ENABLED":
                 self._set_state(version, state)
+            if scheduled_destroy_time is not None:
+                version.scheduled_destroy_time = scheduled_destroy_time.astimezone(UTC)
             return self._version_name(record, version)
+
+    def set_version_destroy_ttl(self, secret: str, ttl: timedelta | None) -> None:
+        """Set (or with ``None`` remove) the secret's ``version_destroy_ttl`` as given,
+        unchecked (a seeding hook); the etag does not change. Versions already scheduled for
+        destruction keep their schedule."""
+        with self._lock:
+            meta = self._secret(secret).meta
+            if ttl is None:
+                secretmanager_v1.Secret.pb(meta).ClearField("version_destroy_ttl")
+            else:
+                meta.version_destroy_ttl = ttl
 
     def set_version_aliases(self, secret: str, aliases: Mapping[str, int]) -> None:
         """Replace the secret's ``version_aliases`` as given, unchecked (a seeding hook).
@@ -1275,11 +1351,33 @@ class SecretManagerEmulator(EmulatorServer):
         if record is not None and self._expired(record):
             del self._secrets[key]
             return None
+        if record is not None:
+            self._destroy_due_versions(record)
         return record
 
     def _expired(self, record: _SecretRecord) -> bool:
         # Short-circuits, so secrets without an expiration never consult the clock.
         return "expire_time" in record.meta and self._now() >= record.meta.expire_time
+
+    def _destroy_due_versions(self, record: _SecretRecord) -> None:
+        """Destroy the versions whose scheduled_destroy_time has passed. Upstream that happens
+        at the time; the emulator does it lazily, on the first access of the secret after it
+        (caller holds the lock). The version keeps its scheduled_destroy_time, its destroy_time
+        is the scheduled time, and it gets a new etag."""
+        due = [
+            (version, when)
+            for version in record.versions.values()
+            if (when := version.scheduled_destroy_time) is not None and version.state == "DISABLED"
+        ]
+        if not due:
+            return  # so versions without a schedule never consult the clock
+        now = self._now()
+        for version, when in due:
+            if now > when:  # "Version is destroyed only after the scheduled_destroy_time"
+                version.state = "DESTROYED"
+                version.data = None
+                version.destroy_time = when
+                version.etag = self._new_etag()
 
     def _drop_expired(self) -> None:
         for key in [key for key, record in self._secrets.items() if self._expired(record)]:
@@ -1401,12 +1499,26 @@ class SecretManagerEmulator(EmulatorServer):
     def _set_state(self, version: _Version, state: _State) -> None:
         # Documented: every successful update gets a new etag, even one that changes nothing.
         version.etag = self._new_etag()
+        if state != "DESTROYED":
+            # "Delay destruction of secret versions": enabling or disabling a version scheduled
+            # for destruction cancels the schedule (disabling a DISABLED one included).
+            version.scheduled_destroy_time = None
         if version.state == state:
             return
         version.state = state
         if state == "DESTROYED":
             version.data = None
             version.destroy_time = self._now()
+
+    def _schedule_destroy(self, version: _Version, ttl: timedelta | None) -> None:
+        """DestroySecretVersion under the secret's version_destroy_ttl: the version is disabled
+        and scheduled for destruction ``ttl`` from now. A version already scheduled keeps its
+        schedule, whatever the secret's ttl is now (undocumented); either way it gets a new
+        etag."""
+        version.etag = self._new_etag()
+        if version.scheduled_destroy_time is None and ttl is not None:
+            version.state = "DISABLED"
+            version.scheduled_destroy_time = self._now() + ttl
 
     # -- messages ----------------------------------------------------------------------------
 
@@ -1436,6 +1548,8 @@ class SecretManagerEmulator(EmulatorServer):
             )
         if version.destroy_time is not None:
             message.destroy_time = version.destroy_time
+        if version.scheduled_destroy_time is not None:
+            message.scheduled_destroy_time = version.scheduled_destroy_time
         return message
 
     # -- RPCs --------------------------------------------------------------------------------
@@ -1454,6 +1568,7 @@ class SecretManagerEmulator(EmulatorServer):
         _check_labels(secret.labels)
         _check_topics(secret.topics)
         _check_cmek(secret, secret_location=location)
+        _check_version_destroy_ttl(secret)
         with self._lock:
             # A new secret has no versions, so any alias names a missing version.
             _check_version_aliases(secret.version_aliases, {})
@@ -1481,12 +1596,7 @@ class SecretManagerEmulator(EmulatorServer):
         expiration = [p for p in updates if p in _EXPIRATION_FIELDS]
         merged = [p for p in updates if p not in _EXPIRATION_FIELDS]
         sent = request.secret
-        if "annotations" in updates:
-            _check_annotations(sent.annotations)
-        if "labels" in updates:
-            _check_labels(sent.labels)
-        if "topics" in updates:
-            _check_topics(sent.topics)
+        _check_masked_fields(sent, updates)
         key = self._secret_key(sent.name)
         if "customer_managed_encryption" in updates and "customer_managed_encryption" in sent:
             _check_kms_key_name(
@@ -1623,7 +1733,11 @@ class SecretManagerEmulator(EmulatorServer):
             self._check_etag(request.etag, version.etag, f"Secret Version [{name}]")
             if version.state == "DESTROYED":
                 raise _precondition(f"Secret Version [{name}] is in DESTROYED state.")
-            self._set_state(version, state)
+            ttl = _version_destroy_ttl(record.meta)
+            if state == "DESTROYED" and (ttl or version.scheduled_destroy_time is not None):
+                self._schedule_destroy(version, ttl)
+            else:
+                self._set_state(version, state)
             return self._version_message(record, version)
 
     # -- Locations (google.cloud.location.Locations, the client's get_location/list_locations) --

@@ -382,14 +382,44 @@ def test_latest_is_the_newest_version_whatever_its_state(client, emulator, secre
         client.access_secret_version(name=f"{SECRET}/versions/latest")
 
 
-@pytest.mark.parametrize("state", ["DISABLED", "DESTROYED"])
-def test_accessing_a_version_that_is_not_enabled_is_failed_precondition(
-    client, emulator, secret, state
-):
-    emulator.add_version(secret, b"x", state=state)
+def destroy_scheduled_by_rpc(emulator, sm_client):
+    emulator.set_version_destroy_ttl(SECRET, timedelta(days=7))
+    add(sm_client)
+    sm_client.destroy_secret_version(name=f"{SECRET}/versions/1")
 
-    with pytest.raises(exceptions.FailedPrecondition, match=f"is in {state} state"):
+
+@pytest.mark.parametrize(
+    ("seed", "state"),
+    [
+        pytest.param(
+            lambda emu, _: emu.add_version(SECRET, b"x", state="DISABLED"),
+            "DISABLED",
+            id="disabled",
+        ),
+        pytest.param(
+            lambda emu, _: emu.add_version(SECRET, b"x", state="DESTROYED"),
+            "DESTROYED",
+            id="destroyed",
+        ),
+        pytest.param(
+            lambda _, c: (add(c), c.destroy_secret_version(name=f"{SECRET}/versions/1")),
+            "DESTROYED",
+            id="destroyed-by-rpc",
+        ),
+        pytest.param(destroy_scheduled_by_rpc, "DISABLED", id="scheduled-for-destruction"),
+    ],
+)
+def test_accessing_a_version_that_is_not_enabled_is_failed_precondition(
+    client, emulator, secret, seed, state
+):
+    """The message is the one observed upstream for a DESTROYED version ("Secret Version [NAME]
+    is in DESTROYED state.", google-github-actions/get-secretmanager-secrets#268), for every
+    state; a version scheduled for destruction is DISABLED."""
+    seed(emulator, client)
+
+    with pytest.raises(exceptions.FailedPrecondition) as raised:
         client.access_secret_version(name=f"{SECRET}/versions/1")
+    assert raised.value.message == f"Secret Version [{CANONICAL}/versions/1] is in {state} state."
 
 
 def test_version_aliases_resolve(client, emulator, secret):
@@ -520,15 +550,24 @@ def test_destroyed_versions_cannot_change_state(client, emulator, secret, method
         getattr(client, f"{method}_secret_version")(name=f"{SECRET}/versions/1")
 
 
-def test_destroy_clears_the_payload_and_sets_destroy_time(client, emulator, secret):
-    add(client, b"secret")
+def test_destroy_clears_the_payload_and_sets_destroy_time(timed):
+    """Without a version_destroy_ttl a destroy is immediate; only DESTROYED versions carry
+    destroy_time (resources.py SecretVersion.destroy_time), none scheduled_destroy_time."""
+    emulator, sm_client = timed
+    emulator.create_secret(SECRET)
+    add(sm_client, b"secret")
+    add(sm_client, b"kept")
 
-    destroyed = client.destroy_secret_version(name=f"{SECRET}/versions/1")
+    destroyed = sm_client.destroy_secret_version(name=f"{SECRET}/versions/1")
+    disabled = sm_client.disable_secret_version(name=f"{SECRET}/versions/2")
 
     assert destroyed.state.name == "DESTROYED"
-    assert destroyed.destroy_time is not None
-    assert "destroy_time" in destroyed
-    assert emulator.payload(secret, 1) is None
+    assert destroyed.destroy_time == NOW
+    assert sm_client.get_secret_version(name=f"{SECRET}/versions/1").destroy_time == NOW
+    assert emulator.payload(SECRET, 1) is None
+    assert "scheduled_destroy_time" not in destroyed
+    assert "destroy_time" not in disabled
+    assert emulator.payload(SECRET, 2) == b"kept"
 
 
 def test_disabled_versions_can_be_enabled_again(client, secret):
@@ -1536,6 +1575,262 @@ def test_expiration_hooks_seed_unchecked_without_a_new_etag(timed):
     assert raised.value.code is grpc.StatusCode.NOT_FOUND
 
 
+# --- delayed destruction -----------------------------------------------------------------------
+# "Delay destruction of secret versions": with the secret's version_destroy_ttl set, a destroy
+# only disables the version and schedules its destruction ttl later; enabling or disabling it
+# cancels the schedule. Schedules follow the emulator clock, so these tests move it.
+
+DAY = timedelta(days=1)
+WEEK = timedelta(days=7)
+V1 = f"{SECRET}/versions/1"
+V2 = f"{SECRET}/versions/2"
+# The regional secrets' section below names its own; this one is needed up here.
+REGIONAL_US = f"projects/{PROJECT}/locations/us-central1/secrets/momento-key"
+
+
+@pytest.mark.parametrize(
+    ("ttl", "valid"),
+    [
+        pytest.param(DAY, True, id="24h"),
+        pytest.param(DAY - timedelta(seconds=1), False, id="24h-less-1s"),
+        pytest.param(timedelta(seconds=1), False, id="1s"),
+        pytest.param(timedelta(0), True, id="0s-no-delay"),
+        pytest.param(-DAY, False, id="negative"),
+        pytest.param(DAY + timedelta(milliseconds=500), True, id="fraction-of-a-second"),
+        pytest.param(timedelta(days=1000), True, id="1000-days"),
+        pytest.param(timedelta(seconds=3153600000), True, id="100-years-no-maximum"),
+    ],
+)
+def test_version_destroy_ttl_is_0s_or_at_least_24h(write, ttl, valid):
+    """resources.py: "TTL>0" delays destruction, so 0s means none. The 24h minimum is Google's
+    Terraform text for regional secrets; no maximum is documented (unknown rows)."""
+    assert accepted(write, version_destroy_ttl=ttl) is valid
+
+
+def test_a_0s_version_destroy_ttl_is_kept_and_destroys_at_once(client):
+    """Unknown row: 0s is no delay ("TTL>0" delays); we keep it and return it as sent."""
+    client.create_secret(
+        parent=f"projects/{PROJECT}",
+        secret_id="momento-key",
+        secret={"version_destroy_ttl": timedelta(0)},
+    )
+    add(client)
+
+    destroyed = client.destroy_secret_version(name=V1)
+
+    assert client.get_secret(name=SECRET).version_destroy_ttl == timedelta(0)
+    assert "version_destroy_ttl" in client.get_secret(name=SECRET)
+    assert destroyed.state.name == "DESTROYED"
+
+
+@pytest.mark.parametrize(
+    ("sent", "expected"),
+    [
+        pytest.param({"version_destroy_ttl": DAY * 30}, DAY * 30, id="set"),
+        pytest.param({}, None, id="removed-by-the-mask-alone"),
+    ],
+)
+def test_update_secret_sets_or_removes_the_version_destroy_ttl(
+    client, emulator, secret, sent, expected
+):
+    """The python-docs-samples "disable delayed destroy" sample masks version_destroy_ttl and
+    sends none (AIP-134: a masked field left unset is cleared)."""
+    emulator.set_version_destroy_ttl(secret, WEEK)
+
+    updated = client.update_secret(
+        secret={"name": SECRET, **sent}, update_mask={"paths": ["version_destroy_ttl"]}
+    )
+
+    for got in (updated, client.get_secret(name=SECRET)):
+        if expected is None:
+            assert "version_destroy_ttl" not in got
+        else:
+            assert got.version_destroy_ttl == expected
+
+
+@pytest.mark.parametrize("name", [SECRET, REGIONAL_US], ids=["global", "regional"])
+@pytest.mark.parametrize("state", ["ENABLED", "DISABLED"])
+def test_with_a_version_destroy_ttl_destroy_schedules_the_version(timed, name, state):
+    emulator, sm_client = timed
+    parent, secret_id = name.rsplit("/secrets/", 1)
+    sm_client.create_secret(
+        parent=parent, secret_id=secret_id, secret={"version_destroy_ttl": WEEK}
+    )
+    add(sm_client, b"kept", parent=name)
+    if state == "DISABLED":
+        sm_client.disable_secret_version(name=f"{name}/versions/1")
+
+    answered = sm_client.destroy_secret_version(name=f"{name}/versions/1")
+    got = sm_client.get_secret_version(name=f"{name}/versions/1")
+    (listed,) = sm_client.list_secret_versions(parent=name)
+
+    for version in (answered, got, listed):
+        assert version.state.name == "DISABLED"
+        assert version.scheduled_destroy_time == NOW + WEEK
+        assert "destroy_time" not in version
+    assert emulator.payload(name, 1) == b"kept"
+    assert sm_client.get_secret(name=name).version_destroy_ttl == WEEK
+
+
+def schedule_v1(timed, payload=b"kept"):
+    """A secret with a week's version_destroy_ttl whose version 1 is scheduled at NOW."""
+    emulator, sm_client = timed
+    emulator.create_secret(SECRET)
+    emulator.set_version_destroy_ttl(SECRET, WEEK)
+    add(sm_client, payload)
+    return sm_client.destroy_secret_version(name=V1)
+
+
+def test_a_scheduled_version_is_destroyed_once_its_time_has_passed(timed, clock):
+    """ "Version is destroyed only after the scheduled_destroy_time"; the emulator does it on the
+    first access after it, with destroy_time the scheduled time (unknown rows)."""
+    emulator, sm_client = timed
+    scheduled = schedule_v1(timed)
+    clock.now = NOW + WEEK
+    at_the_time = sm_client.get_secret_version(name=V1)
+
+    clock.now = NOW + WEEK + timedelta(microseconds=1)
+    after = sm_client.get_secret_version(name=V1)
+
+    assert at_the_time.state.name == "DISABLED"
+    assert at_the_time.etag == scheduled.etag
+    assert after.state.name == "DESTROYED"
+    assert after.destroy_time == NOW + WEEK
+    assert after.scheduled_destroy_time == NOW + WEEK
+    assert after.etag != scheduled.etag
+    assert emulator.payload(SECRET, 1) is None
+    with pytest.raises(exceptions.FailedPrecondition, match="is in DESTROYED state"):
+        sm_client.access_secret_version(name=V1)
+    for method in ("enable", "disable", "destroy"):
+        with pytest.raises(exceptions.FailedPrecondition, match="DESTROYED"):
+            getattr(sm_client, f"{method}_secret_version")(name=V1)
+
+
+@pytest.mark.parametrize(("method", "state"), [("enable", "ENABLED"), ("disable", "DISABLED")])
+def test_enabling_or_disabling_a_scheduled_version_cancels_the_schedule(
+    timed, clock, method, state
+):
+    emulator, sm_client = timed
+    schedule_v1(timed)
+
+    restored = getattr(sm_client, f"{method}_secret_version")(name=V1)
+    clock.now = NOW + WEEK * 2
+
+    for version in (restored, sm_client.get_secret_version(name=V1)):
+        assert version.state.name == state
+        assert "scheduled_destroy_time" not in version
+    assert emulator.payload(SECRET, 1) == b"kept"
+
+
+@pytest.mark.parametrize(
+    "ttl_now",
+    [
+        pytest.param(WEEK, id="same-ttl"),
+        pytest.param(DAY * 30, id="longer-ttl"),
+        pytest.param(None, id="ttl-removed"),
+    ],
+)
+def test_destroying_a_scheduled_version_again_keeps_its_schedule(timed, clock, ttl_now):
+    """Undocumented; we keep the schedule, neither sooner nor later, and give a new etag."""
+    emulator, sm_client = timed
+    first = schedule_v1(timed)
+    emulator.set_version_destroy_ttl(SECRET, ttl_now)
+    clock.now = NOW + DAY
+
+    again = sm_client.destroy_secret_version(request={"name": V1, "etag": first.etag})
+
+    assert again.state.name == "DISABLED"
+    assert again.scheduled_destroy_time == NOW + WEEK
+    assert again.etag != first.etag
+    assert emulator.payload(SECRET, 1) == b"kept"
+
+
+@pytest.mark.parametrize(
+    ("sent", "second"),
+    [
+        pytest.param({}, None, id="ttl-removed"),
+        pytest.param({"version_destroy_ttl": DAY}, NOW + DAY, id="ttl-shortened"),
+        pytest.param({"version_destroy_ttl": DAY * 30}, NOW + DAY * 30, id="ttl-lengthened"),
+    ],
+)
+def test_changing_the_version_destroy_ttl_leaves_scheduled_versions_alone(timed, sent, second):
+    """Undocumented; a schedule is fixed when the destroy is asked. A later destroy uses the ttl
+    of its moment: none destroys at once."""
+    _, sm_client = timed
+    schedule_v1(timed)
+    add(sm_client)
+
+    sm_client.update_secret(
+        secret={"name": SECRET, **sent}, update_mask={"paths": ["version_destroy_ttl"]}
+    )
+    destroyed = sm_client.destroy_secret_version(name=V2)
+
+    assert sm_client.get_secret_version(name=V1).scheduled_destroy_time == NOW + WEEK
+    if second is None:
+        assert destroyed.state.name == "DESTROYED"
+        assert "scheduled_destroy_time" not in destroyed
+    else:
+        assert destroyed.state.name == "DISABLED"
+        assert destroyed.scheduled_destroy_time == second
+
+
+@pytest.mark.parametrize(
+    "filter_",
+    [
+        "NOT state:DESTROYED",
+        "-state:DESTROYED",
+        "state!=DESTROYED",
+        "state:ENABLED OR state:DISABLED",
+    ],
+)
+def test_listing_every_version_but_the_destroyed_ones_shows_scheduled_ones(timed, filter_):
+    """One list call covers ENABLED, DISABLED and scheduled versions; a version past its
+    scheduled time is DESTROYED and left out."""
+    emulator, sm_client = timed
+    emulator.create_secret(SECRET)
+    emulator.add_version(SECRET, b"1", state="DESTROYED")
+    emulator.add_version(SECRET, b"2", state="DISABLED", scheduled_destroy_time=NOW + WEEK)
+    emulator.add_version(SECRET, b"3", state="DISABLED")
+    emulator.add_version(SECRET, b"4", state="DISABLED", scheduled_destroy_time=NOW - DAY)
+    emulator.add_version(SECRET, b"5")
+
+    listed = list(sm_client.list_secret_versions(request={"parent": SECRET, "filter": filter_}))
+
+    assert version_numbers(listed) == [5, 3, 2]
+    scheduled = {
+        number_of(v.name): v.scheduled_destroy_time for v in listed if "scheduled_destroy_time" in v
+    }
+    assert scheduled == {2: NOW + WEEK}
+
+
+def test_hooks_seed_scheduled_versions_and_the_version_destroy_ttl(timed, clock):
+    """Seeding skips the rules: a ttl the RPCs refuse, a schedule already past."""
+    emulator, sm_client = timed
+    emulator.create_secret(SECRET)
+    etag = sm_client.get_secret(name=SECRET).etag
+
+    emulator.set_version_destroy_ttl(SECRET, timedelta(hours=1))
+    with_ttl = sm_client.get_secret(name=SECRET)
+    emulator.add_version(SECRET, b"s", state="DISABLED", scheduled_destroy_time=NOW + DAY)
+    emulator.add_version(SECRET, b"p", state="DISABLED", scheduled_destroy_time=NOW - DAY)
+    add(sm_client)
+    short = sm_client.destroy_secret_version(name=f"{SECRET}/versions/3")
+    emulator.set_version_destroy_ttl(SECRET, None)
+
+    assert (with_ttl.version_destroy_ttl, with_ttl.etag) == (timedelta(hours=1), etag)
+    assert "version_destroy_ttl" not in sm_client.get_secret(name=SECRET)
+    assert sm_client.get_secret(name=SECRET).etag == etag
+    assert short.scheduled_destroy_time == NOW + timedelta(hours=1)
+    assert sm_client.get_secret_version(name=V1).scheduled_destroy_time == NOW + DAY
+    assert emulator.version_states(SECRET) == {1: "DISABLED", 2: "DESTROYED", 3: "DISABLED"}
+    with pytest.raises(ValueError, match="DISABLED"):
+        emulator.add_version(SECRET, b"x", scheduled_destroy_time=NOW + DAY)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        emulator.add_version(
+            SECRET, b"x", state="DISABLED", scheduled_destroy_time=datetime(2024, 7, 1)
+        )
+
+
 # --- write rate limits ---------------------------------------------------------------------------
 # "Secret Manager quotas and limits", global secrets: AddSecretVersion and UpdateSecret 2 per
 # second and 120 per minute per secret; Enable/Disable/DestroySecretVersion 1 per second and 60
@@ -1722,6 +2017,27 @@ def test_rate_limits_are_on_by_default_and_can_be_switched_off():
 
     assert on_by_default is True
     assert SecretManagerEmulator(rate_limits=False).rate_limits is False
+
+
+def test_scheduling_destroys_count_against_the_version_limit(limited):
+    """A destroy under a version_destroy_ttl is a DestroySecretVersion call like any other."""
+    emulator, _, _ = limited
+    emulator.set_version_destroy_ttl(SECRET, timedelta(days=7))
+
+    results = outcomes(
+        limited,
+        [
+            (0, state_change("destroy", 1)),
+            (0.5, state_change("destroy", 1)),
+            (0.5, state_change("enable", 1)),
+            (0.5, state_change("destroy", 2)),
+            (1.0, state_change("enable", 1)),
+        ],
+    )
+
+    assert results == [OK, EXHAUSTED, EXHAUSTED, OK, OK]
+    assert emulator.version_states(SECRET)[1] == "ENABLED"
+    assert emulator.version_states(SECRET)[2] == "DISABLED"
 
 
 # --- customer-managed encryption keys -------------------------------------------------------------

@@ -142,7 +142,7 @@ def test_an_internal_error_is_logged_with_where_it_happened_but_not_what_it_said
     def broken(secret: str) -> list:
         raise RuntimeError("text that might quote a payload: refresh-token-canary-0001")
 
-    store.list_enabled = broken  # type: ignore[method-assign]
+    store.list_versions = broken  # type: ignore[method-assign]
     store.versions[0].data = keys.document()  # not due: the skip path sweeps
     result = rotate(store, FakeRefresher(refreshed()))
 

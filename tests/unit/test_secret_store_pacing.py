@@ -86,14 +86,27 @@ class Recorder:
         lambda store, s: store.get_metadata(s),
         lambda store, s: store.get_version(f"{s}/versions/latest"),
         lambda store, s: store.add_version(s, b"{}"),
-        lambda store, s: store.list_enabled(s),
+        lambda store, s: store.list_versions(s),
         lambda store, s: store.list_labelled("projects/p/locations/us-central1", "k", "v"),
         lambda store, s: store.replace_annotations(s, {}, "etag"),
         lambda store, s: store.disable(
             VersionInfo(f"{s}/versions/1", 1, datetime.now(UTC)), deadline=timedelta(seconds=1)
         ),
+        lambda store, s: store.destroy(
+            VersionInfo(f"{s}/versions/1", 1, datetime.now(UTC)), deadline=timedelta(seconds=1)
+        ),
     ],
-    ids=["access", "get", "get-version", "add", "list", "list-secrets", "update", "disable"],
+    ids=[
+        "access",
+        "get",
+        "get-version",
+        "add",
+        "list",
+        "list-secrets",
+        "update",
+        "disable",
+        "destroy",
+    ],
 )
 def test_no_call_on_a_regional_secret_goes_to_the_global_client(monkeypatch, call) -> None:
     monkeypatch.setattr(google.auth, "default", lambda *a, **k: (AnonymousCredentials(), "p"))
