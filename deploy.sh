@@ -98,11 +98,12 @@ Usage: ./deploy.sh --project ID (--secrets NAME[,NAME...] | --label KEY=VALUE) [
 Deploys the Momento key rotation function (Cloud Functions gen2, private) and a Cloud
 Scheduler job that calls it every 6 hours. In order, each step checking first so a re-run
 changes nothing:
-  1. enable the APIs it needs;
+  1. enable the APIs it needs, and check that Secret Manager serves each location named;
   2. with --seed-from: create the secret if missing and add the file as its first version;
   3. create a service account for the function and one for the scheduler;
   4. create a custom role with only the permissions the function needs, and grant it to
-     the function's account on each named secret (nothing at project level);
+     the function's account on each named secret, global or regional (nothing at project
+     level);
   5. deploy the function, running as its own account, with no unauthenticated access;
   6. allow only the scheduler's account to invoke it;
   7. create or update the scheduler job (POST, OIDC token, retries);
@@ -122,13 +123,18 @@ Each option falls back to the environment variable in brackets, then to the defa
 Required:
   --project ID              Google Cloud project.                  [GOOGLE_CLOUD_PROJECT]
   --secrets LIST            Secret Manager secrets to rotate, comma-separated, each NAME or
-                            projects/ID/secrets/NAME (same project). Optional with --label.
-                                                                   [ROTATION_SECRETS]
+                            projects/ID/secrets/NAME (a global secret), or
+                            projects/ID/locations/LOCATION/secrets/NAME (a regional secret,
+                            served by LOCATION's endpoint, which deploy.sh uses for it); all in
+                            --project. Optional with --label.      [ROTATION_SECRETS]
   --label KEY=VALUE         Also rotate every secret carrying this label (Secret Manager's label
                             rules). Each one found gets the function's role; the function lists
                             them itself (one more role, secretmanager.secrets.list on the
                             project). A secret labelled later is readable after a re-run.
                                                                    [ROTATION_LABEL]
+  --locations LIST          With --label: also look for labelled regional secrets in these
+                            locations, comma-separated (us-central1,europe-west4); global
+                            ones are always looked for.            [ROTATION_LOCATIONS]
 
 Rotation (passed to the function; first checked by its own parser, rotation/check.py):
   --refresh-before DUR      Refresh a key this long before it expires (90m, 72h, 3d, 3600s).
@@ -194,7 +200,9 @@ Seeding:
                             first checked by the function's own parser (malformed, v2 and
                             expired keys are refused).
                                                                    [SEED_FROM]
-  --seed-secret NAME        Which secret to seed (default: the only one in --secrets).
+  --seed-secret NAME        Which secret to seed (default: the only one in --secrets); a
+                            regional one by its full name. A regional secret is created with
+                            no replication policy (its data stays in its location).
                                                                    [SEED_SECRET]
 
 Modes:
@@ -207,6 +215,9 @@ Modes:
 Examples:
   ./deploy.sh --project my-project --secrets momento-api-key --seed-from ~/Downloads/key.json
   ./deploy.sh --project my-project --secrets momento-api-key --dry-run
+  ./deploy.sh --project my-project \
+    --secrets projects/my-project/locations/europe-west4/secrets/momento-api-key
+  ./deploy.sh --project my-project --label rotation=momento --locations europe-west4,us-central1
   ./deploy.sh --project my-project --label rotation=momento --rotation-period 30d \
     --alert-channel projects/my-project/notificationChannels/123
   gcloud scheduler jobs run momento-key-rotation --location us-central1 --project my-project
@@ -245,16 +256,58 @@ quote_command() {
   printf '%s' "${line% }"
 }
 
+# A regional secret (projects/P/locations/L/secrets/S) is served only by L's regional endpoint.
+# gcloud addresses it as `gcloud secrets ... S --location=L`, but sends that to the Secret Manager
+# endpoint it is configured with (the global one unless told otherwise), and the global endpoint
+# refuses regional names. Google's regional-secrets pages ("Create a regional secret", "Manage
+# access to regional secrets") have gcloud users point api_endpoint_overrides/secretmanager at
+# the regional endpoint first: deploy.sh does that for each such command, through gcloud's
+# CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER, and for nothing else.
+regional_endpoint() { printf 'https://secretmanager.%s.rep.googleapis.com/' "$1"; }
+
+# endpoint_for ARGS...: the endpoint a gcloud command must reach, if not the configured one: for
+# `secrets ... --location=L` (a regional secret, or listing one location's), L's regional endpoint.
+endpoint_for() {
+  local arg
+  [[ ${1:-} == secrets ]] || return 0
+  for arg in "$@"; do
+    if [[ $arg == --location=* ]]; then
+      regional_endpoint "${arg#--location=}"
+      return 0
+    fi
+  done
+}
+
+# gcloud_at ARGS...: gcloud ARGS, at the endpoint endpoint_for gives, if any.
+gcloud_at() {
+  local endpoint
+  endpoint=$(endpoint_for "$@")
+  if [[ -n $endpoint ]]; then
+    CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER=$endpoint gcloud "$@"
+  else
+    gcloud "$@"
+  fi
+}
+
+# command_line ARGS...: the gcloud command as it can be pasted into a shell, with the regional
+# endpoint in front when it needs one.
+command_line() {
+  local endpoint
+  endpoint=$(endpoint_for "$@")
+  [[ -z $endpoint ]] || printf 'CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER=%s ' "$endpoint"
+  quote_command gcloud "$@"
+}
+
 # Print a command: "+" for one that changes something, "?" for a read-only check.
-show() { printf '  + %s\n' "$(quote_command gcloud "$@")"; }
-show_check() { printf '  ? %s\n' "$(quote_command gcloud "$@")"; }
+show() { printf '  + %s\n' "$(command_line "$@")"; }
+show_check() { printf '  ? %s\n' "$(command_line "$@")"; }
 
 # Run a gcloud command that changes something. Its resource output is dropped (gcloud reports
 # progress on stderr); in --dry-run it is only printed.
 run() {
   show "$@"
   [[ $dry_run == true ]] && return 0
-  gcloud "$@" >/dev/null
+  gcloud_at "$@" >/dev/null
 }
 
 # Like run, but retried a few times: IAM takes a while to see a newly created account.
@@ -263,7 +316,7 @@ run_with_retries() {
   show "$@"
   [[ $dry_run == true ]] && return 0
   for attempt in 1 2 3 4; do
-    if gcloud "$@" >/dev/null; then return 0; fi
+    if gcloud_at "$@" >/dev/null; then return 0; fi
     [[ $attempt == 4 ]] && break
     say "  (retrying in $((attempt * 5))s: IAM changes take a moment to propagate)"
     sleep $((attempt * 5))
@@ -283,7 +336,7 @@ query() {
     show_check "$@"
     return 1
   fi
-  if out=$(gcloud "$@" 2>"$err_file"); then
+  if out=$(gcloud_at "$@" 2>"$err_file"); then
     printf -v "$into" '%s' "$out"
     return 0
   fi
@@ -356,6 +409,7 @@ seed_from=${SEED_FROM:-}
 seed_secret=${SEED_SECRET:-}
 seeded=false
 rotation_label=${ROTATION_LABEL:-}
+locations_csv=${ROTATION_LOCATIONS:-}
 rotation_period=${ROTATION_PERIOD:-}
 topic=${ROTATION_TOPIC:-momento-key-rotation}
 scheduler=${ROTATION_SCHEDULER:-true}
@@ -395,6 +449,7 @@ while ((i < ${#args[@]})); do
     --function-dry-run) function_dry_run=true ;;
     --no-scheduler) scheduler=false ;;
     --label) take && rotation_label=$value ;;
+    --locations) take && locations_csv=$value ;;
     --rotation-period) take && rotation_period=$value ;;
     --topic) take && topic=$value ;;
     --alert-channel) take && alert_channel=$value ;;
@@ -518,23 +573,58 @@ if [[ -n $build_service_account ]]; then
     "--build-service-account '$build_service_account': an account email"
 fi
 
-# Secrets: short names, or full names in this project (the custom role lives in this project,
-# and a project-level custom role can only be granted on resources inside it). Whether each is a
-# valid secret name is the function's parser's call, below.
+# Secrets: short names (global secrets), or full names in this project, global
+# (projects/P/secrets/S, kept as S) or regional (projects/P/locations/L/secrets/S, kept whole and
+# passed to the function as given). The custom role lives in this project, and a project-level
+# custom role can only be granted on resources inside it. Whether each is a valid secret name,
+# and each location a valid location id, is the function's parser's call, below.
+readonly REGIONAL_NAME='^projects/([^/]+)/locations/([^/]+)/secrets/([^/]+)$'
+# secret_name NAME: the name deploy.sh keeps for NAME: S for a global secret, the full name for
+# a regional one. Refuses a full name in another project.
+secret_name() {
+  local name=$1
+  if [[ $name =~ ^projects/([^/]+)/secrets/([^/]+)$ || $name =~ $REGIONAL_NAME ]]; then
+    [[ ${BASH_REMATCH[1]} == "$project" ]] ||
+      usage_error "secret '$name' is outside --project $project; deploy one function per project"
+    [[ $name =~ $REGIONAL_NAME ]] || name=${BASH_REMATCH[2]}
+  fi
+  printf '%s' "$name"
+}
+# location_of SECRET: the location of a regional secret; nothing for a global one.
+location_of() {
+  [[ ! $1 =~ $REGIONAL_NAME ]] || printf '%s' "${BASH_REMATCH[2]}"
+}
+# refer SECRET: ref=(how gcloud names SECRET): a global secret by its id; a regional one by its
+# id and --location=L (which also sends the command to L's endpoint: see endpoint_for).
+ref=()
+refer() {
+  if [[ $1 =~ $REGIONAL_NAME ]]; then
+    ref=("${BASH_REMATCH[3]}" "--location=${BASH_REMATCH[2]}")
+  else
+    ref=("$1")
+  fi
+}
 secrets=()
 IFS=',' read -r -a raw_secrets <<<"$secrets_csv"
 for name in ${raw_secrets[@]+"${raw_secrets[@]}"}; do
   name=${name//[[:space:]]/}
   [[ -n $name ]] || continue
-  if [[ $name =~ ^projects/([^/]+)/secrets/([^/]+)$ ]]; then
-    [[ ${BASH_REMATCH[1]} == "$project" ]] ||
-      usage_error "secret '$name' is outside --project $project; deploy one function per project"
-    name=${BASH_REMATCH[2]}
-  fi
+  name=$(secret_name "$name") || exit
   contains_line "$(printf '%s\n' ${secrets[@]+"${secrets[@]}"})" "$name" || secrets+=("$name")
 done
 ((${#secrets[@]} > 0)) || [[ -n $rotation_label ]] || usage_error "--secrets names no secret"
 secrets_joined=$(IFS=','; printf '%s' "${secrets[*]}")
+
+# --locations: where --label also looks for regional secrets (the function's ROTATION_LOCATIONS;
+# its parser checks each id, and that --label is given).
+label_locations=()
+IFS=',' read -r -a raw_locations <<<"$locations_csv"
+for name in ${raw_locations[@]+"${raw_locations[@]}"}; do
+  name=${name//[[:space:]]/}
+  [[ -z $name ]] || contains_line "$(printf '%s\n' ${label_locations[@]+"${label_locations[@]}"})" \
+    "$name" || label_locations+=("$name")
+done
+locations_joined=$(IFS=','; printf '%s' "${label_locations[*]+"${label_locations[*]}"}")
 
 [[ -f $source_dir/main.py && -f $source_dir/requirements.txt && -f $source_dir/rotation/check.py ]] ||
   usage_error "--source '$source_dir' needs main.py, requirements.txt and rotation/: point it at the function's folder"
@@ -545,6 +635,7 @@ source_dir=$(cd "$source_dir" && pwd)
 function_env=("GOOGLE_CLOUD_PROJECT=$project")
 [[ -z $secrets_joined ]] || function_env+=("ROTATION_SECRETS=$secrets_joined")
 [[ -z $rotation_label ]] || function_env+=("ROTATION_LABEL=$rotation_label")
+[[ -z $locations_joined ]] || function_env+=("ROTATION_LOCATIONS=$locations_joined")
 function_env+=(
   "REFRESH_BEFORE=$refresh_before"
   "RETENTION=$retention"
@@ -592,6 +683,7 @@ setting_source() {
     GOOGLE_CLOUD_PROJECT) printf '%s' "--project (GOOGLE_CLOUD_PROJECT)" ;;
     ROTATION_SECRETS) printf '%s' "--secrets (ROTATION_SECRETS)" ;;
     ROTATION_LABEL) printf '%s' "--label (ROTATION_LABEL)" ;;
+    ROTATION_LOCATIONS) printf '%s' "--locations (ROTATION_LOCATIONS)" ;;
     REFRESH_BEFORE) printf '%s' "--refresh-before (REFRESH_BEFORE)" ;;
     RETENTION) printf '%s' "--retention (RETENTION)" ;;
     MIN_ENABLED_VERSIONS) printf '%s' "--min-enabled-versions (MIN_ENABLED_VERSIONS)" ;;
@@ -803,9 +895,15 @@ if [[ -n $seed_from ]]; then
       usage_error "--seed-from with several --secrets: name the one to seed with --seed-secret"
     seed_secret=${secrets[0]}
   fi
-  seed_secret=${seed_secret##*/}
-  contains_line "$(printf '%s\n' "${secrets[@]}")" "$seed_secret" ||
-    usage_error "--seed-secret '$seed_secret' is not one of --secrets"
+  seed_secret=$(secret_name "$seed_secret") || exit
+  if ! contains_line "$(printf '%s\n' "${secrets[@]}")" "$seed_secret"; then
+    regional_hint=""
+    for name in "${secrets[@]}"; do
+      [[ $name != */secrets/"$seed_secret" ]] ||
+        regional_hint=" (a short name is a global secret: name a regional one in full, as in --secrets)"
+    done
+    usage_error "--seed-secret '$seed_secret' is not one of --secrets$regional_hint"
+  fi
   validate_seed_file "$seed_from"
 fi
 
@@ -872,20 +970,77 @@ enable_apis() {
   fi
 }
 
+# A regional secret is created without a replication policy: its data stays in its location
+# (its REST resource has no replication field, and gcloud refuses --replication-policy with
+# --location).
 seed_secret_from_file() {
   step "Seed secret $seed_secret from $seed_from"
-  local found versions
-  if ! query found secrets describe "$seed_secret" "${common[@]}" --format='value(name)'; then
-    run secrets create "$seed_secret" "${common[@]}" --replication-policy=automatic
+  local found versions replication=(--replication-policy=automatic)
+  refer "$seed_secret"
+  [[ -z $(location_of "$seed_secret") ]] || replication=()
+  if ! query found secrets describe "${ref[@]}" "${common[@]}" --format='value(name)'; then
+    run secrets create "${ref[@]}" "${common[@]}" ${replication[@]+"${replication[@]}"}
   fi
-  query versions secrets versions list "$seed_secret" "${common[@]}" --limit=1 \
+  query versions secrets versions list "${ref[@]}" "${common[@]}" --limit=1 \
     --format='value(name)' || true
   if [[ -n $versions ]]; then
     say "  $seed_secret already has versions; not seeding (the function keeps it fresh)"
   else
-    run secrets versions add "$seed_secret" "${common[@]}" --data-file="$seed_from"
+    run secrets versions add "${ref[@]}" "${common[@]}" --data-file="$seed_from"
     seeded=true
   fi
+}
+
+# check_locations: before anything is created, that Secret Manager serves each location named by
+# a regional secret or --locations. A location it doesn't serve has no endpoint (its host never
+# resolves), so every call there would fail as a network error, forever. Asked of the Locations
+# API, on the global endpoint; no list of locations is kept here.
+check_locations() {
+  local wanted=() location secret found named
+  for secret in ${secrets[@]+"${secrets[@]}"}; do
+    location=$(location_of "$secret")
+    if [[ -n $location ]] && ! contains_line "$(printf '%s\n' ${wanted[@]+"${wanted[@]}"})" \
+      "$location"; then
+      wanted+=("$location")
+    fi
+  done
+  for location in ${label_locations[@]+"${label_locations[@]}"}; do
+    if ! contains_line "$(printf '%s\n' ${wanted[@]+"${wanted[@]}"})" "$location"; then
+      wanted+=("$location")
+    fi
+  done
+  ((${#wanted[@]} > 0)) || return 0
+  step "Check that Secret Manager serves each location (${wanted[*]})"
+  for location in "${wanted[@]}"; do
+    if query found secrets locations describe "$location" "${common[@]}" \
+      --format='value(locationId)'; then
+      say "  $location: served"
+    elif [[ $dry_run == false ]]; then
+      named=()
+      for secret in ${secrets[@]+"${secrets[@]}"}; do
+        [[ $(location_of "$secret") != "$location" ]] ||
+          named+=("secret '$secret' (--secrets, ROTATION_SECRETS)")
+      done
+      if contains_line "$(printf '%s\n' ${label_locations[@]+"${label_locations[@]}"})" \
+        "$location"; then
+        named+=("--locations (ROTATION_LOCATIONS)")
+      fi
+      die "Secret Manager does not serve location '$location', named by" \
+        "$(join_words "${named[@]}"): it has no regional endpoint there. Check the location;" \
+        "'gcloud secrets locations list --project $project' lists those Secret Manager serves."
+    fi
+  done
+}
+
+join_words() { # join_words A B C: "A, B and C"
+  local out=$1
+  shift
+  while (($# > 1)); do
+    out+=", $1"
+    shift
+  done
+  (($# == 0)) || out+=" and $1"
+  printf '%s' "$out"
 }
 
 check_secrets_exist() {
@@ -893,7 +1048,8 @@ check_secrets_exist() {
   local secret found
   for secret in "${secrets[@]}"; do
     [[ $secret == "$seed_secret" ]] && continue
-    query found secrets describe "$secret" "${common[@]}" --format='value(name)' ||
+    refer "$secret"
+    query found secrets describe "${ref[@]}" "${common[@]}" --format='value(name)' ||
       [[ $dry_run == true ]] ||
       die "secret '$secret' does not exist in project $project; create it with" \
         "--seed-from FILE (the JSON from Momento's console), or check --secrets"
@@ -903,23 +1059,37 @@ check_secrets_exist() {
 
 # discover_labelled_secrets: the secrets carrying --label, added to managed_secrets (the named
 # ones first, no repeats). Each gets the function's role and, with --rotation-period, a schedule.
+# With --locations, also the regional secrets carrying it in each of those locations (ListSecrets
+# is per location), kept by their full names (with the project id; Secret Manager answers with
+# the project number).
 managed_secrets=()
 discover_labelled_secrets() {
   managed_secrets=(${secrets[@]+"${secrets[@]}"})
   [[ -n $rotation_label ]] || return 0
-  step "Find the secrets labelled $rotation_label"
-  local found name
+  step "Find the secrets labelled $rotation_label$([[ -z $locations_joined ]] ||
+    echo " (global, and regional in $locations_joined)")"
+  local found name location listed=""
   query found secrets list "${common[@]}" --filter="labels.$label_key=$label_value" \
     --format='value(name)' || true
+  listed+=$(while IFS= read -r name; do [[ -z $name ]] || echo "${name##*/}"; done <<<"$found")
+  for location in ${label_locations[@]+"${label_locations[@]}"}; do
+    query found secrets list --location="$location" "${common[@]}" \
+      --filter="labels.$label_key=$label_value" --format='value(name)' || true
+    while IFS= read -r name; do
+      [[ -z $name ]] || listed+=$'\n'"projects/$project/locations/$location/secrets/${name##*/}"
+    done <<<"$found"
+  done
   while IFS= read -r name; do
-    name=${name##*/}
     [[ -n $name ]] || continue
     contains_line "$(printf '%s\n' ${managed_secrets[@]+"${managed_secrets[@]}"})" "$name" ||
       managed_secrets+=("$name")
-  done <<<"$found"
+  done <<<"$listed"
   if [[ $dry_run == true ]]; then
     managed_secrets+=(SECRET_WITH_LABEL)
-    say "  # SECRET_WITH_LABEL below stands for each secret this lists"
+    for location in ${label_locations[@]+"${label_locations[@]}"}; do
+      managed_secrets+=("projects/$project/locations/$location/secrets/SECRET_WITH_LABEL")
+    done
+    say "  # SECRET_WITH_LABEL below stands for each secret these list"
   elif ((${#managed_secrets[@]} == 0)); then
     say "  none yet: label one, then run deploy.sh again to grant the function access to it"
   else
@@ -989,12 +1159,13 @@ grant_lister_role() {
 grant_on_secrets() {
   local secret policy
   for secret in ${managed_secrets[@]+"${managed_secrets[@]}"}; do
-    query policy secrets get-iam-policy "$secret" "${common[@]}" \
+    refer "$secret"
+    query policy secrets get-iam-policy "${ref[@]}" "${common[@]}" \
       --flatten='bindings[].members' --format='value(bindings.role,bindings.members)' || true
     if contains_line "$policy" "$role_name"$'\t'"serviceAccount:$function_sa"; then
       say "  $secret: already granted"
     else
-      run_with_retries secrets add-iam-policy-binding "$secret" "${common[@]}" \
+      run_with_retries secrets add-iam-policy-binding "${ref[@]}" "${common[@]}" \
         --member="serviceAccount:$function_sa" --role="$role_name"
     fi
   done
@@ -1187,7 +1358,8 @@ print(when.strftime("%Y-%m-%dT%H:%M:%SZ"))' "$FIRST_ROTATION_DELAY_S"
 # secret_topics VAR SECRET: VAR = "PERIOD|NEXT_TIME|TOPICS" of the secret; 1 if it is missing.
 secret_topics() {
   local described
-  query described secrets describe "$2" "${common[@]}" \
+  refer "$2"
+  query described secrets describe "${ref[@]}" "${common[@]}" \
     --format='value[separator="|"](rotation.rotationPeriod,rotation.nextRotationTime,topics.map().extract(name).flatten())' ||
     return 1
   printf -v "$1" '%s' "$described"
@@ -1221,7 +1393,8 @@ ensure_rotation_schedules() {
         fi
       fi
     fi
-    run secrets update "$secret" "${common[@]}" ${add[@]+"${add[@]}"} \
+    refer "$secret"
+    run secrets update "${ref[@]}" "${common[@]}" ${add[@]+"${add[@]}"} \
       --next-rotation-time="$next_time" --rotation-period="$want"
   done
   [[ $dry_run == false ]] || say "  # --next-rotation-time: now + ${FIRST_ROTATION_DELAY_S}s, in UTC"
@@ -1646,6 +1819,7 @@ check_keys_alive() {
 
 deploy() {
   enable_apis
+  check_locations
   [[ -z $seed_from ]] || seed_secret_from_file
   check_secrets_exist
   discover_labelled_secrets
@@ -1732,9 +1906,10 @@ remove_schedules() {
   step "Remove the rotation schedule and $topic_name from each secret"
   local secret found mine others line
   for secret in ${managed_secrets[@]+"${managed_secrets[@]}"}; do
+    refer "$secret"
     if ! secret_topics found "$secret"; then
       if [[ $dry_run == true ]]; then
-        run secrets update "$secret" "${common[@]}" --remove-rotation-schedule \
+        run secrets update "${ref[@]}" "${common[@]}" --remove-rotation-schedule \
           --remove-topics="$topic_name"
       else
         say "  $secret: secret not found"
@@ -1751,9 +1926,9 @@ remove_schedules() {
       [[ -z $line || $line == "$mine" ]] || others+="$line "
     done <<<"$found"
     if [[ -z $others ]]; then
-      run secrets update "$secret" "${common[@]}" --remove-rotation-schedule --remove-topics="$mine"
+      run secrets update "${ref[@]}" "${common[@]}" --remove-rotation-schedule --remove-topics="$mine"
     else
-      run secrets update "$secret" "${common[@]}" --remove-topics="$mine"
+      run secrets update "${ref[@]}" "${common[@]}" --remove-topics="$mine"
       say "  $secret: rotation schedule left in place: it also notifies ${others% }"
     fi
   done
@@ -1763,12 +1938,13 @@ remove_grants_on_secrets() {
   step "Remove $role_name from the secrets (the secrets and their versions stay)"
   local secret policy
   for secret in ${managed_secrets[@]+"${managed_secrets[@]}"}; do
-    if ! present policy secrets get-iam-policy "$secret" "${common[@]}" \
+    refer "$secret"
+    if ! present policy secrets get-iam-policy "${ref[@]}" "${common[@]}" \
       --flatten='bindings[].members' --format='value(bindings.role,bindings.members)'; then
       say "  $secret: secret not found"
     elif [[ $dry_run == true ]] ||
       contains_line "$policy" "$role_name"$'\t'"serviceAccount:$function_sa"; then
-      run secrets remove-iam-policy-binding "$secret" "${common[@]}" \
+      run secrets remove-iam-policy-binding "${ref[@]}" "${common[@]}" \
         --member="serviceAccount:$function_sa" --role="$role_name"
     else
       say "  $secret: not granted"
@@ -1808,6 +1984,7 @@ remove_alerting() {
 
 teardown() {
   local name account
+  check_locations
   step "Delete scheduler job $job_name"
   delete_if_present "$job_name" scheduler jobs describe "$job_name" "${scheduled[@]}" \
     --format='value(name)' -- scheduler jobs delete "$job_name" "${scheduled[@]}" --quiet

@@ -7,13 +7,22 @@ asked, to a JSONL file, so tests can assert on what gcloud actually sent.
 Point gcloud at it with :func:`gcloud_env`. Each API gets its own path prefix
 (``http://127.0.0.1:PORT/<api>/``), so routing never depends on guessing the service from a path.
 The server is also an HTTP proxy: gcloud builds regional Cloud Run hosts
-(``us-central1-<override host>``) that never resolve, and a proxy catches those requests.
+(``us-central1-<override host>``) that never resolve, and a proxy catches those requests. And
+Secret Manager's regional endpoints, ``https://secretmanager.LOCATION.rep.googleapis.com/``
+(where deploy.sh sends each command on a regional secret), reach it as ``CONNECT HOST:443``: for
+a location it serves (``served_locations``) it answers the tunnel over TLS as that host, with a
+certificate from its own throwaway authority (``ca_file``, which :func:`gcloud_env` has gcloud
+trust); each request records the ``host`` it went to. Any other host is refused (502), as one
+that does not resolve.
 
 Run standalone::
 
     python -m devtools.fake_google_apis --port 0 --record requests.jsonl
 
-It prints one line, ``fake google apis listening on 127.0.0.1:PORT``, then serves until killed.
+It prints ``fake google apis listening on 127.0.0.1:PORT``, then a line naming the certificate
+authority to trust for the regional endpoints (``CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE``), then
+serves until killed. ``--served-locations us-central1,europe-west4`` sets the locations Secret
+Manager serves.
 
 Documented rules it enforces
 ----------------------------
@@ -51,6 +60,15 @@ these were read.
 | secret labels: the label rules below | resources.proto Secret.labels | test_secret_labels_follow_the_label_rules |
 | secret payload: at most 64 KiB | resources.proto SecretPayload.data | test_secret_payload_is_at_most_64_kib |
 | secret payload checksum: data_crc32c, when sent, must match | resources.proto SecretPayload.data_crc32c | test_secret_payload_checksum_must_match |
+| regional secrets, ``projects/P/locations/L/secrets/S``, are served by L's regional endpoint ``secretmanager.L.rep.googleapis.com``: create (parent ``projects/P/locations/L``), get, list, versions add and list, IAM policy get and set, update; names come back with the project number and the location | "Secret Manager locations" (regional endpoints); "Create a regional secret" ("Regional endpoints use the following format: SERVICE_NAME.LOCATION.rep.googleapis.com"; gcloud: configure the regional endpoint first); "REST Resource: projects.locations.secrets" (name "projects/*/locations/*/secrets/*"); service.proto CreateSecretRequest.parent, ListSecretsRequest.parent | test_regional_secrets_are_served_by_their_locations_endpoint |
+| the global endpoint refuses a regional name: 400 INVALID_ARGUMENT "The provided Secret ID [...] does not match the expected format [projects/*/secrets/*]" | seen in public reports: googleapis/google-cloud-python#13389, quarkiverse/quarkus-google-cloud-services#919 | test_the_global_endpoint_refuses_regional_names; every regional call deploy.sh makes goes to its location's endpoint: test_every_regional_call_goes_to_its_locations_endpoint_and_no_other |
+| a regional endpoint serves its own location only: a name in another location, or a global name, is refused | "Secret Manager locations" ("Regional endpoints are request endpoints that only allow requests to proceed if the affected resource exists in the location specified by the endpoint") | test_a_regional_endpoint_serves_only_its_own_location |
+| only a location Secret Manager serves has a regional endpoint: a tunnel to any other host is refused, as a host that does not resolve | "Secret Manager locations" (one regional endpoint per supported location) | test_only_served_locations_have_an_endpoint; deploy.sh never calls one: test_a_location_secret_manager_does_not_serve_is_refused_before_anything_is_created |
+| the Locations API, on the global endpoint: GetLocation (``projects/P/locations/L``) returns a served location (name with the project number, location_id), NOT_FOUND for another; ListLocations (``projects/P``) lists the served ones | "Method: projects.locations.get" and "Method: projects.locations.list" (``GET https://secretmanager.googleapis.com/v1/{name=projects/*/locations/*}``); "gcloud secrets locations describe"; AIP-131 (NOT_FOUND) | test_the_locations_api_knows_the_served_locations_only |
+| a regional secret has no replication: a create (or update) carrying one is refused | "REST Resource: projects.locations.secrets" (its JSON representation has no replication field); gcloud refuses ``--replication-policy`` with ``--location`` (surface/secrets/create.py) | test_a_regional_secret_has_no_replication; deploy.sh seeds one without: test_the_regional_seed_secret_is_created_without_replication_in_its_location |
+| a regional secret and a global one with the same id, or two locations' with the same id, are different secrets | "REST Resource: projects.locations.secrets" (the location is part of the name) | test_the_same_id_globally_and_in_two_locations_is_three_secrets |
+| ListSecrets is per location: ``projects/P/locations/L`` lists L's secrets only | "List regional secrets and view secret details" (``gcloud secrets list --location=LOCATION``); service.proto ListSecretsRequest.parent | test_list_secrets_is_per_location |
+| regional secrets follow every secret rule above: secret id, labels, payload, topics, rotation (period 1 h to 100 years, next time 5 minutes ahead, topics needed), IAM policy members and roles | "REST Resource: projects.locations.secrets" (the same fields); the regional "Create rotation schedules" page (the same requirements) | test_regional_secrets_follow_the_same_field_rules |
 | services:batchEnable: at most 20 services | google/api/serviceusage/v1/serviceusage.proto BatchEnableServicesRequest.service_ids | test_batch_enable_takes_at_most_20_services |
 | function id: 1-63 of letters, digits, ``-``, ``_`` (what both sources allow; see unknowns) | functions.proto CreateFunctionRequest.function_id; "Deploy a Cloud Run function" | test_function_id_allowed, test_function_id_refused |
 | function labels: at most 64; keys 1-63 and values 0-63 of lowercase letters (international allowed), digits, ``_``, ``-``; keys start with a lowercase letter | Resource Manager "Creating and managing labels" (Requirements for labels), required by Cloud Run "Configure labels for services" ("Only valid Google Cloud labels"); same regexes as resources.proto Secret.labels | test_function_labels_allowed, test_function_labels_refused; test_fingerprint_label_fits_googles_label_rules (deploy.sh's 40-hex fingerprint) |
@@ -126,6 +144,13 @@ these were read.
 | unknown: what Cloud Monitoring answers a dashboard update with a stale etag (the fake: 409 ABORTED, as for IAM policies); the rules of a dashboard id, and whether a deleted dashboard's id can be used again at once (the fake: any path segment, reusable) | | |
 | unknown: what generateServiceIdentity answers for a project whose agent exists; the fake answers the same email every time | | |
 | unknown: which labels.* a Pub/Sub topic accepts beyond the label rules; deploy.sh sends none | | |
+| unknown: the status of a call on a regional endpoint naming another location's secret or a global one; the fake answers 400 INVALID_ARGUMENT | | |
+| unknown: the global endpoint's refusal of regional names is reported for gRPC clients; the fake refuses REST calls the same way (gcloud sends ``--location`` calls to the global endpoint unless told otherwise, and deploy.sh tells it) | | |
+| unknown: which locations Secret Manager serves (the fake's default set is its own choice; tests set ``served_locations``); the status of GetLocation for one it doesn't serve (the fake: 404 NOT_FOUND), the Location's project (id or number; the fake: number) and other fields; whether a regional endpoint serves the Locations API (the fake: the global one only, which deploy.sh uses) | | |
+| unknown: what a client meets for an unserved location's host is a failed DNS lookup, not an answer; the fake, as the proxy, refuses the tunnel with 502 (gcloud retries, then fails, after about 30 s) | | |
+| unknown: whether Secret Manager refuses or ignores a replication sent for a regional secret, and whether a regional version reports a replication status; the fake refuses it and reports none | | |
+| unknown: whether ListSecrets with parent ``projects/P`` also lists regional secrets; the fake lists the global ones only | | |
+| unknown: whether ``secretmanager.secrets.list`` on the project (the lister role) covers ListSecrets in a location; the fake checks no permissions | | |
 """  # noqa: E501 - the rule table keeps one row per line
 
 from __future__ import annotations
@@ -138,20 +163,28 @@ import io
 import itertools
 import json
 import re
+import shutil
+import signal
+import ssl
 import sys
+import tempfile
 import threading
 import unicodedata
 import zipfile
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import google_crc32c
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = ["API_OVERRIDES", "JSON", "FakeGoogleApis", "RecordedRequest", "gcloud_env"]
 
@@ -185,11 +218,39 @@ SERVICE_IDENTITY_TYPE = "type.googleapis.com/google.api.serviceusage.v1beta1.Ser
 BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
 READ_ONLY_SUFFIXES = (":getIamPolicy", ":testIamPermissions", ":generateUploadUrl")
 
+# Secret Manager's regional endpoints ("Secret Manager locations":
+# SERVICE.LOCATION.rep.googleapis.com). A call to one arrives through the proxy as CONNECT
+# HOST:443, then TLS (see _TunnelCertificates).
+_REGIONAL_HOST = re.compile(
+    r"secretmanager\.(?P<location>[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?)\.rep\.googleapis\.com"
+)
+DEFAULT_SERVED_LOCATIONS = frozenset(
+    {"europe-west1", "europe-west4", "me-central2", "us-central1", "us-east1"}
+)
+"""The locations the fake's Secret Manager serves unless told otherwise (the fake's choice, not
+Google's list: tests set ``served_locations``)."""
+REGIONAL_API = "secretmanager.rep"
+"""The route table's name for Secret Manager's regional endpoints (recorded as api secretmanager,
+with the endpoint's host)."""
 
-def gcloud_env(base_url: str, config_dir: Path, *, project: str | None = None) -> dict[str, str]:
+
+def regional_host(location: str) -> str:
+    return f"secretmanager.{location}.rep.googleapis.com"
+
+
+def gcloud_env(
+    base_url: str,
+    config_dir: Path,
+    *,
+    project: str | None = None,
+    ca_file: Path | None = None,
+) -> dict[str, str]:
     """The environment variables that make gcloud talk only to the fake at ``base_url``.
 
     ``config_dir`` becomes ``CLOUDSDK_CONFIG``, a throwaway gcloud configuration folder.
+    ``ca_file`` (the fake's :attr:`FakeGoogleApis.ca_file`) becomes the CA gcloud trusts, so the
+    fake can answer the HTTPS calls gcloud tunnels through it to Secret Manager's regional
+    endpoints (``https://secretmanager.LOCATION.rep.googleapis.com/``).
     """
     parts = urlsplit(base_url)
     env = {
@@ -204,6 +265,8 @@ def gcloud_env(base_url: str, config_dir: Path, *, project: str | None = None) -
     }
     if project:
         env["CLOUDSDK_CORE_PROJECT"] = project
+    if ca_file is not None:
+        env["CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE"] = str(ca_file)
     for api in API_OVERRIDES:
         env[f"CLOUDSDK_API_ENDPOINT_OVERRIDES_{api.upper()}"] = f"{base_url}/{api}/"
     return env
@@ -211,7 +274,11 @@ def gcloud_env(base_url: str, config_dir: Path, *, project: str | None = None) -
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """One request as the fake saw it. ``body`` is parsed JSON, text, or a summary of binary."""
+    """One request as the fake saw it. ``body`` is parsed JSON, text, or a summary of binary.
+
+    ``host`` is the Google host a tunnelled request went to (a regional endpoint, such as
+    ``secretmanager.us-central1.rep.googleapis.com``); empty for the fake's own address.
+    """
 
     method: str
     api: str
@@ -220,6 +287,13 @@ class RecordedRequest:
     headers: dict[str, str]
     body: Any
     status: int
+    host: str = ""
+
+    @property
+    def location(self) -> str | None:
+        """The location of the regional endpoint the request went to; None: a global one."""
+        match = _REGIONAL_HOST.fullmatch(self.host.rsplit(":", 1)[0]) if self.host else None
+        return match["location"] if match else None
 
     @property
     def mutating(self) -> bool:
@@ -237,6 +311,7 @@ class RecordedRequest:
             "headers": self.headers,
             "body": self.body,
             "status": self.status,
+            "host": self.host,
         }
 
     def text(self) -> str:
@@ -250,6 +325,87 @@ _STATUS_NAMES = {
     409: "ALREADY_EXISTS",
     412: "FAILED_PRECONDITION",
 }
+
+
+class _TunnelCertificates:
+    """A throwaway certificate authority, and a server certificate for each host gcloud tunnels
+    to (Secret Manager's regional endpoints), so the fake can answer them over TLS. gcloud trusts
+    the authority through ``CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE`` (:func:`gcloud_env`)."""
+
+    def __init__(self) -> None:
+        self._key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake google apis test CA")])
+        usage = x509.KeyUsage(
+            digital_signature=True,
+            content_commitment=False,
+            key_encipherment=False,
+            data_encipherment=False,
+            key_agreement=False,
+            key_cert_sign=True,
+            crl_sign=True,
+            encipher_only=False,
+            decipher_only=False,
+        )
+        self.ca = (
+            self._builder(subject, subject, self._key.public_key())
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(usage, critical=True)
+            .sign(self._key, hashes.SHA256())
+        )
+        self.folder = Path(tempfile.mkdtemp(prefix="fake-google-apis-"))
+        self.ca_file = self.folder / "ca.pem"
+        self.ca_file.write_bytes(self.ca.public_bytes(serialization.Encoding.PEM))
+        self._contexts: dict[str, ssl.SSLContext] = {}
+        self._lock = threading.Lock()
+
+    def _builder(
+        self, subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey
+    ) -> x509.CertificateBuilder:
+        now = datetime.now(UTC)
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(hours=1))
+            .not_valid_after(now + timedelta(days=7))
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()),
+                critical=False,
+            )
+        )
+
+    def context(self, host: str) -> ssl.SSLContext:
+        """A server TLS context presenting a certificate for ``host``."""
+        with self._lock:
+            if host not in self._contexts:
+                key = ec.generate_private_key(ec.SECP256R1())
+                subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+                certificate = (
+                    self._builder(subject, self.ca.subject, key.public_key())
+                    .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), False)
+                    .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
+                    .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
+                    .sign(self._key, hashes.SHA256())
+                )
+                pem = self.folder / f"{host}.pem"
+                pem.write_bytes(
+                    certificate.public_bytes(serialization.Encoding.PEM)
+                    + key.private_bytes(
+                        serialization.Encoding.PEM,
+                        serialization.PrivateFormat.PKCS8,
+                        serialization.NoEncryption(),
+                    )
+                )
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                context.load_cert_chain(pem)
+                self._contexts[host] = context
+            return self._contexts[host]
+
+    def close(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class ApiError(Exception):
@@ -1348,6 +1504,31 @@ def _check_widget(widget: Any, field: str) -> None:
 Handler = Callable[["_Call"], Any]
 
 
+def _regional_name_on_the_global_endpoint(c: _Call) -> JSON:
+    """The global endpoint refuses a regional secret's name (seen in public reports:
+    googleapis/google-cloud-python#13389, quarkiverse/quarkus-google-cloud-services#919)."""
+    name = f"projects/{c.params['project']}/locations/{c.params['location']}/secrets"
+    rest = c.params.get("rest")
+    if rest:
+        name += "/" + rest.split(":", 1)[0]
+    raise _invalid(
+        "name",
+        f"The provided Secret ID [{name}] does not match the expected format "
+        "[projects/*/secrets/*]",
+    )
+
+
+def _global_name_on_a_regional_endpoint(c: _Call) -> JSON:
+    """A regional endpoint serves only its own location's secrets ("Secret Manager
+    locations")."""
+    where = regional_host(c.endpoint or "")
+    raise _invalid(
+        "name",
+        f"{where} serves regional secrets of location {c.endpoint} only, not global ones: use "
+        "secretmanager.googleapis.com",
+    )
+
+
 @dataclass
 class _Call:
     """What a route handler sees: path parameters, query and JSON body."""
@@ -1356,6 +1537,8 @@ class _Call:
     query: dict[str, list[str]]
     body: Any
     base_url: str
+    # The location of the regional endpoint the call came through; None: the global one.
+    endpoint: str | None = None
 
     def q(self, name: str, default: str = "") -> str:
         return self.query.get(name, [default])[0]
@@ -1364,8 +1547,16 @@ class _Call:
 class FakeGoogleApis:
     """In-memory Google Cloud control plane for one or more projects, recording every request."""
 
-    def __init__(self, record_path: Path | None = None) -> None:
+    def __init__(
+        self, record_path: Path | None = None, served_locations: frozenset[str] | None = None
+    ) -> None:
         self.record_path = record_path
+        # The locations Secret Manager serves: the Locations API knows these, and only these
+        # have a regional endpoint (the host of any other never resolves).
+        self.served_locations: set[str] = set(
+            DEFAULT_SERVED_LOCATIONS if served_locations is None else served_locations
+        )
+        self._certificates: _TunnelCertificates | None = None
         self.requests: list[RecordedRequest] = []
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
@@ -1404,6 +1595,7 @@ class FakeGoogleApis:
         class _Handler(_RequestHandler):
             api = fake
 
+        self._certificates = self._certificates or _TunnelCertificates()
         self._server = ThreadingHTTPServer((host, port), _Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -1417,11 +1609,31 @@ class FakeGoogleApis:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
+    @property
+    def ca_file(self) -> Path:
+        """The certificate authority to trust for the regional endpoints the fake answers."""
+        if self._certificates is None:
+            raise RuntimeError("the fake is not started")
+        return self._certificates.ca_file
+
+    def tunnel_context(self, host: str) -> ssl.SSLContext | None:
+        """The TLS context to answer a CONNECT to ``host`` with, or None: a host that would not
+        resolve (not a regional endpoint of a location Secret Manager serves)."""
+        match = _REGIONAL_HOST.fullmatch(host)
+        if match is None or match["location"] not in self.served_locations:
+            return None
+        if self._certificates is None:
+            raise RuntimeError("the fake is not started")
+        return self._certificates.context(host)
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        if self._certificates is not None:
+            self._certificates.close()
+            self._certificates = None
 
     def __enter__(self) -> FakeGoogleApis:
         self.start()
@@ -1438,15 +1650,17 @@ class FakeGoogleApis:
         secret_id: str,
         payloads: tuple[bytes, ...] = (),
         labels: dict[str, str] | None = None,
+        location: str | None = None,
     ) -> None:
-        """Create a secret (and versions) directly, as if it had been there before a test."""
+        """Create a secret (and versions) directly, as if it had been there before a test: a
+        regional one in ``location`` (no replication), a global one (automatic) without."""
         with self._lock:
-            body: JSON = {"replication": {"automatic": {}}}
+            body: JSON = {} if location else {"replication": {"automatic": {}}}
             if labels:
                 body["labels"] = dict(labels)
-            self._create_secret(project, secret_id, body)
+            self._create_secret(project, secret_id, body, location)
             for data in payloads:
-                self._add_version(project, secret_id, base64.b64encode(data).decode())
+                self._add_version(project, secret_id, base64.b64encode(data).decode(), location)
 
     def snapshot(self) -> JSON:
         """The fake's state without timestamps, to compare before and after a run."""
@@ -1666,74 +1880,28 @@ class FakeGoogleApis:
             role.pop("deleted", None)
             return self._store_role(role)
 
-        # --- Secret Manager
-        @route("GET", "secretmanager", "/v1/projects/{project}/secrets/{secret}")
-        def get_secret(c: _Call) -> JSON:
-            return self._secret(c.params["project"], c.params["secret"])
+        # --- Secret Manager: the Locations API, on the global endpoint
+        @route("GET", "secretmanager", "/v1/projects/{project}/locations/{location}")
+        def get_location(c: _Call) -> JSON:
+            return self._location(c.params["location"])
 
-        @route("POST", "secretmanager", "/v1/projects/{project}/secrets")
-        def create_secret(c: _Call) -> JSON:
-            check_secret_id(c.q("secretId"))
-            if "labels" in (c.body or {}):
-                check_labels(c.body["labels"])
-            return self._create_secret(c.params["project"], c.q("secretId"), c.body)
+        @route("GET", "secretmanager", "/v1/projects/{project}/locations")
+        def list_locations(_c: _Call) -> JSON:
+            found = [self._location(location) for location in sorted(self.served_locations)]
+            return {"locations": found} if found else {}
 
-        @route("GET", "secretmanager", "/v1/projects/{project}/secrets/{secret}/versions")
-        def list_versions(c: _Call) -> JSON:
-            key = self._secret_key(c.params["project"], c.params["secret"])
-            self._secret(c.params["project"], c.params["secret"])
-            versions = list(reversed(self.secret_versions.get(key, [])))
-            return {"versions": versions, "totalSize": len(versions)} if versions else {}
-
-        @route("POST", "secretmanager", "/v1/projects/{project}/secrets/{secret}:addVersion")
-        def add_version(c: _Call) -> JSON:
-            payload = c.body.get("payload", {})
-            check_payload(payload)
-            version = self._add_version(
-                c.params["project"], c.params["secret"], payload.get("data", "")
-            )
-            if "dataCrc32c" in payload:  # gcloud checks this echo to detect corruption in transit
-                version["clientSpecifiedPayloadChecksum"] = True
-            return version
-
-        @route("GET", "secretmanager", "/v1/projects/{project}/secrets/{secret}:getIamPolicy")
-        def get_secret_policy(c: _Call) -> JSON:
-            return self._secret_policy(c.params["project"], c.params["secret"]).as_json()
-
-        @route("POST", "secretmanager", "/v1/projects/{project}/secrets/{secret}:setIamPolicy")
-        def set_secret_policy(c: _Call) -> JSON:
-            policy = self._secret_policy(c.params["project"], c.params["secret"])
-            check_policy(c.body.get("policy", {}))
-            return policy.replace(c.body.get("policy", {}))
-
-        @route("GET", "secretmanager", "/v1/projects/{project}/secrets")
-        def list_secrets(c: _Call) -> JSON:
-            prefix = self._secret_key(c.params["project"], "")
-            found = [
-                secret
-                for key, secret in sorted(self.secrets.items())
-                if key.startswith(prefix) and secret_matches_filter(secret, c.q("filter"))
-            ]
-            return {"secrets": found, "totalSize": len(found)} if found else {}
-
-        @route("PATCH", "secretmanager", "/v1/projects/{project}/secrets/{secret}")
-        def update_secret(c: _Call) -> JSON:
-            secret = copy.deepcopy(self._secret(c.params["project"], c.params["secret"]))
-            mask = c.q("updateMask") or ",".join(c.body)
-            _apply_mask(secret, c.body, mask)
-            if secret.get("rotation") == {}:
-                del secret["rotation"]
-            if secret.get("topics") == []:
-                del secret["topics"]
-            if "labels" in secret:
-                check_labels(secret["labels"])
-            fields = {part.strip() for part in mask.split(",")}
-            check_secret_notifications(
-                secret, new_next_rotation="rotation.next_rotation_time" in fields
-            )
-            secret["etag"] = f'"{next(self._ids)}"'
-            self.secrets[secret["name"]] = secret
-            return secret
+        # --- Secret Manager: the global endpoint serves global secrets only, and a regional
+        # endpoint its own location's secrets only.
+        for method in ("GET", "POST", "PATCH", "DELETE"):
+            for tail in ("/secrets", "/secrets/{rest*}"):
+                route(
+                    method, "secretmanager", "/v1/projects/{project}/locations/{location}" + tail
+                )(_regional_name_on_the_global_endpoint)
+                route(method, REGIONAL_API, "/v1/projects/{project}" + tail)(
+                    _global_name_on_a_regional_endpoint
+                )
+        self._add_secret_routes("secretmanager", "/v1/projects/{project}")
+        self._add_secret_routes(REGIONAL_API, "/v1/projects/{project}/locations/{location}")
 
         # --- Pub/Sub
         @route("GET", "pubsub", "/v1/projects/{project}/topics/{topic}")
@@ -2036,6 +2204,116 @@ class FakeGoogleApis:
         def run_job(c: _Call) -> JSON:
             return self._job(self._job_name(c.params))
 
+    def _add_secret_routes(self, api: str, base: str) -> None:  # noqa: PLR0915 - a route table
+        """Secret Manager's secret routes on one kind of endpoint: ``api`` "secretmanager" (the
+        global endpoint, global secrets under ``projects/P``) or REGIONAL_API (a regional
+        endpoint, its location's secrets under ``projects/P/locations/L``)."""
+        route = self._route
+        regional = api == REGIONAL_API
+
+        def place(c: _Call) -> tuple[str, str | None]:
+            """The project and location (None: global) of the secret a call names. A regional
+            endpoint serves only its own location ("Secret Manager locations")."""
+            if not regional:
+                return c.params["project"], None
+            location = c.params["location"]
+            if location != c.endpoint:
+                raise _invalid(
+                    "name",
+                    f"Location {location!r} is not served by this regional endpoint "
+                    f"({regional_host(c.endpoint or '')}): use {regional_host(location)}",
+                )
+            return c.params["project"], location
+
+        @route("GET", api, base + "/secrets/{secret}")
+        def get_secret(c: _Call) -> JSON:
+            project, location = place(c)
+            return self._secret(project, c.params["secret"], location)
+
+        @route("POST", api, base + "/secrets")
+        def create_secret(c: _Call) -> JSON:
+            project, location = place(c)
+            check_secret_id(c.q("secretId"))
+            body = c.body or {}
+            if "labels" in body:
+                check_labels(body["labels"])
+            if location is not None and "replication" in body:
+                raise _invalid(
+                    "secret.replication",
+                    "A regional secret has no replication: its data stays in its location",
+                )
+            if "topics" in body or "rotation" in body:
+                check_secret_notifications(body, new_next_rotation=True)
+            return self._create_secret(project, c.q("secretId"), body, location)
+
+        @route("GET", api, base + "/secrets/{secret}/versions")
+        def list_versions(c: _Call) -> JSON:
+            project, location = place(c)
+            self._secret(project, c.params["secret"], location)
+            key = self._secret_key(project, c.params["secret"], location)
+            versions = list(reversed(self.secret_versions.get(key, [])))
+            return {"versions": versions, "totalSize": len(versions)} if versions else {}
+
+        @route("POST", api, base + "/secrets/{secret}:addVersion")
+        def add_version(c: _Call) -> JSON:
+            project, location = place(c)
+            payload = c.body.get("payload", {})
+            check_payload(payload)
+            version = self._add_version(
+                project, c.params["secret"], payload.get("data", ""), location
+            )
+            if "dataCrc32c" in payload:  # gcloud checks this echo to detect corruption in transit
+                version["clientSpecifiedPayloadChecksum"] = True
+            return version
+
+        @route("GET", api, base + "/secrets/{secret}:getIamPolicy")
+        @route("POST", api, base + "/secrets/{secret}:getIamPolicy")
+        def get_secret_policy(c: _Call) -> JSON:
+            project, location = place(c)
+            return self._secret_policy(project, c.params["secret"], location).as_json()
+
+        @route("POST", api, base + "/secrets/{secret}:setIamPolicy")
+        def set_secret_policy(c: _Call) -> JSON:
+            project, location = place(c)
+            policy = self._secret_policy(project, c.params["secret"], location)
+            check_policy(c.body.get("policy", {}))
+            return policy.replace(c.body.get("policy", {}))
+
+        @route("GET", api, base + "/secrets")
+        def list_secrets(c: _Call) -> JSON:
+            project, location = place(c)
+            prefix = self._secret_key(project, "", location)
+            found = [
+                secret
+                for key, secret in sorted(self.secrets.items())
+                if key.startswith(prefix)
+                and "/" not in key.removeprefix(prefix)
+                and secret_matches_filter(secret, c.q("filter"))
+            ]
+            return {"secrets": found, "totalSize": len(found)} if found else {}
+
+        @route("PATCH", api, base + "/secrets/{secret}")
+        def update_secret(c: _Call) -> JSON:
+            project, location = place(c)
+            secret = copy.deepcopy(self._secret(project, c.params["secret"], location))
+            mask = c.q("updateMask") or ",".join(c.body)
+            _apply_mask(secret, c.body, mask)
+            if secret.get("rotation") == {}:
+                del secret["rotation"]
+            if secret.get("topics") == []:
+                del secret["topics"]
+            if "labels" in secret:
+                check_labels(secret["labels"])
+            if location is not None and "replication" in secret:
+                raise _invalid("secret.replication", "A regional secret has no replication")
+            fields = {part.strip() for part in mask.split(",")}
+            check_secret_notifications(
+                secret, new_next_rotation="rotation.next_rotation_time" in fields
+            )
+            secret["etag"] = f'"{next(self._ids)}"'
+            self.secrets[secret["name"]] = secret
+            return secret
+
     # ----------------------------------------------------------------------------- helpers
 
     @staticmethod
@@ -2074,17 +2352,33 @@ class FakeGoogleApis:
         return role
 
     @staticmethod
-    def _secret_key(project: str, secret_id: str) -> str:
-        return f"projects/{PROJECT_NUMBER}/secrets/{secret_id}"
+    def _secret_key(project: str, secret_id: str, location: str | None = None) -> str:
+        """The secret's name as Secret Manager returns it: with the project number, and the
+        location for a regional secret (a regional and a global secret with the same id are two
+        secrets)."""
+        where = f"/locations/{location}" if location else ""
+        return f"projects/{PROJECT_NUMBER}{where}/secrets/{secret_id}"
 
-    def _secret(self, project: str, secret_id: str) -> JSON:
-        key = self._secret_key(project, secret_id)
+    def _secret(self, project: str, secret_id: str, location: str | None = None) -> JSON:
+        key = self._secret_key(project, secret_id, location)
         if key not in self.secrets:
             raise _not_found(f"Secret [{key}]")
         return self.secrets[key]
 
-    def _create_secret(self, project: str, secret_id: str, body: JSON) -> JSON:
-        key = self._secret_key(project, secret_id)
+    def _location(self, location: str) -> JSON:
+        """GetLocation: the Location of a served location; NOT_FOUND for any other."""
+        if location not in self.served_locations:
+            raise _not_found(f"Location [projects/{PROJECT_NUMBER}/locations/{location}]")
+        return {
+            "name": f"projects/{PROJECT_NUMBER}/locations/{location}",
+            "locationId": location,
+            "displayName": location,
+        }
+
+    def _create_secret(
+        self, project: str, secret_id: str, body: JSON, location: str | None = None
+    ) -> JSON:
+        key = self._secret_key(project, secret_id, location)
         if key in self.secrets:
             raise ApiError(409, f"Secret [{key}] already exists.")
         secret = {**copy.deepcopy(body), "name": key, "createTime": _now(), "etag": '"1"'}
@@ -2093,23 +2387,28 @@ class FakeGoogleApis:
         self.secret_policies[key] = _IamPolicy()
         return secret
 
-    def _add_version(self, project: str, secret_id: str, data: str) -> JSON:
-        key = self._secret_key(project, secret_id)
-        self._secret(project, secret_id)
+    def _add_version(
+        self, project: str, secret_id: str, data: str, location: str | None = None
+    ) -> JSON:
+        key = self._secret_key(project, secret_id, location)
+        self._secret(project, secret_id, location)
         versions = self.secret_versions[key]
-        version = {
+        version: JSON = {
             "name": f"{key}/versions/{len(versions) + 1}",
             "state": "ENABLED",
             "createTime": _now(),
             "etag": f'"{len(versions) + 1}"',
-            "replicationStatus": {"automatic": {}},
         }
+        if location is None:  # a regional secret has no replication to report
+            version["replicationStatus"] = {"automatic": {}}
         versions.append({**version, "payload": {"data": data}})
         return version
 
-    def _secret_policy(self, project: str, secret_id: str) -> _IamPolicy:
-        self._secret(project, secret_id)
-        return self.secret_policies[self._secret_key(project, secret_id)]
+    def _secret_policy(
+        self, project: str, secret_id: str, location: str | None = None
+    ) -> _IamPolicy:
+        self._secret(project, secret_id, location)
+        return self.secret_policies[self._secret_key(project, secret_id, location)]
 
     def _topic(self, project: str, topic: str) -> JSON:
         name = f"projects/{project}/topics/{topic}"
@@ -2268,6 +2567,9 @@ def _without_times(value: Any) -> Any:
 class _RequestHandler(BaseHTTPRequestHandler):
     api: FakeGoogleApis
     protocol_version = "HTTP/1.1"
+    # The host of the CONNECT tunnel this handler answers inside (a regional endpoint); "" for a
+    # plain request to the fake or through it as a proxy.
+    tunnel_host = ""
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the request log is the record, not stderr."""
@@ -2287,10 +2589,40 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._handle()
 
+    def do_CONNECT(self) -> None:
+        """gcloud, told to use the fake as its proxy, tunnels HTTPS to a regional endpoint
+        (``secretmanager.L.rep.googleapis.com:443``): answer it over TLS as that host. A host that
+        is no served location's endpoint would not resolve: refuse the tunnel (502)."""
+        host = self.path.rsplit(":", 1)[0]
+        context = self.api.tunnel_context(host)
+        if context is None:
+            self.api.record(RecordedRequest("CONNECT", "", "", {}, {}, None, 502, host=self.path))
+            self.send_error(502, f"{host}: no such host (it does not resolve)")
+            return
+        self.send_response(200, "Connection established")
+        self.end_headers()
+        try:
+            tunnel = context.wrap_socket(self.connection, server_side=True)
+        except (ssl.SSLError, OSError):
+            self.close_connection = True
+            return
+        inner = type("_TunnelHandler", (type(self),), {"tunnel_host": host})
+        try:
+            inner(tunnel, self.client_address, self.server)
+        except OSError:  # the client went away mid-request
+            pass
+        finally:
+            tunnel.close()
+        self.close_connection = True
+
     def _handle(self) -> None:
         url = urlsplit(self.path)  # an absolute URL when we are used as a proxy
         segments = url.path.lstrip("/").split("/", 1)
         api, rest = segments[0], "/" + (segments[1] if len(segments) > 1 else "")
+        endpoint = None
+        if self.tunnel_host:  # the path is the API's own: the host says which API it is
+            api, rest = "secretmanager", url.path
+            endpoint = _REGIONAL_HOST.fullmatch(self.tunnel_host)["location"]  # type: ignore[index]
         query = parse_qs(url.query, keep_blank_values=True)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
@@ -2301,8 +2633,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
             body: Any = {"zip_entries": self.api.uploads.get(rest.strip("/"), []), "size": len(raw)}
         else:
             body = _parse_body(raw, self.headers.get("Content-Type", ""))
-            call = _Call(params={}, query=query, body=body, base_url=self.api.base_url)
-            status, answer = self.api.dispatch(self.command, api, rest, call)
+            call = _Call(
+                params={}, query=query, body=body, base_url=self.api.base_url, endpoint=endpoint
+            )
+            route_api = REGIONAL_API if endpoint is not None else api
+            status, answer = self.api.dispatch(self.command, route_api, rest, call)
 
         self.api.record(
             RecordedRequest(
@@ -2313,6 +2648,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 headers=headers,
                 body=body,
                 status=status,
+                host=self.tunnel_host,
             )
         )
         payload = json.dumps(answer).encode()
@@ -2345,10 +2681,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--record", type=Path, help="append every request to this JSONL file")
+    parser.add_argument(
+        "--served-locations",
+        help="comma-separated locations Secret Manager serves (default: "
+        + ",".join(sorted(DEFAULT_SERVED_LOCATIONS))
+        + ")",
+    )
     args = parser.parse_args(argv)
-    fake = FakeGoogleApis(record_path=args.record)
+    served = None
+    if args.served_locations is not None:
+        served = frozenset(filter(None, (x.strip() for x in args.served_locations.split(","))))
+    fake = FakeGoogleApis(record_path=args.record, served_locations=served)
+    # Terminated, it still removes its certificate folder (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     fake.start(args.host, args.port)
     print(f"fake google apis listening on {fake.base_url.removeprefix('http://')}", flush=True)
+    trust = f"regional endpoints: trust {fake.ca_file} (CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE)"
+    print(trust, flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

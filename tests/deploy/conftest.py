@@ -3,6 +3,9 @@
 gcloud is pointed at the fake with endpoint overrides and a proxy (see
 ``devtools.fake_google_apis.gcloud_env``), a throwaway ``CLOUDSDK_CONFIG`` and a throwaway
 service-account key whose token endpoint is the fake, so ``gcloud auth list`` shows a login.
+Calls deploy.sh sends to Secret Manager's regional endpoints
+(``https://secretmanager.LOCATION.rep.googleapis.com/``) reach the fake as the proxy, over TLS
+with the fake's own certificate authority, which gcloud is told to trust.
 """
 
 from __future__ import annotations
@@ -103,7 +106,7 @@ def fake(tmp_path_factory: pytest.TempPathFactory):
 def fake_env(fake: FakeGoogleApis, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """deploy.sh's environment: a fresh gcloud configuration that only reaches the fake."""
     tmp = tmp_path_factory.mktemp("gcloud")
-    return {**base_env(tmp), **gcloud_env(fake.base_url, tmp / "config")}
+    return {**base_env(tmp), **gcloud_env(fake.base_url, tmp / "config", ca_file=fake.ca_file)}
 
 
 @pytest.fixture(scope="module")

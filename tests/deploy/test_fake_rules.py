@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,7 +22,13 @@ from typing import Any
 import google_crc32c
 import pytest
 
-from devtools.fake_google_apis import BAD_REQUEST_TYPE, JSON, PROJECT_NUMBER, FakeGoogleApis
+from devtools.fake_google_apis import (
+    BAD_REQUEST_TYPE,
+    JSON,
+    PROJECT_NUMBER,
+    FakeGoogleApis,
+    regional_host,
+)
 
 P = "demo-project"
 LOC = f"/v1/projects/{P}/locations/us-central1"
@@ -32,35 +39,72 @@ URL = "https://momento-key-rotation-fakehash-uc.a.run.app"
 
 
 class Api:
-    """Plain HTTP calls to the fake, answering (status, parsed JSON)."""
+    """Plain HTTP calls to the fake, answering (status, parsed JSON). With ``location``, the call
+    goes to that location's Secret Manager endpoint (``https://secretmanager.L.rep.googleapis.com``)
+    through the fake as the proxy, as gcloud sends it (the fake answers as that host, with a
+    certificate of its own authority)."""
 
     def __init__(self, fake: FakeGoogleApis) -> None:
         self.fake = fake
 
     def call(
-        self, method: str, api: str, path: str, body: Any = None, query: str = ""
+        self,
+        method: str,
+        api: str,
+        path: str,
+        body: Any = None,
+        query: str = "",
+        *,
+        location: str | None = None,
     ) -> tuple[int, JSON]:
-        url = f"{self.fake.base_url}/{api}{path}" + (f"?{query}" if query else "")
+        base = f"https://{regional_host(location)}" if location else f"{self.fake.base_url}/{api}"
+        url = base + path + (f"?{query}" if query else "")
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - local fake
         request.add_header("Content-Type", "application/json")
         try:
-            with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - local fake
+            with self.opener().open(request, timeout=10) as answer:
                 return answer.status, json.load(answer)
         except urllib.error.HTTPError as error:
-            return error.code, json.load(error)
+            with error:
+                return error.code, json.load(error)
 
-    def accepted(self, method: str, api: str, path: str, body: Any = None, query: str = "") -> JSON:
-        status, answer = self.call(method, api, path, body, query)
+    def opener(self) -> urllib.request.OpenerDirector:
+        """Plain calls go straight to the fake; HTTPS ones are tunnelled through it."""
+        context = ssl.create_default_context(cafile=str(self.fake.ca_file))
+        return urllib.request.build_opener(
+            urllib.request.ProxyHandler({"https": self.fake.base_url}),
+            urllib.request.HTTPSHandler(context=context),
+        )
+
+    def accepted(
+        self,
+        method: str,
+        api: str,
+        path: str,
+        body: Any = None,
+        query: str = "",
+        *,
+        location: str | None = None,
+    ) -> JSON:
+        status, answer = self.call(method, api, path, body, query, location=location)
         assert status == 200, answer
         return answer
 
     def refused(  # noqa: PLR0917 - reads like the request it sends
-        self, field: str, method: str, api: str, path: str, body: Any = None, query: str = ""
+        self,
+        field: str,
+        method: str,
+        api: str,
+        path: str,
+        body: Any = None,
+        query: str = "",
+        *,
+        location: str | None = None,
     ) -> str:
         """Assert Google's INVALID_ARGUMENT shape and that the fake's state did not change."""
         before = self.fake.snapshot()
-        status, answer = self.call(method, api, path, body, query)
+        status, answer = self.call(method, api, path, body, query, location=location)
         assert status == 400, answer
         error = answer["error"]
         assert (error["code"], error["status"]) == (400, "INVALID_ARGUMENT")
@@ -1408,3 +1452,199 @@ def test_dashboard_edges_allowed(api):
         dashboard(name=f"projects/{PROJECT_NUMBER}/dashboards/by-number"),
     ):
         api.accepted("POST", "monitoring", DASHBOARDS, body)
+
+
+# ---------------------------------------------------------------------------------- regional secrets
+# (issue 17: what deploy.sh sends for projects/P/locations/L/secrets/S, at L's endpoint)
+
+EU, US = "europe-west4", "us-central1"
+
+
+def regional_secrets(location: str) -> str:
+    return f"/v1/projects/{P}/locations/{location}/secrets"
+
+
+def regional_secret(fake: FakeGoogleApis, location: str, **labels: str) -> str:
+    """A new regional secret (with one version) in ``location``; its REST path."""
+    secret_id = unique("reg-")
+    fake.add_secret(P, secret_id, (b"{}",), labels=labels or None, location=location)
+    return f"{regional_secrets(location)}/{secret_id}"
+
+
+def test_regional_secrets_are_served_by_their_locations_endpoint(api, fake):
+    """Create, get, list, add a version, IAM policies and updates, all at L's endpoint, with the
+    secret named projects/P/locations/L/secrets/S (returned with the project number)."""
+    secret_id = unique("reg-")
+    path = f"{regional_secrets(EU)}/{secret_id}"
+    created = api.accepted(
+        "POST", "secretmanager", regional_secrets(EU), {}, f"secretId={secret_id}", location=EU
+    )
+    assert created["name"] == f"projects/{PROJECT_NUMBER}/locations/{EU}/secrets/{secret_id}"
+    assert api.accepted("GET", "secretmanager", path, location=EU)["name"] == created["name"]
+    version = api.accepted(
+        "POST", "secretmanager", f"{path}:addVersion", add_version(b"{}"), location=EU
+    )
+    assert version["name"] == f"{created['name']}/versions/1"
+    assert "replicationStatus" not in version
+    listed = api.accepted("GET", "secretmanager", f"{path}/versions", location=EU)
+    assert [v["name"] for v in listed["versions"]] == [version["name"]]
+    policy = api.accepted("GET", "secretmanager", f"{path}:getIamPolicy", location=EU)
+    binding = {
+        "role": f"projects/{P}/roles/momentoKeyRotator",
+        "members": [f"serviceAccount:{FN_SA}"],
+    }
+    api.accepted(
+        "POST",
+        "secretmanager",
+        f"{path}:setIamPolicy",
+        {"policy": {**policy, "bindings": [binding]}},
+        location=EU,
+    )
+    body = rotation_patch(nextRotationTime=in_minutes(60), rotationPeriod="86400s")
+    updated = api.accepted("PATCH", "secretmanager", path, body, MASK, location=EU)
+    assert updated["topics"] == body["topics"]
+    [request] = [r for r in fake.requests if r.method == "PATCH" and r.path == path]
+    assert (request.host, request.location) == (regional_host(EU), EU)
+
+
+def test_the_global_endpoint_refuses_regional_names(api, fake):
+    path = regional_secret(fake, EU)
+    for method, suffix, body in (
+        ("GET", "", None),
+        ("POST", ":addVersion", add_version(b"{}")),
+        ("GET", ":getIamPolicy", None),
+        ("PATCH", "", {"labels": {}}),
+    ):
+        message = api.refused("name", method, "secretmanager", path + suffix, body)
+        assert "does not match the expected format [projects/*/secrets/*]" in message
+    api.refused("name", "GET", "secretmanager", regional_secrets(EU))
+    api.refused("name", "POST", "secretmanager", regional_secrets(EU), {}, "secretId=x")
+
+
+def test_a_regional_endpoint_serves_only_its_own_location(api, fake):
+    path = regional_secret(fake, EU)
+    message = api.refused("name", "GET", "secretmanager", path, location=US)
+    assert regional_host(EU) in message
+    api.refused(
+        "name", "GET", "secretmanager", f"/v1/projects/{P}/secrets/momento-key", location=EU
+    )
+    api.refused("name", "GET", "secretmanager", f"/v1/projects/{P}/secrets", location=EU)
+
+
+def test_only_served_locations_have_an_endpoint(api, fake):
+    """The host of a location Secret Manager doesn't serve never resolves: the fake, as the
+    proxy, refuses the tunnel, and records it."""
+    mark = fake.mark()
+    with pytest.raises(urllib.error.URLError, match="502"):
+        api.call("GET", "secretmanager", regional_secrets("xx-north9"), location="xx-north9")
+    [tunnel] = fake.since(mark)
+    assert (tunnel.method, tunnel.status) == ("CONNECT", 502)
+    assert tunnel.host == f"{regional_host('xx-north9')}:443"
+
+
+def test_the_locations_api_knows_the_served_locations_only(api, fake):
+    found = api.accepted("GET", "secretmanager", f"/v1/projects/{P}/locations/{EU}")
+    assert found == {
+        "name": f"projects/{PROJECT_NUMBER}/locations/{EU}",
+        "locationId": EU,
+        "displayName": EU,
+    }
+    status, answer = api.call("GET", "secretmanager", f"/v1/projects/{P}/locations/xx-north9")
+    assert (status, answer["error"]["status"]) == (404, "NOT_FOUND")
+    listed = api.accepted("GET", "secretmanager", f"/v1/projects/{P}/locations")
+    assert [loc["locationId"] for loc in listed["locations"]] == sorted(fake.served_locations)
+    fake.served_locations.add("xx-north9")
+    try:
+        api.accepted("GET", "secretmanager", f"/v1/projects/{P}/locations/xx-north9")
+    finally:
+        fake.served_locations.discard("xx-north9")
+
+
+def test_a_regional_secret_has_no_replication(api):
+    api.refused(
+        "secret.replication",
+        "POST",
+        "secretmanager",
+        regional_secrets(EU),
+        AUTOMATIC,
+        f"secretId={unique('reg-')}",
+        location=EU,
+    )
+
+
+def test_the_same_id_globally_and_in_two_locations_is_three_secrets(api, fake):
+    secret_id = unique("same-")
+    fake.add_secret(P, secret_id, (b"global",))
+    for location in (EU, US):
+        api.accepted(
+            "POST",
+            "secretmanager",
+            regional_secrets(location),
+            {},
+            f"secretId={secret_id}",
+            location=location,
+        )
+    names = {
+        f"projects/{PROJECT_NUMBER}/secrets/{secret_id}",
+        f"projects/{PROJECT_NUMBER}/locations/{EU}/secrets/{secret_id}",
+        f"projects/{PROJECT_NUMBER}/locations/{US}/secrets/{secret_id}",
+    }
+    assert names <= set(fake.snapshot()["secrets"])
+    versions = api.accepted(
+        "GET", "secretmanager", f"{regional_secrets(EU)}/{secret_id}/versions", location=EU
+    )
+    assert versions == {}, "the global secret's version is not the regional one's"
+
+
+def test_list_secrets_is_per_location(api, fake):
+    label = unique("l")
+    eu = regional_secret(fake, EU, team=label)
+    regional_secret(fake, US, team=label)
+    fake.add_secret(P, unique("glob-"), labels={"team": label})
+    query = f"filter=labels.team={label}"
+    [listed] = api.accepted("GET", "secretmanager", regional_secrets(EU), query=query, location=EU)[
+        "secrets"
+    ]
+    assert listed["name"] == eu.replace(f"/v1/projects/{P}", f"projects/{PROJECT_NUMBER}")
+    [global_one] = api.accepted("GET", "secretmanager", SECRETS, query=query)["secrets"]
+    assert "/locations/" not in global_one["name"]
+
+
+def test_regional_secrets_follow_the_same_field_rules(api, fake):
+    api.refused(
+        "secret_id", "POST", "secretmanager", regional_secrets(EU), {}, "secretId=a.b", location=EU
+    )
+    api.refused(
+        "labels",
+        "POST",
+        "secretmanager",
+        regional_secrets(EU),
+        {"labels": {"Env": "x"}},
+        f"secretId={unique('reg-')}",
+        location=EU,
+    )
+    path = regional_secret(fake, EU)
+    api.refused(
+        "payload.data",
+        "POST",
+        "secretmanager",
+        f"{path}:addVersion",
+        add_version(b"x" * 65537),
+        location=EU,
+    )
+    for body, field in (
+        (
+            rotation_patch(nextRotationTime=in_minutes(60), rotationPeriod="1800s"),
+            "secret.rotation.rotation_period",
+        ),
+        (
+            rotation_patch(nextRotationTime=in_minutes(4), rotationPeriod="3600s"),
+            "secret.rotation.next_rotation_time",
+        ),
+        ({"rotation": {"nextRotationTime": in_minutes(60)}}, "secret.rotation"),
+    ):
+        api.refused(field, "PATCH", "secretmanager", path, body, MASK, location=EU)
+    bad = {"policy": {"bindings": [{"role": "owner", "members": [f"serviceAccount:{FN_SA}"]}]}}
+    api.refused(
+        "policy.bindings[0].role", "POST", "secretmanager", f"{path}:setIamPolicy", bad, location=EU
+    )
