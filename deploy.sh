@@ -24,6 +24,13 @@ ROTATOR_PERMISSIONS=(
 )
 readonly ROTATOR_PERMISSIONS
 
+# With --destroy-after only: the function destroys disabled versions a second window after their
+# retention ended. Destroying is irreversible, so the role holds it only when asked for.
+DESTROYER_PERMISSIONS=(
+  secretmanager.versions.destroy # DESTROY_AFTER: destroy long-disabled versions (never the latest)
+)
+readonly DESTROYER_PERMISSIONS
+
 # With --label: the function lists the secrets carrying the label, so it needs this one permission
 # at project level (IAM conditions cannot match a secret's labels). A second custom role.
 LISTER_PERMISSIONS=(
@@ -141,6 +148,10 @@ Rotation (passed to the function; first checked by its own parser, rotation/chec
                                                                    [REFRESH_BEFORE; 3d]
   --retention DUR           Keep superseded versions enabled this long. [RETENTION; 7d]
   --min-enabled-versions N  Never leave fewer enabled versions.    [MIN_ENABLED_VERSIONS; 1]
+  --destroy-after DUR       Destroy a disabled version once its retention ended this long ago
+                            (30d); never the latest, an aliased or an enabled one. Adds
+                            secretmanager.versions.destroy to the function's role; a re-run
+                            without it takes that away again.     [DESTROY_AFTER; off]
   --function-dry-run        Deploy the function in dry-run mode: it reports, writes nothing.
                                                                    [FUNCTION_DRY_RUN; false]
   --reads-per-minute N      Most Secret Manager reads (get, list) the function sends in any
@@ -390,6 +401,7 @@ secrets_csv=${ROTATION_SECRETS:-}
 refresh_before=${REFRESH_BEFORE:-3d}
 retention=${RETENTION:-7d}
 min_enabled_versions=${MIN_ENABLED_VERSIONS:-1}
+destroy_after=${DESTROY_AFTER:-}
 function_dry_run=${FUNCTION_DRY_RUN:-false}
 reads_per_minute=${SECRET_MANAGER_READS_PER_MINUTE:-300}
 writes_per_minute=${SECRET_MANAGER_WRITES_PER_MINUTE:-300}
@@ -461,6 +473,7 @@ while ((i < ${#args[@]})); do
     --refresh-before) take && refresh_before=$value ;;
     --retention) take && retention=$value ;;
     --min-enabled-versions) take && min_enabled_versions=$value ;;
+    --destroy-after) take && destroy_after=$value ;;
     --reads-per-minute) take && reads_per_minute=$value ;;
     --writes-per-minute) take && writes_per_minute=$value ;;
     --schedule) take && schedule=$value ;;
@@ -645,6 +658,7 @@ function_env+=(
   "SECRET_MANAGER_WRITES_PER_MINUTE=$writes_per_minute"
   "FUNCTION_TIMEOUT=${timeout}s"
 )
+[[ -z $destroy_after ]] || function_env+=("DESTROY_AFTER=$destroy_after")
 # The job's schedule, so the function knows when its next run comes (and refreshes a key now that
 # would not outlive it). Without a job there is no schedule to pass.
 if [[ $scheduler == true ]]; then
@@ -687,6 +701,7 @@ setting_source() {
     REFRESH_BEFORE) printf '%s' "--refresh-before (REFRESH_BEFORE)" ;;
     RETENTION) printf '%s' "--retention (RETENTION)" ;;
     MIN_ENABLED_VERSIONS) printf '%s' "--min-enabled-versions (MIN_ENABLED_VERSIONS)" ;;
+    DESTROY_AFTER) printf '%s' "--destroy-after (DESTROY_AFTER)" ;;
     DRY_RUN) printf '%s' "--function-dry-run (FUNCTION_DRY_RUN)" ;;
     SECRET_MANAGER_READS_PER_MINUTE)
       printf '%s' "--reads-per-minute (SECRET_MANAGER_READS_PER_MINUTE)" ;;
@@ -1133,9 +1148,11 @@ ensure_role() {
 }
 
 ensure_rotator_role() {
+  local permissions=("${ROTATOR_PERMISSIONS[@]}")
+  [[ -z $destroy_after ]] || permissions+=("${DESTROYER_PERMISSIONS[@]}")
   ensure_role "$role_id" --role-id "Momento key rotator" \
-    "Read, add and disable versions of the Momento key secrets, and hold their rotation lease (deploy.sh)" \
-    "${ROTATOR_PERMISSIONS[@]}"
+    "Read, add and retire versions of the Momento key secrets, and hold their rotation lease (deploy.sh)" \
+    "${permissions[@]}"
 }
 
 # With --label: the function lists the labelled secrets, which needs secrets.list on the project.

@@ -401,10 +401,22 @@ def test_missing_gcloud_fails_with_a_clear_message(tmp_path):
             "--refresh-before (REFRESH_BEFORE): REFRESH_BEFORE='3 days' is not valid",
         ),
         ((*DEPLOY_ARGS, "--timeout", "0"), "--timeout '0'"),
+        (
+            (*DEPLOY_ARGS, "--destroy-after", "soon"),
+            "--destroy-after (DESTROY_AFTER): DESTROY_AFTER='soon' is not valid",
+        ),
         (("--project", PROJECT, "--secrets", "projects/elsewhere/secrets/k"), "outside --project"),
         ((*DEPLOY_ARGS, "--bogus"), "unknown option: --bogus"),
     ],
-    ids=["no-project", "no-secrets", "bad-duration", "bad-timeout", "other-project", "typo"],
+    ids=[
+        "no-project",
+        "no-secrets",
+        "bad-duration",
+        "bad-timeout",
+        "bad-destroy-after",
+        "other-project",
+        "typo",
+    ],
 )
 def test_bad_or_missing_flags_fail_before_anything_runs(tmp_path, args, message):
     done = _run_deploy(*args, env=base_env(tmp_path))
