@@ -32,7 +32,7 @@ import grpc
 
 from devtools.emulators.momento import MomentoEmulator
 from devtools.emulators.secret_manager import SecretManagerEmulator
-from rotation.token import parse_key
+from momento_key_common.token import parse_key
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "demo-project"

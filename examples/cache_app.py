@@ -1,8 +1,8 @@
 """An application that keeps using Momento while its key is rotated underneath it.
 
-It reads its key with :class:`rotation.consumer.KeyReader`, builds a ``momento.CacheClient``
-from :meth:`~rotation.consumer.KeyReader.credential_provider`, builds a new client whenever the
-reader hands out a new key, and calls :meth:`~rotation.consumer.KeyReader.invalidate` when
+It reads its key with :class:`momento_key_reader.KeyReader`, builds a ``momento.CacheClient``
+from :meth:`~momento_key_reader.KeyReader.credential_provider`, builds a new client whenever the
+reader hands out a new key, and calls :meth:`~momento_key_reader.KeyReader.invalidate` when
 Momento answers with an authentication error. Its work is one ``list_caches`` call per
 interval: a real application would get and set items the same way.
 
@@ -36,8 +36,7 @@ from momento import CacheClient, Configurations
 from momento.auth import CredentialProvider
 from momento.errors import MomentoErrorCode
 from momento.responses import ListCaches
-
-from rotation.consumer import KeyReader, KeyUnavailableError
+from momento_key_reader import KeyReader, KeyUnavailableError
 
 DEFAULT_TTL = timedelta(minutes=10)
 
@@ -129,11 +128,11 @@ def call_once(reader: KeyReader, momento: Momento, report: Report) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    # The reader logs to the "rotation.consumer" logger; show its INFO lines with ours.
+    # The reader logs to the "momento_key_reader" logger; show its INFO lines with ours.
     logging.basicConfig(
         stream=sys.stdout, level=logging.WARNING, format="app log: %(levelname)s %(message)s"
     )
-    logging.getLogger("rotation.consumer").setLevel(logging.INFO)
+    logging.getLogger("momento_key_reader").setLevel(logging.INFO)
     reader = KeyReader(
         args.secret,
         project=args.project,

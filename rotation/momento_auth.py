@@ -21,16 +21,16 @@ from momento.errors.error_converter import convert_error
 from momento.internal.services import Service
 from momento_wire_types import auth_pb2, auth_pb2_grpc, controlclient_pb2, controlclient_pb2_grpc
 
-from rotation.errors import (
+from momento_key_common.errors import (
     ErrorCode,
     MomentoAuthenticationError,
     MomentoError,
     MomentoTimeoutError,
     TokenDocumentError,
 )
+from momento_key_common.redact import scrub
+from momento_key_common.token import ApiKey, RefreshedKey
 from rotation.ports import Verification
-from rotation.redact import scrub
-from rotation.token import ApiKey, RefreshedKey
 
 _TLS_PORT = 443
 

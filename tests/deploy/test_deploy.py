@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from devtools.fake_google_apis import JSON, FakeGoogleApis, RecordedRequest, check_labels
+from momento_key_common.errors import RotationError
 from rotation.check import check_document
-from rotation.errors import RotationError
 from tests.keys import v1_key
 
 from .conftest import DEPLOY_SH, PROJECT, REPO, Deployer, Run, base_env

@@ -26,8 +26,8 @@ from momento_wire_types import auth_pb2, auth_pb2_grpc
 
 from devtools.emulators.momento import IssuedKey, MomentoEmulator
 from devtools.emulators.secret_manager import EmulatorError, SecretManagerEmulator
-from rotation.errors import RotationError
-from rotation.token import parse_document
+from momento_key_common.errors import RotationError
+from momento_key_common.token import parse_document
 
 ROOT = Path(__file__).resolve().parents[2]
 # What a result says when a refresh may have happened whose key could not be stored.

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rotation.errors import ErrorCode
+from momento_key_common.errors import ErrorCode
 
 
 @dataclass(frozen=True)
