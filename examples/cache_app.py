@@ -6,13 +6,14 @@ reader hands out a new key, and calls :meth:`~momento_key_reader.KeyReader.inval
 Momento answers with an authentication error. Its work is one ``list_caches`` call per
 interval: a real application would get and set items the same way.
 
-Run it from the repository root, on Google Cloud (with Application Default Credentials)::
+It needs the reader installed (``pip install './reader[momento]'``). Run it on Google Cloud
+(with Application Default Credentials)::
 
-    python -m examples.cache_app --secret momento-api-key --project my-project
+    python examples/cache_app.py --secret momento-api-key --project my-project
 
 or against the local emulators, as ``python -m devtools.consumer_demo`` does::
 
-    SECRET_MANAGER_EMULATOR_HOST=127.0.0.1:8085 python -m examples.cache_app \\
+    SECRET_MANAGER_EMULATOR_HOST=127.0.0.1:8085 python examples/cache_app.py \\
         --secret projects/demo-project/secrets/momento-api-key --momento-emulator 127.0.0.1:PORT
 
 It prints one line whenever what it sees changes, and a summary when stopped (SIGINT, SIGTERM
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
@@ -133,10 +133,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stdout, level=logging.WARNING, format="app log: %(levelname)s %(message)s"
     )
     logging.getLogger("momento_key_reader").setLevel(logging.INFO)
+    # The reader finds SECRET_MANAGER_EMULATOR_HOST and GOOGLE_CLOUD_PROJECT itself, as the
+    # function does.
     reader = KeyReader(
         args.secret,
         project=args.project,
-        emulator_host=os.environ.get("SECRET_MANAGER_EMULATOR_HOST"),
         max_age=timedelta(seconds=args.max_age),
         min_interval=timedelta(seconds=args.min_interval),
     )
