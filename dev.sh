@@ -3,6 +3,7 @@
 #   ./dev.sh demo   run a whole rotation on local emulators, showing before and after
 #   ./dev.sh serve  the function on local emulators, in the foreground, for your own requests
 #   ./dev.sh test   lint, type-check and run every test
+#   ./dev.sh wheel  build the reader's wheel into dist/, for applications to install
 # Setup is a virtualenv in .venv with requirements-dev.txt, redone when the requirements change.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -17,7 +18,7 @@ setup() {
   fi
   local stamp="$VENV/.requirements.sha256"
   local wanted
-  wanted="$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)"
+  wanted="$(cat requirements.txt requirements-dev.txt reader/pyproject.toml | sha256sum | cut -d' ' -f1)"
   if [[ ! -x "$VENV/bin/python" ]]; then
     "$PYTHON" -m venv "$VENV"
   fi
@@ -49,5 +50,8 @@ case "${1:-}" in
   demo) shift; setup; "$VENV/bin/python" -m devtools.demo "$@" ;;
   serve) shift; setup; exec "$VENV/bin/python" -m devtools.serve "$@" ;;
   test) shift; setup; run_tests "$@" ;;
-  *) echo "usage: ./dev.sh demo [--regional] | ./dev.sh serve [--regional] [--port N ...] | ./dev.sh test [pytest args]" >&2; exit 2 ;;
+  # pip builds from the source tree, where the reader's wheel finds ../momento_key_common.
+  wheel) shift; setup; "$VENV/bin/python" -m pip wheel --quiet --no-deps --wheel-dir dist ./reader "$@"
+    ls dist/momento_key_reader-*.whl ;;
+  *) echo "usage: ./dev.sh demo [--regional] | ./dev.sh serve [--regional] [--port N ...] | ./dev.sh test [pytest args] | ./dev.sh wheel" >&2; exit 2 ;;
 esac

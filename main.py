@@ -10,8 +10,8 @@ import flask
 import functions_framework
 from cloudevents.http import CloudEvent
 
+from momento_key_common.errors import ConfigError, RequestError
 from rotation.config import load_config
-from rotation.errors import ConfigError, RequestError
 from rotation.http import handle, refuse
 from rotation.pubsub import RedeliverError, handle_event
 from rotation.request import read_body

@@ -86,7 +86,8 @@ print(json.dumps({"peak_kib": PEAK_KIB, "status": int(statuses[0].split()[0]),
 """
 _FLEET = """
 import collections, contextlib, json, os, sys, time
-from rotation import redact, service
+from momento_key_common import redact
+from rotation import service
 from rotation.config import load_config
 from rotation.request import RotationRequest
 from rotation.runtime import Runtime

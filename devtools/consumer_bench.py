@@ -1,7 +1,7 @@
 """``python -m devtools.consumer_bench``: Secret Manager accesses per hour, for one process.
 
 Counts, not timings. A simulated clock drives one hour of calls, 50 a second, through the real
-:class:`rotation.consumer.KeyReader` over an in-memory client that counts accesses. Each
+:class:`momento_key_reader.KeyReader` over an in-memory client that counts accesses. Each
 scenario is compared with reading the secret on every call. The run is deterministic, so it
 prints the same numbers on every machine.
 """
@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from google.api_core import exceptions
+from momento_key_reader import DEFAULT_MARGIN, DEFAULT_MAX_AGE, KeyReader
 
 from devtools.emulators.momento import sign_jwt, wrap_v1
-from rotation.consumer import DEFAULT_MARGIN, DEFAULT_MAX_AGE, KeyReader
-from rotation.token import parse_key
+from momento_key_common.token import parse_key
 
 SECRET = "projects/bench-project/secrets/momento-api-key"
 START = 1_900_000_000.0
@@ -167,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--calls-per-second", type=int, default=50)
     args = parser.parse_args(argv)
     # The outage scenario logs a warning per failed read; the counts are what this reports.
-    logging.getLogger("rotation.consumer").setLevel(logging.CRITICAL)
+    logging.getLogger("momento_key_reader").setLevel(logging.CRITICAL)
     print("\n".join(report(args.calls_per_second)))
     return 0
 

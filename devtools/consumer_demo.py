@@ -17,12 +17,14 @@ the function printed.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import queue
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from datetime import timedelta
@@ -32,7 +34,7 @@ import grpc
 
 from devtools.emulators.momento import MomentoEmulator
 from devtools.emulators.secret_manager import SecretManagerEmulator
-from rotation.token import parse_key
+from momento_key_common.token import parse_key
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "demo-project"
@@ -47,11 +49,20 @@ _INHERITED = ("PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR")
 class App:
     """examples/cache_app.py in its own process; its lines are relayed and can be awaited."""
 
-    def __init__(self, secret_manager: str, momento: str) -> None:
+    def __init__(self, secret_manager: str, momento: str, python: str | None) -> None:
+        # With another Python (a venv with the reader's wheel), the script runs by its path
+        # from a scratch folder, so nothing of this checkout is importable but what it installed.
+        launch = (
+            [python, str(ROOT / "examples" / "cache_app.py")]
+            if python
+            else [
+                sys.executable,
+                "-m",
+                "examples.cache_app",
+            ]
+        )
         command = [
-            sys.executable,
-            "-m",
-            "examples.cache_app",
+            *launch,
             "--secret",
             SECRET,
             "--momento-emulator",
@@ -68,9 +79,10 @@ class App:
         print(f"demo: starting the app: python {' '.join(command[1:])}", flush=True)
         self.output: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
+        self._scratch = tempfile.TemporaryDirectory(prefix="cache-app-")
         self._process = subprocess.Popen(
             command,
-            cwd=ROOT,
+            cwd=self._scratch.name if python else ROOT,
             env=_child_env(SECRET_MANAGER_EMULATOR_HOST=secret_manager),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -111,10 +123,18 @@ class App:
             self._process.kill()
             code = self._process.wait()
         self._relaying.join(WAIT_SECONDS)  # let the relay print the app's last lines
+        self._scratch.cleanup()
         return code
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devtools.consumer_demo")
+    parser.add_argument(
+        "--python",
+        help="run the app with this Python (a venv with momento-key-reader installed) instead "
+        "of this checkout's",
+    )
+    python = parser.parse_args(argv).python
     with SecretManagerEmulator() as secret_manager, MomentoEmulator() as momento:
         print(
             f"demo: Secret Manager emulator on {secret_manager.address}, Momento emulator on "
@@ -126,7 +146,7 @@ def main() -> int:
         secret_manager.add_version(SECRET, json.dumps(issued.console_json()).encode())
         print(f"demo: seeded {SECRET} with a key that expires in 1 day (version 1)", flush=True)
         printed: list[str] = []
-        app = App(secret_manager.address, momento.address)
+        app = App(secret_manager.address, momento.address, python)
         try:
             app.expect("list_caches ok with the key from version 1")
             rotated_at = rotate(secret_manager, momento, printed)

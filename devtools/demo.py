@@ -21,7 +21,7 @@ from typing import Any
 
 from devtools.local_stack import PROJECT, REGION, REGIONAL_SECRET, SECRET, local_stack
 from devtools.pubsub_emulator import PubSubUnavailableError, pubsub_emulator
-from rotation.token import parse_document
+from momento_key_common.token import parse_document
 
 # The function's default is 7d. The demo's version 1 was superseded two seconds ago, so a
 # one-second retention lets the demo show the sweep disabling it.

@@ -1,18 +1,19 @@
 """An application that keeps using Momento while its key is rotated underneath it.
 
-It reads its key with :class:`rotation.consumer.KeyReader`, builds a ``momento.CacheClient``
-from :meth:`~rotation.consumer.KeyReader.credential_provider`, builds a new client whenever the
-reader hands out a new key, and calls :meth:`~rotation.consumer.KeyReader.invalidate` when
+It reads its key with :class:`momento_key_reader.KeyReader`, builds a ``momento.CacheClient``
+from :meth:`~momento_key_reader.KeyReader.credential_provider`, builds a new client whenever the
+reader hands out a new key, and calls :meth:`~momento_key_reader.KeyReader.invalidate` when
 Momento answers with an authentication error. Its work is one ``list_caches`` call per
 interval: a real application would get and set items the same way.
 
-Run it from the repository root, on Google Cloud (with Application Default Credentials)::
+It needs the reader installed (``pip install './reader[momento]'``). Run it on Google Cloud
+(with Application Default Credentials)::
 
-    python -m examples.cache_app --secret momento-api-key --project my-project
+    python examples/cache_app.py --secret momento-api-key --project my-project
 
 or against the local emulators, as ``python -m devtools.consumer_demo`` does::
 
-    SECRET_MANAGER_EMULATOR_HOST=127.0.0.1:8085 python -m examples.cache_app \\
+    SECRET_MANAGER_EMULATOR_HOST=127.0.0.1:8085 python examples/cache_app.py \\
         --secret projects/demo-project/secrets/momento-api-key --momento-emulator 127.0.0.1:PORT
 
 It prints one line whenever what it sees changes, and a summary when stopped (SIGINT, SIGTERM
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
@@ -36,8 +36,7 @@ from momento import CacheClient, Configurations
 from momento.auth import CredentialProvider
 from momento.errors import MomentoErrorCode
 from momento.responses import ListCaches
-
-from rotation.consumer import KeyReader, KeyUnavailableError
+from momento_key_reader import KeyReader, KeyUnavailableError
 
 DEFAULT_TTL = timedelta(minutes=10)
 
@@ -129,15 +128,16 @@ def call_once(reader: KeyReader, momento: Momento, report: Report) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    # The reader logs to the "rotation.consumer" logger; show its INFO lines with ours.
+    # The reader logs to the "momento_key_reader" logger; show its INFO lines with ours.
     logging.basicConfig(
         stream=sys.stdout, level=logging.WARNING, format="app log: %(levelname)s %(message)s"
     )
-    logging.getLogger("rotation.consumer").setLevel(logging.INFO)
+    logging.getLogger("momento_key_reader").setLevel(logging.INFO)
+    # The reader finds SECRET_MANAGER_EMULATOR_HOST and GOOGLE_CLOUD_PROJECT itself, as the
+    # function does.
     reader = KeyReader(
         args.secret,
         project=args.project,
-        emulator_host=os.environ.get("SECRET_MANAGER_EMULATOR_HOST"),
         max_age=timedelta(seconds=args.max_age),
         min_interval=timedelta(seconds=args.min_interval),
     )

@@ -21,10 +21,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from momento_key_common.errors import ErrorCode, RotationError, TokenDocumentError
+from momento_key_common.token import REFRESH_TOKEN_FIELD, parse_document
 from rotation.config import load_config
-from rotation.errors import ErrorCode, RotationError, TokenDocumentError
 from rotation.policy import budget_warning, decide
-from rotation.token import REFRESH_TOKEN_FIELD, parse_document
 
 EXIT_OK, EXIT_INVALID = 0, 2
 _USAGE = "usage: python3 -m rotation.check config | document FILE"

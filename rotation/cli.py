@@ -29,21 +29,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rotation import logs, redact, service
-from rotation.check import check_document
-from rotation.config import Config, load_config
-from rotation.discovery import managed_secrets
-from rotation.errors import (
+from momento_key_common import redact
+from momento_key_common.errors import (
     ConfigError,
     NotRefreshableError,
     RotationError,
     SetupError,
     TokenDocumentError,
 )
+from momento_key_common.token import parse_document
+from rotation import logs, service
+from rotation.check import check_document
+from rotation.config import Config, load_config
+from rotation.discovery import managed_secrets
 from rotation.policy import epoch_to_rfc3339
 from rotation.request import RotationRequest
 from rotation.runtime import Runtime
-from rotation.token import parse_document
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 COMMANDS = ("rotate", "seed", "status")

@@ -17,14 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from rotation import names
+from momento_key_common import names
+from momento_key_common.errors import ConfigError
 from rotation.durations import (
     DURATION_FORM,
     DurationTooLongError,
     format_duration,
     parse_duration,
 )
-from rotation.errors import ConfigError
 from rotation.schedule import CRON_FORM, CronSchedule, ScheduleError, TimeZoneError
 from rotation.schedule import parse as parse_schedule
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rotation.errors import ErrorCode, SecretStoreError, SetupError
+from momento_key_common.errors import ErrorCode, SecretStoreError, SetupError
 
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials

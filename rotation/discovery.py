@@ -9,7 +9,7 @@ so the two name the same secret). The location stays: it is part of the secret's
 
 from __future__ import annotations
 
-from rotation import names
+from momento_key_common import names
 from rotation.config import Config
 from rotation.ports import SecretStore
 

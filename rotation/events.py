@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from rotation.errors import ErrorCode, RotationError
-from rotation.names import FULL_SECRET_NAME
+from momento_key_common.errors import ErrorCode, RotationError
+from momento_key_common.names import FULL_SECRET_NAME
 
 ROTATE = "SECRET_ROTATE"
 DELETE = "SECRET_DELETE"

@@ -10,10 +10,17 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from rotation import logs, redact, service
+from momento_key_common import redact
+from momento_key_common.errors import (
+    ErrorCode,
+    RequestError,
+    RotationError,
+    SecretStoreError,
+    SetupError,
+)
+from rotation import logs, service
 from rotation.config import Config
 from rotation.discovery import managed_secrets
-from rotation.errors import ErrorCode, RequestError, RotationError, SecretStoreError, SetupError
 from rotation.request import parse_request
 from rotation.runtime import Runtime
 

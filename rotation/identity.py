@@ -13,8 +13,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from rotation import names
-from rotation.errors import RotationError
+from momento_key_common import names
+from momento_key_common.errors import RotationError
 
 
 def _name(text: str) -> names.SecretName:

@@ -57,7 +57,7 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from rotation.errors import ErrorCode, RotationError, SecretStoreError
+from momento_key_common.errors import ErrorCode, RotationError, SecretStoreError
 from rotation.ports import SecretMetadata, SecretStore
 
 # Annotation keys must be 1-63 characters, start and end with an alphanumeric, with only

@@ -12,7 +12,7 @@ import sys
 import threading
 from typing import Any, TextIO
 
-from rotation.redact import scrub
+from momento_key_common.redact import scrub
 
 _lock = threading.Lock()
 # None: sys.stdout as it is at each write (Cloud Logging reads stdout; tests swap it).

@@ -2,7 +2,8 @@
 
 Momento's Python SDK has no refresh method (client-sdk-python#444), so this calls the RPC with
 the generated stubs from ``momento-wire-types``, on the control endpoint over TLS as the other
-SDKs do. ``momento`` names the error codes; the key's endpoint comes from :mod:`rotation.token`.
+SDKs do. ``momento`` names the error codes; the key's endpoint comes from
+:mod:`momento_key_common.token`.
 
 This module imports Momento's packages at import time on purpose: :mod:`rotation.runtime`
 imports it only when a key actually needs refreshing, so a run with nothing to do never pays for
@@ -21,16 +22,16 @@ from momento.errors.error_converter import convert_error
 from momento.internal.services import Service
 from momento_wire_types import auth_pb2, auth_pb2_grpc, controlclient_pb2, controlclient_pb2_grpc
 
-from rotation.errors import (
+from momento_key_common.errors import (
     ErrorCode,
     MomentoAuthenticationError,
     MomentoError,
     MomentoTimeoutError,
     TokenDocumentError,
 )
+from momento_key_common.redact import scrub
+from momento_key_common.token import ApiKey, RefreshedKey
 from rotation.ports import Verification
-from rotation.redact import scrub
-from rotation.token import ApiKey, RefreshedKey
 
 _TLS_PORT = 443
 
@@ -64,7 +65,8 @@ _MEANING: dict[MomentoErrorCode, tuple[ErrorCode, str]] = {
         ErrorCode.LIMIT_EXCEEDED,
         "Momento rate-limited the call; run again later",
     ),
-    # INTERNAL is transient everywhere (rotation.grpc_status): the same call may work later.
+    # INTERNAL is transient everywhere (momento_key_common.grpc_status): the same call may work
+    # later.
     MomentoErrorCode.INTERNAL_SERVER_ERROR: (
         ErrorCode.MOMENTO_INTERNAL,
         "Momento failed internally; run again later",
@@ -146,7 +148,7 @@ class MomentoAuthClient:
 
 def _control_host(key: ApiKey) -> str:
     # The SDKs derive control.<E> from the key's endpoint E; the key is already parsed
-    # (rotation.token), so momento's deprecated from_string is not needed.
+    # (momento_key_common.token), so momento's deprecated from_string is not needed.
     if not key.endpoint:
         raise TokenDocumentError(
             "the stored key names no endpoint, so Momento's control endpoint is unknown; check "

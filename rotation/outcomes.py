@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from rotation import redact
-from rotation.errors import ErrorCode
+from momento_key_common import redact
+from momento_key_common.errors import ErrorCode
 
 # Cloud Logging's severities, least to most severe.
 SEVERITIES = ("INFO", "WARNING", "ERROR", "CRITICAL")

@@ -50,8 +50,9 @@ from contextvars import ContextVar
 from enum import StrEnum
 from typing import Any
 
-from rotation import logs, names
-from rotation.errors import ErrorCode, SecretStoreError
+from momento_key_common import names
+from momento_key_common.errors import ErrorCode, SecretStoreError
+from rotation import logs
 
 WINDOW_SECONDS = 60.0
 # Secret Manager's soft limits on global secrets ("Quotas and limits"): AddSecretVersion and

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from momento_key_common.errors import ErrorCode, NotRefreshableError, RotationError
+from momento_key_common.token import MAX_EPOCH_SECONDS, TokenDocument
 from rotation.durations import format_duration
-from rotation.errors import ErrorCode, NotRefreshableError, RotationError
 from rotation.schedule import RETRY_MARGIN
-from rotation.token import MAX_EPOCH_SECONDS, TokenDocument
 
 if TYPE_CHECKING:
     from rotation.config import Config

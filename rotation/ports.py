@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Protocol
 
+from momento_key_common.token import ApiKey, RefreshedKey
 from rotation.retention import VersionInfo
-from rotation.token import ApiKey, RefreshedKey
 
 
 @dataclass(frozen=True, repr=False)

@@ -31,10 +31,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from rotation import logs, redact
-from rotation import names as secret_names
+from momento_key_common import names as secret_names
+from momento_key_common import redact
+from momento_key_common.errors import ErrorCode, RotationError
+from rotation import logs
 from rotation.discovery import managed_secrets
-from rotation.errors import ErrorCode, RotationError
 from rotation.events import DELETE, EventError, SecretEvent, parse_event
 from rotation.policy import rfc3339
 from rotation.ports import SecretStore

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from momento_key_common.errors import ConfigError, ErrorCode, RequestError
 from rotation.config import Config, has_surrogates, resolve_secret_name
-from rotation.errors import ConfigError, ErrorCode, RequestError
 
 MAX_BODY_BYTES = 16 * 1024
 # No field takes a number; longer ones are only described (int() refuses past 4300 digits).

@@ -29,10 +29,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rotation import logs, redact
-from rotation.config import Config
-from rotation.durations import format_duration
-from rotation.errors import (
+from momento_key_common import redact
+from momento_key_common.errors import (
     ErrorCode,
     KeyNotStoredError,
     MomentoAuthenticationError,
@@ -41,6 +39,18 @@ from rotation.errors import (
     RotationError,
     SecretStoreError,
 )
+from momento_key_common.token import (
+    ApiKey,
+    RefreshedKey,
+    TokenDocument,
+    check_rewritable,
+    encode_v1_key,
+    parse_document,
+    render_refreshed,
+)
+from rotation import logs
+from rotation.config import Config
+from rotation.durations import format_duration
 from rotation.outcomes import Action, Attention, KeptVersion, SecretResult
 from rotation.pacing import Pacer
 from rotation.policy import (
@@ -61,15 +71,6 @@ from rotation.ports import (
 )
 from rotation.schedule import NextRun, next_run
 from rotation.sweep import SWEEP_BUDGET, Sweep, Sweeper
-from rotation.token import (
-    ApiKey,
-    RefreshedKey,
-    TokenDocument,
-    check_rewritable,
-    encode_v1_key,
-    parse_document,
-    render_refreshed,
-)
 
 if TYPE_CHECKING:
     # Imported where used: a run with nothing to refresh (the daily case) never needs them,

@@ -12,12 +12,12 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from rotation import names
+from momento_key_common import clients, names
+from momento_key_common.errors import ConflictError, ErrorCode, SecretStoreError, SetupError
+from momento_key_common.grpc_status import secret_manager_meaning, status_name
+from momento_key_common.redact import scrub
 from rotation.credentials import no_credentials
-from rotation.errors import ConflictError, ErrorCode, SecretStoreError, SetupError
-from rotation.grpc_status import secret_manager_meaning, status_name
 from rotation.ports import DestroyOutcome, SecretMetadata, StoredVersion, version_number
-from rotation.redact import scrub
 from rotation.retention import VersionInfo
 
 if TYPE_CHECKING:
@@ -50,18 +50,14 @@ class GoogleSecretStore:
         """
         import google_crc32c  # noqa: PLC0415  (cold start: import lazily)
         from google.api_core import exceptions, retry  # noqa: PLC0415
-        from google.cloud import secretmanager  # noqa: PLC0415
 
         self._crc32c = google_crc32c.value
         self._exceptions = exceptions
         if not emulator_host and credentials is None:
             credentials = _application_default()
         self._credentials = credentials
-        self._secretmanager = secretmanager
         self._interceptor = interceptor
-        self._emulator = (
-            _emulator_client(secretmanager, emulator_host, interceptor) if emulator_host else None
-        )
+        self._emulator = _emulator_client(emulator_host, interceptor) if emulator_host else None
         # Location (None: global) -> client: each regional secret is served only by its own
         # location's endpoint. Built on first use; an emulator serves every location itself.
         self._clients: dict[str | None, Any] = {}
@@ -102,9 +98,7 @@ class GoogleSecretStore:
             client = self._clients.get(location)
             if client is None:
                 endpoint = names.regional_endpoint(location) if location else None
-                client = _google_client(
-                    self._secretmanager, self._credentials, self._interceptor, endpoint
-                )
+                client = _google_client(self._credentials, self._interceptor, endpoint)
                 self._clients[location] = client
             return client
 
@@ -451,44 +445,21 @@ def _location_of(resource: str) -> str | None:
     return None
 
 
-def _google_client(
-    secretmanager: Any, credentials: Credentials | None, interceptor: Any, endpoint: str | None
-) -> Any:
+def _google_client(credentials: Credentials | None, interceptor: Any, endpoint: str | None) -> Any:
     from google.auth import exceptions as auth_exceptions  # noqa: PLC0415
 
-    options: dict[str, Any] = {}
-    if interceptor is not None:
-        import grpc  # noqa: PLC0415
-        from google.cloud.secretmanager_v1.services.secret_manager_service.transports import (  # noqa: PLC0415
-            SecretManagerServiceGrpcTransport,
-        )
-
-        # The client still resolves the endpoint and credentials as usual and hands them to the
-        # transport, which builds its channel with them; the interceptor only wraps that channel.
-        def channel(*args: Any, **kwargs: Any) -> Any:
-            create = SecretManagerServiceGrpcTransport.create_channel
-            return grpc.intercept_channel(create(*args, **kwargs), interceptor)
-
-        def transport(*args: Any, **kwargs: Any) -> Any:
-            return SecretManagerServiceGrpcTransport(*args, channel=channel, **kwargs)
-
-        options["transport"] = transport
-    if endpoint is not None:
-        options["client_options"] = {"api_endpoint": endpoint}
     try:
-        return secretmanager.SecretManagerServiceClient(credentials=credentials, **options)
+        return clients.google_client(
+            endpoint=endpoint, credentials=credentials, interceptor=interceptor
+        )
     except auth_exceptions.DefaultCredentialsError:
         raise no_credentials() from None
 
 
-def _emulator_client(secretmanager: Any, emulator_host: str, interceptor: Any) -> Any:
+def _emulator_client(emulator_host: str, interceptor: Any) -> Any:
     import grpc  # noqa: PLC0415
-    from google.cloud.secretmanager_v1.services.secret_manager_service.transports import (  # noqa: PLC0415
-        SecretManagerServiceGrpcTransport,
-    )
 
-    # Passing credentials as well would raise ValueError; the channel carries none.
-    channel = grpc.insecure_channel(emulator_host)
+    channel = clients.emulator_channel(emulator_host)
     try:
         # Without this, a refused connection is UNAVAILABLE, which is retried until the
         # deadline: a minute of silence for what is really "the emulator is not running".
@@ -501,10 +472,7 @@ def _emulator_client(secretmanager: Any, emulator_host: str, interceptor: Any) -
             "(./dev.sh serve starts one), or unset the variable to use Secret Manager itself",
             code=ErrorCode.EMULATOR_UNREACHABLE,
         ) from None
-    intercepted = grpc.intercept_channel(channel, interceptor) if interceptor else channel
-    return secretmanager.SecretManagerServiceClient(
-        transport=SecretManagerServiceGrpcTransport(channel=intercepted)
-    )
+    return clients.emulator_client(channel, interceptor=interceptor)
 
 
 def _version_info(version: Any) -> VersionInfo:
@@ -532,7 +500,8 @@ def _billed_locations(secret: Any) -> int:
 
 
 def _map_error(action: str, error: GoogleAPICallError, *, note: str = "") -> SecretStoreError:
-    """Ours for ``error``, by its gRPC status code (rotation.grpc_status), never its class name."""
+    """Ours for ``error``, by its gRPC status code (momento_key_common.grpc_status), never its
+    class name."""
     status = status_name(error)
     meaning = secret_manager_meaning(status)
     # The service's own words, scrubbed, for the operator; no branch ever depends on them.

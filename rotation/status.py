@@ -14,11 +14,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from momento_key_common.errors import ErrorCode, RotationError
+from momento_key_common.token import parse_document
 from rotation import lease
 from rotation.config import Config
 from rotation.costs import PRICE_PER_VERSION_MONTH, PRICE_SOURCE, Cost
 from rotation.durations import format_duration
-from rotation.errors import ErrorCode, RotationError
 from rotation.outcomes import Attention
 from rotation.policy import (
     decide,
@@ -30,7 +31,6 @@ from rotation.policy import (
 from rotation.ports import SecretMetadata, SecretStore
 from rotation.retention import DestroyPlan, VersionInfo, billed, plan_destroy, plan_disable
 from rotation.schedule import NextRun, next_run
-from rotation.token import parse_document
 
 
 @dataclass(frozen=True)

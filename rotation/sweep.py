@@ -27,10 +27,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from momento_key_common.errors import ConflictError, ErrorCode, SecretStoreError
 from rotation import pacing
 from rotation.config import Config
 from rotation.durations import format_duration
-from rotation.errors import ConflictError, ErrorCode, SecretStoreError
 from rotation.outcomes import Attention, KeptVersion
 from rotation.ports import DestroyOutcome, SecretStore
 from rotation.retention import DestroyPlan, SweepPlan, VersionInfo, plan_destroy, plan_disable

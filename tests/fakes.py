@@ -10,10 +10,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from rotation.errors import ErrorCode, SecretStoreError
+from momento_key_common.errors import ErrorCode, SecretStoreError
+from momento_key_common.token import ApiKey, RefreshedKey
 from rotation.ports import DestroyOutcome, SecretMetadata, StoredVersion, Verification
 from rotation.retention import VersionInfo
-from rotation.token import ApiKey, RefreshedKey
 
 
 @dataclass

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from devtools.fake_google_apis import JSON, FakeGoogleApis, RecordedRequest, check_labels
+from momento_key_common.errors import RotationError
 from rotation.check import check_document
-from rotation.errors import RotationError
 from tests.keys import v1_key
 
 from .conftest import DEPLOY_SH, PROJECT, REPO, Deployer, Run, base_env
@@ -247,7 +247,9 @@ def test_upload_holds_the_function_and_none_of_the_dev_files(scenario):
     files = {name for name in upload.body["zip_entries"] if not name.endswith("/")}
     assert "requirements.txt" in files
     assert all(
-        name in {"main.py", "requirements.txt"} or name.startswith("rotation/") for name in files
+        name in {"main.py", "requirements.txt"}
+        or name.startswith(("rotation/", "momento_key_common/"))
+        for name in files
     )
 
 

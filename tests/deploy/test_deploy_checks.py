@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from momento_key_common.errors import RotationError
 from rotation.check import check_document
 from rotation.config import load_config
-from rotation.errors import RotationError
 from tests.keys import document, v1_key, v2_key
 
 from .conftest import PROJECT, Deployer

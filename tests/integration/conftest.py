@@ -26,8 +26,9 @@ from momento_wire_types import auth_pb2, auth_pb2_grpc
 
 from devtools.emulators.momento import IssuedKey, MomentoEmulator
 from devtools.emulators.secret_manager import EmulatorError, SecretManagerEmulator
-from rotation.errors import RotationError
-from rotation.token import parse_document
+from momento_key_common.errors import RotationError
+from momento_key_common.token import parse_document
+from tests.document_schema import violations
 
 ROOT = Path(__file__).resolve().parents[2]
 # What a result says when a refresh may have happened whose key could not be stored.
@@ -208,6 +209,22 @@ class World:
                     stored.add(document.key.jwt)
         return len(stored)
 
+    def written_documents(self) -> list[Any]:
+        """Every document the function stored in this test's secrets: those holding a key that a
+        refresh minted, not one this test issued."""
+        issued = {key.jwt for key in self.issued}
+        written = []
+        for secret in self.secrets:
+            for number in self.states(secret):
+                payload = self.secret_manager.payload(secret, number) or b""
+                try:
+                    document = parse_document(payload)
+                except RotationError:
+                    continue
+                if document.key.jwt not in issued:
+                    written.append(json.loads(payload))
+        return written
+
     def reported_unstored(self) -> int:
         """Results that told the operator loudly that a refreshed key was not stored."""
         count = 0
@@ -277,6 +294,12 @@ def world(
     record_property("keys_lost", max(0, lost - reported))
     record_property("keys_unstored_reported", min(lost, reported))
     assert not leaked, f"secret values leaked into output or responses: {leaked}"
+    off_schema = [
+        problems for document in world.written_documents() if (problems := violations(document))
+    ]
+    assert not off_schema, (
+        f"the function wrote documents the published schema refuses: {off_schema}"
+    )
     assert lost <= reported, f"{lost} refreshed key(s) lost without a loud report"
 
 

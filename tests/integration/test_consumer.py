@@ -20,8 +20,8 @@ import pytest
 from momento import CacheClient, Configurations
 from momento.errors import MomentoErrorCode
 from momento.responses import ListCaches
+from momento_key_reader import AsyncKeyReader, KeyReader, KeyUnavailableError
 
-from rotation.consumer import AsyncKeyReader, KeyReader, KeyUnavailableError
 from tests.integration.conftest import PROJECT, World
 
 DAY = timedelta(days=1)
@@ -66,7 +66,7 @@ def clock() -> Clock:
 @pytest.fixture(autouse=True)
 def reader_logs(world: World, caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     """Every reader log line, at every level, is searched for the test's secret values."""
-    caplog.set_level(logging.DEBUG, logger="rotation.consumer")
+    caplog.set_level(logging.DEBUG, logger="momento_key_reader")
     yield
     leaked = [value[:6] + "..." for value in world.secret_values() if value in caplog.text]
     assert not leaked, f"secret values in the reader's logs: {leaked}"

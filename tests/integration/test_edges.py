@@ -22,7 +22,7 @@ import grpc
 import pytest
 
 from devtools.processes import free_port
-from rotation.errors import ErrorCode, SecretStoreError, SetupError
+from momento_key_common.errors import ErrorCode, SecretStoreError, SetupError
 from rotation.secret_store import GoogleSecretStore
 from tests.integration.conftest import PROJECT, ROOT, World
 from tests.integration.test_rotate_event import by_number, deliver, notification

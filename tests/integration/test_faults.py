@@ -17,7 +17,7 @@ import grpc
 import pytest
 
 from devtools.processes import kill, start_function, stop
-from rotation.errors import ErrorCode
+from momento_key_common.errors import ErrorCode
 from rotation.lease import CLOCK_SKEW_ALLOWANCE, LEASE_ANNOTATION
 from tests.integration.conftest import World
 

@@ -152,7 +152,7 @@ def test_a_regional_secret_by_project_number_in_a_request_is_the_configured_one(
 
 
 def test_the_reader_reads_a_regional_secret_by_full_name(world: World) -> None:
-    from rotation.consumer import KeyReader  # noqa: PLC0415
+    from momento_key_reader import KeyReader  # noqa: PLC0415
 
     secret = world.new_secret(location=REGION)
     issued = world.seed_key(secret, expires_in=20 * DAY)

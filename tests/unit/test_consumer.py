@@ -20,11 +20,12 @@ from types import SimpleNamespace
 import pytest
 from google.api_core import exceptions
 from google.auth.exceptions import DefaultCredentialsError, RefreshError, TransportError
+from momento_key_reader import AsyncKeyReader, KeyReader, KeyUnavailableError
+from momento_key_reader import reader as consumer
 
 from devtools.consumer_bench import report
-from rotation import consumer
-from rotation.consumer import AsyncKeyReader, KeyReader, KeyUnavailableError
-from rotation.token import parse_api_key
+from momento_key_common.grpc_status import status_name
+from momento_key_common.token import parse_api_key
 from tests.keys import ENDPOINT, legacy_key, v1_key, v2_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -316,7 +317,7 @@ def test_a_failed_re_read_keeps_serving_the_cached_key_and_backs_off(
     store.always_failing = exceptions.ServiceUnavailable("the service is down")
     clock.advance(300)
     access_times = []
-    with caplog.at_level(logging.WARNING, logger="rotation.consumer"):
+    with caplog.at_level(logging.WARNING, logger="momento_key_reader"):
         for _ in range(600):  # ten minutes, one call a second
             before = store.accesses
             assert reader.api_key() == cached
@@ -399,7 +400,7 @@ def test_without_any_key_it_raises_a_clear_error_then_backs_off(clock, store, ma
         ),
         (
             lambda s: setattr(s, "always_failing", DefaultCredentialsError("none")),
-            "unauthenticated",
+            "no_credentials",
             "gcloud auth application-default login",
         ),
         (lambda s: s.add(b"not json"), "invalid_token_document", "the payload is not JSON"),
@@ -441,7 +442,7 @@ def _failing(error: Exception):
 
 
 # Every kind of failure the reader names, by the exception (or check) behind it, and the words
-# of its advice. Kinds in rotation.consumer's table must all be here (checked below).
+# of its advice. Kinds in momento_key_reader's table must all be here (checked below).
 FAILURE_KINDS = [
     ("NotFound", _failing(exceptions.NotFound("Secret not found")), "check the secret name"),
     (
@@ -479,7 +480,7 @@ FAILURE_KINDS = [
     ),
     ("RefreshError", _failing(RefreshError("refused")), "check them"),
     ("TransportError", _failing(TransportError("no route")), "it is retried"),
-    # rotation.token's own messages, with what to do (not said again by the reader) ...
+    # momento_key_common.token's own messages, with what to do (not said again by the reader) ...
     ("TokenDocumentError", lambda s: s.add(b"not json"), "add a version holding the JSON"),
     ("TokenDocumentError", lambda s: s.add(b'{"x": 1}'), "add a version holding the JSON"),
     (
@@ -487,7 +488,7 @@ FAILURE_KINDS = [
         lambda s: s.add(b'{"apiKey": "no-dots-no-base64"}'),
         "check that the secret holds a Momento API key",
     ),
-    # ... every rotation.token message says what to do itself (tested there).
+    # ... every momento_key_common.token message says what to do itself (tested there).
     (
         "TokenDocumentError",
         lambda s: s.add(b'{"apiKey": 5}'),
@@ -532,8 +533,13 @@ def _advice_clauses(message: str) -> list[str]:
     return [c.strip() for c in clauses if c.strip().split(" ", 1)[0] in _IMPERATIVES]
 
 
-def test_every_failure_kind_of_the_reader_is_in_the_table():
-    assert set(consumer._KINDS) <= {kind for kind, _, _ in FAILURE_KINDS}
+def test_every_status_the_reader_advises_on_is_in_the_table():
+    covered = {
+        status_name(getattr(exceptions, kind)("x"))
+        for kind, _, _ in FAILURE_KINDS
+        if hasattr(exceptions, kind)
+    }
+    assert set(consumer._ADVICE) <= covered
 
 
 @pytest.mark.parametrize(
@@ -543,7 +549,7 @@ def test_each_failure_message_says_what_to_do_once(clock, caplog, setup, advice)
     """In the error and in both log records (without a key, and serving a cached one)."""
     empty = FakeSecretManager()
     setup(empty)
-    with caplog.at_level(logging.WARNING, logger="rotation.consumer"):
+    with caplog.at_level(logging.WARNING, logger="momento_key_reader"):
         with pytest.raises(KeyUnavailableError) as raised:
             KeyReader(SECRET, client=empty, clock=clock, sleep=clock.sleep).api_key()
         served = FakeSecretManager()
@@ -762,7 +768,7 @@ def test_no_key_or_refresh_token_reaches_a_log_or_an_error(clock, store, make_re
     store.add(doc(first))
     reader = make_reader()
     seen: list[str] = []
-    with caplog.at_level(logging.DEBUG, logger="rotation.consumer"):
+    with caplog.at_level(logging.DEBUG, logger="momento_key_reader"):
         reader.api_key()  # first read
         store.add(doc(second))
         clock.advance(300)
@@ -816,9 +822,9 @@ def test_repr_names_no_key(store, make_reader):
 
 
 def test_importing_the_reader_loads_nothing_of_the_function():
-    """An application imports rotation.consumer without the function's configuration, Flask,
+    """An application imports momento_key_reader without the function's configuration, Flask,
     functions-framework, or even Momento and the Secret Manager client (loaded on first use)."""
-    probe = "import json, sys\nimport rotation.consumer\nprint(json.dumps(sorted(sys.modules)))\n"
+    probe = "import json, sys\nimport momento_key_reader\nprint(json.dumps(sorted(sys.modules)))\n"
     done = subprocess.run(
         [sys.executable, "-c", probe],
         cwd=ROOT,
@@ -839,15 +845,22 @@ def test_importing_the_reader_loads_nothing_of_the_function():
         "google.cloud.secretmanager",
     }
     assert loaded & forbidden == set()
-    assert "rotation.token" in loaded
-    # The README's list of files to copy: exactly what the reader loads of ours.
-    ours = {name for name in loaded if name == "rotation" or name.startswith("rotation.")}
+    # Only the reader and what it shares with the function: nothing of rotation/.
+    ours = {
+        name
+        for name in loaded
+        if name.partition(".")[0] in ("rotation", "momento_key_common", "momento_key_reader")
+    }
     assert ours == {
-        "rotation",
-        "rotation.consumer",
-        "rotation.errors",
-        "rotation.names",
-        "rotation.token",
+        "momento_key_reader",
+        "momento_key_reader.reader",
+        "momento_key_common",
+        "momento_key_common.clients",
+        "momento_key_common.errors",
+        "momento_key_common.grpc_status",
+        "momento_key_common.names",
+        "momento_key_common.redact",
+        "momento_key_common.token",
     }
 
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from momento_key_common.errors import ErrorCode, RotationError, SecretStoreError
 from rotation import lease
-from rotation.errors import ErrorCode, RotationError, SecretStoreError
 from rotation.lease import (
     ANNOTATIONS_MAX_BYTES,
     CLOCK_SKEW_ALLOWANCE,

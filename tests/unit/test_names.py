@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rotation import names
+from momento_key_common import names
+from momento_key_common.errors import ConfigError
 from rotation.config import load_config
-from rotation.errors import ConfigError
 
 
 @pytest.mark.parametrize(

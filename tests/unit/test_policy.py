@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from rotation.errors import NotRefreshableError
+from momento_key_common.errors import NotRefreshableError
+from momento_key_common.token import parse_document
 from rotation.policy import decide
-from rotation.token import parse_document
 from tests import keys
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextvars
 from concurrent.futures import ThreadPoolExecutor
 
-from rotation import redact
+from momento_key_common import redact
 
 SECRET = "refresh-token-canary-0042"
 

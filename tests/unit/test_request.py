@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from momento_key_common.errors import ErrorCode, RequestError
 from rotation.config import load_config
-from rotation.errors import ErrorCode, RequestError
 from rotation.request import MAX_BODY_BYTES, parse_request, read_body
 
 CONFIG = load_config(

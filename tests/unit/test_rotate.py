@@ -7,18 +7,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from rotation import redact
-from rotation.config import load_config
-from rotation.errors import (
+from momento_key_common import redact
+from momento_key_common.errors import (
     ConfigError,
     ConflictError,
     ErrorCode,
     MomentoAuthenticationError,
     SecretStoreError,
 )
+from momento_key_common.token import RefreshedKey
+from rotation.config import load_config
 from rotation.lease import CLOCK_SKEW_ALLOWANCE, LEASE_ANNOTATION
 from rotation.rotate import Rotator
-from rotation.token import RefreshedKey
 from tests import keys
 from tests.fakes import FakeRefresher, FakeStore, FakeVersion
 

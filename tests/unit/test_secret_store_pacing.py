@@ -8,7 +8,7 @@ import google.auth
 import pytest
 from google.auth.credentials import AnonymousCredentials
 
-from rotation.errors import SecretStoreError
+from momento_key_common.errors import SecretStoreError
 from rotation.pacing import Pacer, QuotaKind, grpc_interceptor
 from rotation.retention import VersionInfo
 from rotation.secret_store import GoogleSecretStore

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from rotation.errors import NotRefreshableError, TokenDocumentError
-from rotation.token import (
+from momento_key_common.errors import NotRefreshableError, TokenDocumentError
+from momento_key_common.token import (
     KeyForm,
     RefreshedKey,
     parse_api_key,

@@ -2,16 +2,21 @@
 
 ::
 
-    from rotation.consumer import KeyReader
+    from momento_key_reader import KeyReader
 
     reader = KeyReader("momento-api-key", project="my-project")
     client = CacheClient.create(Configurations.Laptop.latest(), reader.credential_provider(), ttl)
     reader.api_key()  # the key itself, for other SDKs
 
-This module is for the application, not the function. It needs ``google-cloud-secret-manager``
-and, for :meth:`KeyReader.credential_provider` only, ``momento``; it never imports the
-function's configuration, Flask or functions-framework. To use it elsewhere, copy
-``rotation/__init__.py``, ``consumer.py``, ``names.py``, ``token.py`` and ``errors.py``.
+This package is for the application, not the function: ``pip install ./reader`` (add
+``[momento]`` for :meth:`KeyReader.credential_provider`). It needs ``google-cloud-secret-manager``
+and shares the token document, secret names and error codes with the function
+(``momento_key_common``, carried in the same wheel); it never imports the function's
+configuration, Flask or functions-framework.
+
+It finds what the function finds: with no ``client`` and no ``emulator_host``, it honours
+``SECRET_MANAGER_EMULATOR_HOST`` as the function does, and a short secret name is looked up in
+``project``, else ``GOOGLE_CLOUD_PROJECT``. Explicit arguments win.
 
 The policy, and why:
 
@@ -35,11 +40,12 @@ The policy, and why:
   authentication errors costs one access, not thousands.
 - **Failures.** A failed re-read keeps serving the cached key until its ``exp``, logs a
   warning, and tries again with exponential backoff (1 s, doubling, at most 60 s). Without a
-  valid key, the first read retries transient errors twice (sleeping 1 s, then 2 s) and then
-  raises :class:`KeyUnavailableError`, which names the secret and what to do; calls during the
-  backoff raise it at once, without an access.
+  valid key, the first read retries transient errors (sleeping 1 s, then 2 s) within ``timeout``
+  (default 10 s), which bounds the whole read, retries and waits included, and then raises
+  :class:`KeyUnavailableError`, which names the secret and the cause; calls during the backoff
+  raise it at once, without an access.
 - **Never a key in a log or an error.** Messages name the secret, the version, the expiry and
-  the error code. Log records go to the ``rotation.consumer`` logger.
+  the error code. Log records go to the ``momento_key_reader`` logger.
 
 Times come from ``clock`` (epoch seconds, since the key's ``exp`` is) and waits go through
 ``sleep``; both are parameters, so tests need no patching.
@@ -50,16 +56,18 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from rotation import names
-from rotation.errors import ErrorCode, RotationError
-from rotation.token import ApiKey, KeyForm, parse_key
+from momento_key_common import clients, names, redact
+from momento_key_common.errors import ErrorCode, RotationError
+from momento_key_common.grpc_status import secret_manager_meaning, status_name
+from momento_key_common.token import ApiKey, KeyForm, parse_key
 
 if TYPE_CHECKING:
     from momento.auth import CredentialProvider
@@ -76,7 +84,6 @@ BACKOFF_MAX_SECONDS: Final = 60.0
 # reach the application. Later reads make one attempt each and let the backoff space them.
 FIRST_READ_ATTEMPTS: Final = 3
 
-_REDACTED = "[REDACTED]"
 _MOMENTO_TLS_PORT = 443  # the Momento SDK uses TLS exactly when a provider's port is 443
 
 
@@ -119,9 +126,12 @@ _Outcome = _Entry | _Failure
 class KeyReader:
     """The current Momento key of one secret, read with the policy in the module docstring.
 
-    ``secret`` is ``projects/P/secrets/S``, or ``S`` with ``project``. Pass ``client`` to share
-    a ``SecretManagerServiceClient`` you already have; otherwise one is built on the first read,
-    with Application Default Credentials, or plaintext to ``emulator_host`` (``host:port``).
+    ``secret`` is ``projects/P/secrets/S``, ``projects/P/locations/L/secrets/S`` (regional), or
+    ``S`` with ``project`` (default: ``GOOGLE_CLOUD_PROJECT``). Pass ``client`` to share a
+    ``SecretManagerServiceClient`` you already have; otherwise one is built on the first read,
+    with Application Default Credentials for the secret's endpoint, or plaintext to
+    ``emulator_host`` (``host:port``; default: ``SECRET_MANAGER_EMULATOR_HOST``). ``timeout``
+    bounds a whole read that has no key to fall back on, retries included.
     """
 
     def __init__(
@@ -142,6 +152,13 @@ class KeyReader:
             raise ValueError("pass client or emulator_host, not both")
         if min_interval > max_age:
             raise ValueError("min_interval must not exceed max_age")
+        if timeout <= timedelta(0):
+            raise ValueError("timeout must be longer than zero")
+        # What the function reads, unless the caller says otherwise.
+        if client is None and emulator_host is None:
+            emulator_host = os.environ.get(clients.EMULATOR_VARIABLE) or None
+        if project is None:
+            project = os.environ.get("GOOGLE_CLOUD_PROJECT") or None
         self.secret = _secret_name(secret, project)
         self._client = client
         self._own_client = client is None
@@ -350,20 +367,38 @@ class KeyReader:
     # -- one read ------------------------------------------------------------------------------
 
     def _fetch(self, attempts: int) -> tuple[_Outcome, int]:
-        """Up to ``attempts`` accesses, retrying transient failures; the outcome and the number
-        of accesses made."""
+        """Up to ``attempts`` accesses, retrying transient failures, all within ``timeout``;
+        the outcome and the number of accesses made."""
+        deadline = self._clock() + self._timeout
         attempt = 1
         while True:
-            outcome = self._fetch_once()
+            outcome = self._fetch_once(deadline - self._clock())
             if isinstance(outcome, _Entry) or not outcome.transient or attempt >= attempts:
                 return outcome, attempt
-            self._sleep(_backoff(attempt))
+            pause = _backoff(attempt)
+            if self._clock() + pause >= deadline:
+                return self._out_of_time(outcome), attempt
+            self._sleep(pause)
             attempt += 1
 
-    def _fetch_once(self) -> _Outcome:
+    def _out_of_time(self, last: _Failure) -> _Failure:
+        return replace(
+            last,
+            reason=f"{last.reason} (no answer within timeout, {self._timeout:g} s, retries "
+            "included)",
+        )
+
+    def _fetch_once(self, time_left: float) -> _Outcome:
+        if time_left <= 0:
+            return _Failure(
+                ErrorCode.SECRET_MANAGER_TIMEOUT,
+                f"no answer from Secret Manager within timeout ({self._timeout:g} s)",
+                "it is retried",
+                transient=True,
+            )
         try:
             response = self._secret_manager().access_secret_version(
-                name=f"{self.secret}/versions/latest", retry=None, timeout=self._timeout
+                name=f"{self.secret}/versions/latest", retry=None, timeout=time_left
             )
             version = str(response.name)
             data = bytes(response.payload.data)
@@ -490,26 +525,11 @@ def _secret_name(secret: str, project: str | None) -> str:
 
 
 def _make_client(emulator_host: str | None, secret: str) -> Any:
-    from google.cloud import secretmanager  # noqa: PLC0415 (imported on the first read only)
-
-    if not emulator_host:
-        # A regional secret is served only by its location's endpoint.
-        name = names.parse(secret)
-        if name is not None and name.location is not None:
-            return secretmanager.SecretManagerServiceClient(
-                client_options={"api_endpoint": name.endpoint}
-            )
-        return secretmanager.SecretManagerServiceClient()
-    import grpc  # noqa: PLC0415
-    from google.cloud.secretmanager_v1.services.secret_manager_service.transports import (  # noqa: PLC0415
-        SecretManagerServiceGrpcTransport,
-    )
-
-    # An emulator speaks plaintext and wants no credentials (passing both raises ValueError).
-    channel = grpc.insecure_channel(emulator_host)
-    return secretmanager.SecretManagerServiceClient(
-        transport=SecretManagerServiceGrpcTransport(channel=channel)
-    )
+    if emulator_host:
+        return clients.emulator_client(clients.emulator_channel(emulator_host))
+    # A regional secret is served only by its location's endpoint.
+    name = names.parse(secret)
+    return clients.google_client(endpoint=name.endpoint if name is not None else None)
 
 
 def _credential_provider(key: ApiKey, address: str | None) -> CredentialProvider:
@@ -561,77 +581,47 @@ def _iso(epoch_seconds: float) -> str:
     return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-# Exception class name -> (code, what to do, transient). Matched along the class's MRO, so a
-# subclass maps like its base. Names, not imports: google.api_core is loaded with the client.
-_KINDS: Final[dict[str, tuple[ErrorCode, str, bool]]] = {
-    "NotFound": (
-        ErrorCode.NOT_FOUND,
-        "check the secret name, and that the secret has a version",
-        False,
-    ),
-    "PermissionDenied": (
-        ErrorCode.PERMISSION_DENIED,
-        "grant this application's service account roles/secretmanager.secretAccessor on the secret",
-        False,
+# What to do, by gRPC status: the reader's audience is the application's operator, not the
+# function's. The code and whether it is transient come from momento_key_common.grpc_status,
+# the one mapping the function uses too.
+_ADVICE: Final[dict[str, str]] = {
+    "NOT_FOUND": "check the secret name, and that the secret has a version",
+    "PERMISSION_DENIED": (
+        "grant this application's service account roles/secretmanager.secretAccessor on the secret"
     ),
     # Secret Manager answers FAILED_PRECONDITION both for a latest version that is not ENABLED
     # and for an ENABLED one whose customer-managed encryption key (CMEK) is disabled. Telling
     # which would take a get, which the reader never makes (quota), so the advice names both,
     # after the service's own message (in the reason), which may say which.
-    "FailedPrecondition": (
-        ErrorCode.LATEST_VERSION_NOT_ENABLED,
+    "FAILED_PRECONDITION": (
         "the latest version is disabled or destroyed, or the Cloud KMS key that encrypts it is "
-        "disabled: check the version's state and the key",
-        False,
+        "disabled: check the version's state and the key"
     ),
-    "Unauthenticated": (
-        ErrorCode.UNAUTHENTICATED,
-        "Secret Manager refused this application's credentials; check them",
-        False,
-    ),
-    "InvalidArgument": (ErrorCode.INVALID_ARGUMENT, "check the secret name", False),
-    "ServiceUnavailable": (ErrorCode.SECRET_MANAGER_UNAVAILABLE, "it is retried", True),
-    "InternalServerError": (ErrorCode.SECRET_MANAGER_UNAVAILABLE, "it is retried", True),
-    "DeadlineExceeded": (ErrorCode.SECRET_MANAGER_TIMEOUT, "it is retried", True),
-    "ResourceExhausted": (
-        ErrorCode.SECRET_MANAGER_QUOTA,
+    "UNAUTHENTICATED": "Secret Manager refused this application's credentials; check them",
+    "INVALID_ARGUMENT": "check the secret name",
+    "RESOURCE_EXHAUSTED": (
         "the project's Secret Manager quota is exhausted; it is retried, but find what else "
-        "reads secrets so often",
-        True,
-    ),
-    "DefaultCredentialsError": (
-        ErrorCode.UNAUTHENTICATED,
-        "no Google credentials were found: run with a service account, or run "
-        "`gcloud auth application-default login`",
-        False,
-    ),
-    "RefreshError": (
-        ErrorCode.UNAUTHENTICATED,
-        "this application's Google credentials could not be refreshed; check them",
-        False,
-    ),
-    "TransportError": (
-        ErrorCode.SECRET_MANAGER_UNAVAILABLE,
-        "Google's token endpoint could not be reached; it is retried",
-        True,
-    ),
-    "TokenDocumentError": (
-        ErrorCode.INVALID_TOKEN_DOCUMENT,
-        "add a version holding the token document the rotation function reads",
-        False,
+        "reads secrets so often"
     ),
 }
+_TRANSIENT_ADVICE: Final = "it is retried"
 
 
 def _failure_of(error: Exception, known_secrets: tuple[str, ...]) -> _Failure:
-    for cls in type(error).__mro__:
-        kind = _KINDS.get(cls.__name__)
-        if kind is not None:
-            code, advice, transient = kind
-            reason = _reason(error, known_secrets)
-            if isinstance(error, RotationError):
-                advice = ""  # rotation.token's messages say what to do themselves (tested)
-            return _Failure(code, reason, advice, transient)
+    reason = _reason(error, known_secrets)
+    if isinstance(error, RotationError):
+        # rotation's own (a token document that can't be used): its message says what to do.
+        return _Failure(error.code, reason, "", error.code.transient)
+    status = _grpc_status(error)
+    if status is not None:
+        code = secret_manager_meaning(status).code
+        if status == "FAILED_PRECONDITION":
+            code = ErrorCode.LATEST_VERSION_NOT_ENABLED  # the version, or its key (see above)
+        advice = _ADVICE.get(status, _TRANSIENT_ADVICE if code.transient else "try again")
+        return _Failure(code, reason, advice, code.transient)
+    credentials = _credentials_failure(error, reason)
+    if credentials is not None:
+        return credentials
     return _Failure(
         ErrorCode.SECRET_MANAGER_ERROR,
         # Only the type: the text of an error we do not know could hold anything.
@@ -640,16 +630,49 @@ def _failure_of(error: Exception, known_secrets: tuple[str, ...]) -> _Failure:
     )
 
 
+def _grpc_status(error: Exception) -> str | None:
+    """The gRPC status name of a Secret Manager error; None for anything else."""
+    from google.api_core import exceptions  # noqa: PLC0415 - loaded with the client anyway
+
+    return status_name(error) if isinstance(error, exceptions.GoogleAPICallError) else None
+
+
+def _credentials_failure(error: Exception, reason: str) -> _Failure | None:
+    """google-auth's errors: no credentials, refused ones, or no way to reach Google."""
+    from google.auth import exceptions  # noqa: PLC0415 - loaded with the client anyway
+
+    if isinstance(error, exceptions.DefaultCredentialsError):
+        return _Failure(
+            ErrorCode.NO_CREDENTIALS,
+            reason,
+            "no Google credentials were found: run with a service account, or run `gcloud "
+            "auth application-default login`, or set SECRET_MANAGER_EMULATOR_HOST for an "
+            "emulator",
+        )
+    if isinstance(error, exceptions.RefreshError):
+        return _Failure(
+            ErrorCode.CREDENTIALS_REFUSED,
+            reason,
+            "this application's Google credentials could not be refreshed; check them",
+        )
+    if isinstance(error, exceptions.TransportError):
+        return _Failure(
+            ErrorCode.SECRET_MANAGER_UNAVAILABLE,
+            reason,
+            "Google's token endpoint could not be reached; it is retried",
+            transient=True,
+        )
+    return None
+
+
 def _reason(error: Exception, known_secrets: tuple[str, ...]) -> str:
     if isinstance(error, RotationError):
-        return error.message  # built without secret values by rotation.token
+        return error.message  # built without secret values by momento_key_common.token
     # google.api_core errors carry the service's message. An access error cannot hold the
     # payload it failed to send, but scrub the key we hold anyway, as the function does.
     message = getattr(error, "message", None)
     detail = message if isinstance(message, str) and message else type(error).__name__
-    for value in sorted(known_secrets, key=len, reverse=True):
-        detail = detail.replace(value, _REDACTED)
-    return f"Secret Manager: {detail}".rstrip(". ")
+    return f"Secret Manager: {redact.without(detail, known_secrets)}".rstrip(". ")
 
 
 def _log_read(secret: str, entry: _Entry, previous: _Entry | None, next_in: float) -> None:

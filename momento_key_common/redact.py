@@ -56,7 +56,12 @@ def request_scope() -> Iterator[None]:
 def scrub(text: str) -> str:
     """``text`` with every registered value replaced, longest first so parts don't leak."""
     registry = _registry.get()
-    for value in sorted(registry.values if registry else (), key=len, reverse=True):
-        if value in text:
+    return without(text, registry.values if registry else ())
+
+
+def without(text: str, values: Iterable[str]) -> str:
+    """``text`` with each of ``values`` replaced, longest first so parts don't leak."""
+    for value in sorted(values, key=len, reverse=True):
+        if value and value in text:
             text = text.replace(value, REDACTED)
     return text

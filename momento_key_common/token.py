@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from rotation.errors import ErrorCode, NotRefreshableError, TokenDocumentError
+from momento_key_common.errors import ErrorCode, NotRefreshableError, TokenDocumentError
 
 # Field names seen in the wild for the key, in order of preference when several are present.
 KEY_FIELDS = ("apiKey", "authToken", "apiToken")
@@ -162,7 +162,7 @@ def parse_document(payload: bytes) -> TokenDocument:
 
 
 def parse_key(payload: bytes) -> ApiKey:
-    """Only the key of a stored payload, for an application that uses it (rotation.consumer).
+    """Only the key of a stored payload, for an application that uses it (momento_key_reader).
 
     The same checks as :func:`parse_document`, less the refresh token: an application needs
     none, and the function stores a refreshed key even when Momento sent no refresh token

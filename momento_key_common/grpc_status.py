@@ -10,8 +10,7 @@ call may succeed later unchanged, so a Pub/Sub delivery that met one is redelive
 exception the adapter handles before this table: a credential Google refuses also surfaces as
 INTERNAL (PLATFORM.md), and retrying that for days helps nobody.
 
-Pure: no gRPC import, so any part of the product can use it at no cost. (The reader in
-rotation/consumer.py still has its own table: moving it here is the reader issue's work.)
+Pure: no gRPC import, so the function and the reader (momento_key_reader) share it at no cost.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rotation.errors import ErrorCode
+from momento_key_common.errors import ErrorCode
 
 
 @dataclass(frozen=True)

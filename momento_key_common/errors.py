@@ -2,7 +2,7 @@
 
 Every error carries a machine-readable :class:`ErrorCode` and a message that names the resource
 and says what to do. No message ever contains a key, a refresh token or a payload: callers build
-messages from what they know, and :mod:`rotation.redact` scrubs anything a library echoed.
+messages from what they know, and :mod:`momento_key_common.redact` scrubs anything a library echoed.
 
 Code branches on *kinds* of error with ``isinstance`` (:class:`ConflictError`,
 :class:`MomentoAuthenticationError`, ...), never by comparing code strings. Errors are never
