@@ -835,10 +835,10 @@ def test_importing_the_reader_loads_nothing_of_the_function():
     )
     loaded = set(json.loads(done.stdout))
     forbidden = {
-        "rotation.config",
-        "rotation.runtime",
-        "rotation.http",
-        "rotation.rotate",
+        "rotation.rules.config",
+        "rotation.service.runtime",
+        "rotation.faces.http",
+        "rotation.service.rotate",
         "flask",
         "functions_framework",
         "momento",

@@ -16,9 +16,9 @@ from momento_key_common.errors import (
     SecretStoreError,
 )
 from momento_key_common.token import RefreshedKey
-from rotation.config import load_config
-from rotation.lease import CLOCK_SKEW_ALLOWANCE, LEASE_ANNOTATION
-from rotation.rotate import Rotator
+from rotation.rules.config import load_config
+from rotation.service.lease import CLOCK_SKEW_ALLOWANCE, LEASE_ANNOTATION
+from rotation.service.rotate import Rotator
 from tests import keys
 from tests.fakes import FakeRefresher, FakeStore, FakeVersion
 
