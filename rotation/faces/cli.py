@@ -108,13 +108,9 @@ def _rotate(runtime: Runtime, *, force: bool, dry_run: bool, named_in: str) -> i
 
 
 def _status(runtime: Runtime, *, as_json: bool) -> int:
-    from rotation.service.status import describe, secret_status  # noqa: PLC0415
+    from rotation.service.status import describe, report  # noqa: PLC0415
 
-    store, now = runtime.store(), datetime.now(UTC)
-    statuses = [
-        secret_status(runtime.config, store, secret, now=now)
-        for secret in managed_secrets(runtime.config, store)
-    ]
+    statuses = report(runtime.dependencies(), now=datetime.now(UTC))
     # Not ok: what the next run would fail with, or what needs a person anyway (a schedule too
     # sparse for the keys): deploy.sh's check after a deploy reads this exit status.
     ok = all(status.error is None and status.attention is None for status in statuses)

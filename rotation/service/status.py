@@ -30,7 +30,8 @@ from rotation.rules.policy import (
 from rotation.rules.ports import SecretMetadata, SecretStore
 from rotation.rules.retention import DestroyPlan, VersionInfo, billed, plan_destroy, plan_disable
 from rotation.rules.schedule import NextRun, next_run
-from rotation.service import lease
+from rotation.service import Dependencies, lease
+from rotation.service.discovery import managed_secrets
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,14 @@ class SecretStatus:
                 else {"code": str(self.error.code), "message": self.error.message}
             ),
         }
+
+
+def report(dependencies: Dependencies, *, now: datetime) -> list[SecretStatus]:
+    """Every managed secret's status, in order: what ``python -m rotation status`` prints."""
+    config, store = dependencies.config, dependencies.store
+    return [
+        secret_status(config, store, secret, now=now) for secret in managed_secrets(config, store)
+    ]
 
 
 def secret_status(
