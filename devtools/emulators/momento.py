@@ -12,8 +12,8 @@ Emulated, over plaintext gRPC on localhost, with the real ``momento_wire_types``
 Not emulated: TLS, the ``control.``/``cache.`` host names (callers point their channel at
 ``address``), every other RPC (UNIMPLEMENTED), caches themselves, key revocation, real
 permission scopes (only a "fine-grained" flag that may not list caches), persistence across
-restarts, and Momento's exact error texts. Keys are HS256 JWTs signed with a per-instance random
-secret, so keys from one emulator are foreign to another.
+restarts, and Momento's exact error texts. Keys are HS256 JWTs (PyJWT) signed with a per-instance
+random secret, so keys from one emulator are foreign to another.
 
 Tests drive it in-process through ``MomentoEmulator`` (``issue_key``, an injectable clock,
 counters, ``inject_fault``, and ``misanswer_refreshes`` for answers a broken service might give:
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -33,13 +34,15 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Final
 
 import grpc
+import jwt
 from momento_wire_types import auth_pb2, auth_pb2_grpc, controlclient_pb2, controlclient_pb2_grpc
 
 from devtools.emulators._server import (
@@ -69,49 +72,58 @@ MSG_FINE_GRAINED: Final = "fine-grained api keys may not list caches"
 _JWT_HEADER: Final = {"alg": "HS256", "typ": "JWT"}
 
 
-# --- JWT (HS256) with the stdlib -------------------------------------------------------------
+# --- JWT (HS256) with PyJWT --------------------------------------------------------------------
+
+# Decoding checks the signature and this exact header only. Expiry is judged against the
+# emulator's injectable clock (_expired), not the wall clock PyJWT would use, and the other
+# registered claims (iat, nbf, sub, ...) are ones this emulator wrote itself.
+_SIGNATURE_ONLY: Final[jwt.types.Options] = {
+    "verify_signature": True,
+    "verify_exp": False,
+    "verify_nbf": False,
+    "verify_iat": False,
+    "verify_aud": False,
+    "verify_iss": False,
+    "verify_sub": False,
+    "verify_jti": False,
+}
 
 
-def _b64url_encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _b64url_decode(text: str) -> bytes:
-    padded = text + "=" * (-len(text) % 4)
-    # validate=True: reject stray characters instead of silently dropping them.
-    return base64.b64decode(padded, altchars=b"-_", validate=True)
-
-
-def _json_segment(value: Mapping[str, object]) -> str:
-    return _b64url_encode(json.dumps(value, separators=(",", ":"), sort_keys=True).encode())
+@contextlib.contextmanager
+def _short_keys_allowed(secret: bytes) -> Iterator[None]:
+    """Silence PyJWT's InsecureKeyLengthWarning for a key under SHA-256's 32 bytes: test and
+    bench keys are short throwaways on purpose, and pytest turns warnings into errors. The
+    emulator's own key is 32 bytes, so its server threads never touch the (process-wide,
+    not thread-safe) warning filters."""
+    if len(secret) >= hashlib.sha256().digest_size:
+        yield
+        return
+    with warnings.catch_warnings(action="ignore", category=jwt.InsecureKeyLengthWarning):
+        yield
 
 
 def sign_jwt(secret: bytes, claims: Mapping[str, object]) -> str:
     """Return an HS256 JWT over ``claims``."""
-    signing_input = f"{_json_segment(_JWT_HEADER)}.{_json_segment(claims)}"
-    signature = hmac.new(secret, signing_input.encode("ascii"), hashlib.sha256).digest()
-    return f"{signing_input}.{_b64url_encode(signature)}"
+    # Sorted, so a key and its claims give one token whatever order a caller built them in
+    # (PyJWT sorts only the header, which comes out as _JWT_HEADER).
+    with _short_keys_allowed(secret):
+        return jwt.encode(dict(sorted(claims.items())), secret, algorithm="HS256")
 
 
 def verify_jwt(secret: bytes, token: str) -> dict[str, object] | None:
     """Return the claims of ``token`` if ``secret`` signed it with HS256, else None."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        return None
-    header_b64, claims_b64, signature_b64 = parts
     try:
-        signature = _b64url_decode(signature_b64)
-        header = json.loads(_b64url_decode(header_b64))
-        claims = json.loads(_b64url_decode(claims_b64))
-    except ValueError:  # binascii.Error, UnicodeDecodeError and JSONDecodeError are ValueErrors
+        with _short_keys_allowed(secret):
+            decoded = jwt.decode_complete(
+                token, secret, algorithms=["HS256"], options=_SIGNATURE_ONLY
+            )
+    # ValueError: a token str PyJWT cannot encode to UTF-8 (a lone surrogate), before parsing.
+    except (jwt.PyJWTError, ValueError):
         return None
-    expected = hmac.new(
-        secret, f"{header_b64}.{claims_b64}".encode("ascii"), hashlib.sha256
-    ).digest()
-    if not hmac.compare_digest(signature, expected) or header != _JWT_HEADER:
+    # PyJWT accepts any header naming an allowed alg; keys from here carry exactly this one.
+    if decoded["header"] != _JWT_HEADER:
         return None
-    if not isinstance(claims, dict):
-        return None
+    claims: dict[str, object] = decoded["payload"]
     return claims
 
 
