@@ -84,7 +84,7 @@ readonly DEFAULT_SCHEDULE='0 */6 * * *'
 # whole number of minutes, and at most 23.5 hours (alert.proto MetricAbsence.duration; "Create
 # metric-absence alerting policies"). It fires when no result has come for the schedule's longest
 # gap plus SWITCH_MARGIN_S: the job's retries and log delivery, the function's own RETRY_MARGIN
-# (rotation/schedule.py).
+# (rotation/rules/schedule.py).
 readonly MIN_ABSENCE_S=120
 readonly MAX_ABSENCE_S=84600
 readonly SWITCH_MARGIN_S=3600
@@ -143,7 +143,7 @@ Required:
                             locations, comma-separated (us-central1,europe-west4); global
                             ones are always looked for.            [ROTATION_LOCATIONS]
 
-Rotation (passed to the function; first checked by its own parser, rotation/check.py):
+Rotation (passed to the function; first checked by its own parser, rotation/faces/check.py):
   --refresh-before DUR      Refresh a key this long before it expires (90m, 72h, 3d, 3600s).
                                                                    [REFRESH_BEFORE; 3d]
   --retention DUR           Keep superseded versions enabled this long. [RETENTION; 7d]
@@ -499,7 +499,7 @@ done
 # ------------------------------------------------------------------------------ validation
 # Checked here: what only deploy.sh knows (where and how to deploy). The function's own
 # settings (the environment variables it is deployed with) and the --seed-from file are checked
-# further down by the function's own code, rotation/check.py: one validator, so deploy.sh
+# further down by the function's own code, rotation/faces/check.py: one validator, so deploy.sh
 # refuses exactly what the function would refuse at start, with the function's message.
 
 [[ -n $project ]] || usage_error "--project is required (or set GOOGLE_CLOUD_PROJECT)"
@@ -639,8 +639,10 @@ for name in ${raw_locations[@]+"${raw_locations[@]}"}; do
 done
 locations_joined=$(IFS=','; printf '%s' "${label_locations[*]+"${label_locations[*]}"}")
 
-[[ -f $source_dir/main.py && -f $source_dir/requirements.txt && -f $source_dir/rotation/check.py ]] ||
-  usage_error "--source '$source_dir' needs main.py, requirements.txt and rotation/: point it at the function's folder"
+[[ -f $source_dir/main.py && -f $source_dir/requirements.txt && -f $source_dir/rotation/faces/check.py &&
+  -f $source_dir/momento_key_common/__init__.py ]] ||
+  usage_error "--source '$source_dir' needs main.py, requirements.txt, rotation/ and" \
+    "momento_key_common/: point it at the function's folder"
 source_dir=$(cd "$source_dir" && pwd)
 
 # The environment variables the function is deployed with, exactly (deploy_function joins them
@@ -666,7 +668,7 @@ if [[ $scheduler == true ]]; then
 fi
 
 # The function's own checks run in a local Python 3.11+ (the one gcloud is told to use, when
-# CLOUDSDK_PYTHON is set). rotation/check.py needs only the standard library.
+# CLOUDSDK_PYTHON is set). rotation/faces/check.py needs only the standard library.
 python=${CLOUDSDK_PYTHON:-python3}
 python_needed="deploy.sh checks the settings with the function's own code, which needs Python 3.11 or newer"
 python_path=$(command -v "$python" 2>/dev/null) ||
@@ -678,7 +680,7 @@ python_version=$("$python_path" -E -s -S -c 'import sys; print("%d.%d.%d" % sys.
   die "$python_needed; $python_path is Python $python_version: install a newer python3, or set" \
     "CLOUDSDK_PYTHON to a Python 3.11+"
 
-# run_check ARG...: run "python -m rotation.check ARG..." from the source folder, in an
+# run_check ARG...: run "python -m rotation.faces.check ARG..." from the source folder, in an
 # environment holding only check_env (no PYTHON* variables, no site packages, no bytecode
 # written into the source folder). Sets check_status, and check_message to what it printed on
 # stderr without its "rotation: " prefix.
@@ -686,7 +688,7 @@ check_env=()
 run_check() {
   check_status=0
   check_message=$(cd "$source_dir" && env -i ${check_env[@]+"${check_env[@]}"} \
-    "$python_path" -B -E -s -S -X utf8 -m rotation.check "$@" 2>&1 >/dev/null) || check_status=$?
+    "$python_path" -B -E -s -S -X utf8 -m rotation.faces.check "$@" 2>&1 >/dev/null) || check_status=$?
   check_message=${check_message#rotation: }
 }
 
@@ -722,15 +724,15 @@ case $check_status in
   2) usage_error "$(setting_source "$check_message"): $check_message" ;;
   *)
     printf '%s\n' "$check_message" >&2
-    die "could not check the function's settings: $python_path -m rotation.check config" \
+    die "could not check the function's settings: $python_path -m rotation.faces.check config" \
       "exited $check_status in $source_dir (output above)"
     ;;
 esac
 
-# --alert-expiry-below, read by the function's own duration parser (rotation/durations.py), and
+# --alert-expiry-below, read by the function's own duration parser (rotation/rules/durations.py), and
 # REFRESH_BEFORE (already checked above) in seconds, for the warnings below.
 readonly DURATION_SECONDS='import sys
-from rotation.durations import parse_duration
+from rotation.rules.durations import parse_duration
 for text in sys.argv[1:]:
     try:
         print(int(parse_duration(text).total_seconds()))
@@ -897,7 +899,7 @@ validate_seed_file() {
     0) ;;
     2) usage_error "--seed-from '$file': $check_message" ;;
     *)
-      die "--seed-from '$file': could not check it: $python_path -m rotation.check document" \
+      die "--seed-from '$file': could not check it: $python_path -m rotation.faces.check document" \
         "exited $check_status in $source_dir"
       ;;
   esac
@@ -1778,7 +1780,7 @@ status_python() {
   local candidate
   for candidate in "$source_dir/.venv/bin/python" "$python_path"; do
     [[ -x $candidate ]] || continue
-    if (cd "$source_dir" && "$candidate" -c 'import google.cloud.secretmanager, rotation.status' \
+    if (cd "$source_dir" && "$candidate" -c 'import google.cloud.secretmanager, rotation.service.status' \
       >/dev/null 2>&1); then
       printf '%s' "$candidate"
       return 0

@@ -47,7 +47,7 @@ from typing import Any
 
 from devtools.emulators.momento import MomentoEmulator
 from devtools.emulators.secret_manager import SecretManagerEmulator
-from rotation.pacing import RPC_KINDS, QuotaKind
+from rotation.adapters.pacing import RPC_KINDS, QuotaKind
 from rotation.service import MAX_WORKERS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,14 +88,14 @@ _FLEET = """
 import collections, contextlib, json, os, sys, time
 from momento_key_common import redact
 from rotation import service
-from rotation.config import load_config
-from rotation.request import RotationRequest
-from rotation.runtime import Runtime
+from rotation.rules.config import load_config
+from rotation.service import RotationRequest
+from rotation.service.runtime import Runtime
 config = load_config(os.environ)
 request = RotationRequest(config.secrets, force=False, dry_run=False)
 with open(os.devnull, "w") as logs, contextlib.redirect_stdout(logs), redact.request_scope():
     started = time.perf_counter()
-    outcome = service.run(Runtime(config), request, workers=int(sys.argv[1]))
+    outcome = service.run(Runtime(config).dependencies(), request, workers=int(sys.argv[1]))
     seconds = time.perf_counter() - started
 actions = collections.Counter(str(result.action) for result in outcome.results)
 print(json.dumps({"seconds": seconds, "peak_kib": PEAK_KIB, "actions": actions}))

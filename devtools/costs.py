@@ -1,11 +1,11 @@
 """What old versions cost over time, with and without DESTROY_AFTER: the README's worked example.
 
 Simulates one secret refreshed every day, week or month, over one and three years, with the
-function's own plans (rotation.retention: the sweep disables versions superseded longer than
+function's own plans (rotation.rules.retention: the sweep disables versions superseded longer than
 RETENTION ago, and with DESTROY_AFTER destroys disabled ones whose retention ended longer ago than
 that). A run comes at each refresh, as with a schedule that refreshes whenever a run finds the
 key due. It prints how many versions are billed at the end and what that costs a month at the
-list price (rotation.costs), for one location (automatic replication).
+list price (rotation.rules.costs), for one location (automatic replication).
 
 Usage: ``.venv/bin/python -m devtools.costs``
 """
@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from rotation.costs import PRICE_PER_VERSION_MONTH, PRICE_SOURCE, Cost
-from rotation.retention import VersionInfo, billed, plan_destroy, plan_disable
+from rotation.rules.costs import PRICE_PER_VERSION_MONTH, PRICE_SOURCE, Cost
+from rotation.rules.retention import VersionInfo, billed, plan_destroy, plan_disable
 
 RETENTION = timedelta(days=7)
 DESTROY_AFTER = timedelta(days=30)

@@ -32,7 +32,7 @@ from google.cloud.secretmanager_v1.services.secret_manager_service.transports im
 from devtools.emulators._server import argument_parser, serve_until_signalled
 from devtools.emulators.momento import MomentoEmulator, write_private_json
 from devtools.processes import start_emulator, start_function, stopping
-from rotation.durations import parse_duration
+from rotation.rules.durations import parse_duration
 
 PROJECT = "demo-project"
 SECRET_ID = "momento-api-key"

@@ -30,7 +30,6 @@ class ErrorCode(StrEnum):
     # the stored token document
     INVALID_TOKEN_DOCUMENT = "invalid_token_document"
     DOCUMENT_TOO_LARGE = "document_too_large"
-    NOT_REFRESHABLE = "not_refreshable"
     V2_KEY_NOT_REFRESHABLE = "v2_key_not_refreshable"
     KEY_EXPIRED = "key_expired"
     KEY_EXPIRES_SOON = "key_expires_soon"
@@ -83,6 +82,12 @@ class ErrorCode(StrEnum):
         """Whether the same call may succeed later unchanged: worth a Pub/Sub redelivery."""
         return self in _TRANSIENT
 
+    @property
+    def http_status(self) -> int:
+        """The HTTP status a request refused with this code is answered with: the caller's
+        mistakes are 4xx; anything else that stops a whole run is a 500, so Scheduler retries."""
+        return _HTTP_STATUS.get(self, 500)
+
 
 _TRANSIENT = frozenset(
     {
@@ -90,7 +95,7 @@ _TRANSIENT = frozenset(
         ErrorCode.SECRET_MANAGER_TIMEOUT,
         ErrorCode.SECRET_MANAGER_QUOTA,
         # INTERNAL that outlasted the retries, once the credentials were shown not to be the
-        # cause (a refused credential surfaces as INTERNAL too; see rotation.secret_store).
+        # cause (a refused credential surfaces as INTERNAL too; see rotation.adapters.secret_store).
         ErrorCode.SECRET_MANAGER_INTERNAL,
         ErrorCode.UNAVAILABLE,
         ErrorCode.MOMENTO_INTERNAL,
@@ -100,6 +105,19 @@ _TRANSIENT = frozenset(
         ErrorCode.TIMEOUT,
     }
 )
+
+
+# The request's own faults (RFC 9110): what the caller must change before sending it again.
+_HTTP_STATUS = {
+    ErrorCode.INVALID_REQUEST: 400,
+    ErrorCode.INVALID_JSON: 400,
+    ErrorCode.UNKNOWN_FIELD: 400,
+    ErrorCode.INVALID_FIELD: 400,
+    ErrorCode.SECRET_NOT_CONFIGURED: 403,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.BODY_TOO_LARGE: 413,
+    ErrorCode.UNSUPPORTED_CONTENT_TYPE: 415,
+}
 
 
 class RotationError(Exception):
@@ -121,13 +139,13 @@ class ConfigError(RotationError):
 
 
 class RequestError(RotationError):
-    """The HTTP request is malformed; ``status`` is the HTTP status to answer with."""
+    """The HTTP request is malformed; its code says how, and the HTTP status to answer with."""
 
     code = ErrorCode.INVALID_REQUEST
 
-    def __init__(self, message: str, *, status: int = 400, code: ErrorCode | None = None) -> None:
-        super().__init__(message, code=code)
-        self.status = status
+    @property
+    def status(self) -> int:
+        return self.code.http_status
 
 
 class TokenDocumentError(RotationError):
@@ -137,9 +155,19 @@ class TokenDocumentError(RotationError):
 
 
 class NotRefreshableError(RotationError):
-    """The key is well formed, but Momento cannot refresh it (v2 key, expired key)."""
+    """The key is well formed, but Momento cannot refresh it: one of the two kinds below."""
 
-    code = ErrorCode.NOT_REFRESHABLE
+
+class V2KeyError(NotRefreshableError):
+    """A v2 key: Momento refreshes v1 keys only."""
+
+    code = ErrorCode.V2_KEY_NOT_REFRESHABLE
+
+
+class KeyExpiredError(NotRefreshableError):
+    """The key has expired: Momento refuses to refresh it."""
+
+    code = ErrorCode.KEY_EXPIRED
 
 
 class SecretStoreError(RotationError):

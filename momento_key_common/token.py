@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from momento_key_common.errors import ErrorCode, NotRefreshableError, TokenDocumentError
+from momento_key_common.errors import ErrorCode, TokenDocumentError, V2KeyError
 
 # Field names seen in the wild for the key, in order of preference when several are present.
 KEY_FIELDS = ("apiKey", "authToken", "apiToken")
@@ -150,7 +150,7 @@ def parse_document(payload: bytes) -> TokenDocument:
     if key.form is KeyForm.V2:
         # Checked before the refresh token: v2 keys come without one, and "add the refresh
         # token" would be the wrong advice.
-        raise NotRefreshableError(V2_MESSAGE, code=ErrorCode.V2_KEY_NOT_REFRESHABLE)
+        raise V2KeyError(V2_MESSAGE)
     refresh_token = _optional_string(document, REFRESH_TOKEN_FIELD)
     return TokenDocument(
         fields=document,

@@ -1,18 +1,18 @@
 """Keep Momento API keys stored in GCP Secret Manager fresh.
 
-The package is laid out by concern:
+The package is laid out in layers, and imports only point down them (tests/unit/test_layers.py):
 
-- pure domain, no I/O: :mod:`durations`, :mod:`config`, :mod:`policy`, :mod:`retention`,
-  :mod:`schedule`, :mod:`request`, :mod:`costs`; the token document, secret names, error codes
-  and redaction are in ``momento_key_common``, which the reader shares;
-- what the steps need from the services: :mod:`ports`; the adapters implementing it over the
-  real clients: :mod:`secret_store` (Secret Manager), :mod:`momento_auth` (Momento);
-- orchestration of one secret's rotation: :mod:`rotate`, with :mod:`lease` for concurrent runs
-  and :mod:`sweep` for old versions; of one run over many secrets: :mod:`service`, concurrent
-  within the budgets of :mod:`pacing`;
-- wiring and formatting for the entry points: :mod:`runtime`, :mod:`logs`, :mod:`http`,
-  :mod:`pubsub`, :mod:`cli` (``python -m rotation``).
+- :mod:`rotation.faces`: how a run is asked for, and how its outcome is answered: HTTP
+  (Cloud Scheduler), the CloudEvent of a Secret Manager notification, the command line, and
+  ``python3 -m rotation.faces.check`` for deploy.sh. Each parses, calls the service, formats.
+- :mod:`rotation.service`: one run over many secrets (``service.run``), each secret's rotation
+  step by step (:mod:`~rotation.service.rotate`), the lease that serialises runs, the retention
+  sweep, the managed secrets, the status report, and the instance that wires the adapters.
+- :mod:`rotation.adapters`: Secret Manager, Momento's auth service, the request budgets, Google
+  credentials and the structured log, over their real clients.
+- :mod:`rotation.rules`: the core, with no I/O: configuration, durations, schedules, the refresh
+  decision, the retention plan, outcomes, notifications, costs, and the ports the adapters fill.
 
-The application that uses the keys reads them with ``momento_key_reader`` (reader/), a separate
-distribution the function never imports.
+The token document, secret names, error codes and redaction live in ``momento_key_common``,
+which the reader (``momento_key_reader``, reader/) shares; the function never imports the reader.
 """

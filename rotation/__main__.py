@@ -1,7 +1,7 @@
-"""``python -m rotation``: see :mod:`rotation.cli`."""
+"""``python -m rotation``: see :mod:`rotation.faces.cli`."""
 
 import sys
 
-from rotation.cli import main
+from rotation.faces.cli import main
 
 sys.exit(main())

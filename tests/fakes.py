@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 from momento_key_common.errors import ErrorCode, SecretStoreError
 from momento_key_common.token import ApiKey, RefreshedKey
-from rotation.ports import DestroyOutcome, SecretMetadata, StoredVersion, Verification
-from rotation.retention import VersionInfo
+from rotation.rules.ports import DestroyOutcome, SecretMetadata, StoredVersion, Verification
+from rotation.rules.retention import VersionInfo
 
 
 @dataclass

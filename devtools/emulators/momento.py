@@ -51,7 +51,7 @@ from devtools.emulators._server import (
     argument_parser,
     serve_until_signalled,
 )
-from rotation.durations import parse_duration
+from rotation.rules.durations import parse_duration
 
 DEFAULT_ENDPOINT: Final = "momento.emulator.local"
 FORMS: Final = ("v1", "legacy", "v2")

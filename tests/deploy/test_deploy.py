@@ -23,7 +23,7 @@ import pytest
 
 from devtools.fake_google_apis import JSON, FakeGoogleApis, RecordedRequest, check_labels
 from momento_key_common.errors import RotationError
-from rotation.check import check_document
+from rotation.faces.check import check_document
 from tests.keys import v1_key
 
 from .conftest import DEPLOY_SH, PROJECT, REPO, Deployer, Run, base_env
@@ -480,6 +480,7 @@ def test_seed_file_inside_the_source_folder_is_refused(tmp_path):
     (source / "requirements.txt").write_text("")
     (source / "main.py").write_text("")
     shutil.copytree(REPO / "rotation", source / "rotation")
+    shutil.copytree(REPO / "momento_key_common", source / "momento_key_common")
     seed = source / "key.json"
     seed.write_text(json.dumps({"apiKey": API_KEY_CANARY, "refreshToken": "r"}))
     done = _run_deploy(

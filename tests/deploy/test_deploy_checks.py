@@ -1,6 +1,6 @@
 """deploy.sh refuses what the function would refuse, using the function's own validator.
 
-deploy.sh runs ``python3 -m rotation.check`` (the function's config parser and token-document
+deploy.sh runs ``python3 -m rotation.faces.check`` (the function's config parser and token-document
 parser) before it calls gcloud at all, so a setting the function would crash on at start, or a
 seed file it could not rotate, stops the deploy with the function's own message, exit 2, and
 nothing created. Each test runs as a logged-in user of the fake, so an unchecked value would
@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from momento_key_common.errors import RotationError
-from rotation.check import check_document
-from rotation.config import load_config
+from rotation.faces.check import check_document
+from rotation.rules.config import load_config
 from tests.keys import document, v1_key, v2_key
 
 from .conftest import PROJECT, Deployer
@@ -68,7 +68,7 @@ def document_refusal(content: bytes) -> str:
     ("flag", "variable", "value"),
     [
         ("--retention", "RETENTION", "0d"),
-        # These two depend on rotation/config.py refusing them (ConfigError) instead of
+        # These two depend on rotation/rules/config.py refusing them (ConfigError) instead of
         # crashing with OverflowError / ValueError.
         ("--refresh-before", "REFRESH_BEFORE", "99999999999d"),
         ("--min-enabled-versions", "MIN_ENABLED_VERSIONS", "²"),  # a superscript two
@@ -111,7 +111,7 @@ def test_an_environment_variable_the_function_refuses_names_it_and_its_flag(depl
 
 
 def test_a_value_that_is_not_utf8_is_refused_not_crashed_on(deployer: Deployer):
-    """Depends on rotation/config.py refusing undecodable values instead of crashing."""
+    """Depends on rotation/rules/config.py refusing undecodable values instead of crashing."""
     run = deployer.run(*DEPLOY_ARGS, "--retention", os.fsdecode(b"7\xffd"))
     assert run.returncode == 2, run.output
     assert "deploy.sh: --retention (RETENTION): RETENTION" in run.stderr

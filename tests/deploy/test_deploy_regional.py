@@ -26,7 +26,7 @@ import pytest
 
 from devtools.fake_google_apis import JSON, PROJECT_NUMBER, FakeGoogleApis, RecordedRequest
 from momento_key_common.errors import RotationError
-from rotation.config import load_config
+from rotation.rules.config import load_config
 from tests.keys import v1_key
 from tests.readme import commands
 

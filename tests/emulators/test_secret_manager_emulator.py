@@ -721,8 +721,8 @@ def test_a_foreign_page_token_is_invalid_argument(client, secret):
 
 
 # --- documented rules on what clients send ----------------------------------------------------
-# Each test names its rule; the module docstring of devtools/emulators/secret_manager.py maps
-# every rule to its source and to the test here.
+# Each test names its rule; the docstrings of devtools/emulators/secret_manager/ (indexed in its
+# __init__.py) map every rule to its source and to the test here.
 
 WRITTEN = f"projects/{PROJECT}/secrets/written"
 

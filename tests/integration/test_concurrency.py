@@ -2,7 +2,7 @@
 
 The function runs as Cloud Functions runs it, functions-framework under gunicorn, with several
 workers and threads; a second deployment is a second such process. The lease that arbitrates
-between them lives in Secret Manager (see rotation/lease.py), so processes that share nothing
+between them lives in Secret Manager (see rotation/service/lease.py), so processes that share nothing
 else still agree.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from devtools.processes import start_function, stop
-from rotation.lease import LEASE_ANNOTATION, parse_lease
+from rotation.service.lease import LEASE_ANNOTATION, parse_lease
 from tests.integration.conftest import World
 
 DAY = timedelta(days=1)

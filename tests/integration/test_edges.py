@@ -23,7 +23,7 @@ import pytest
 
 from devtools.processes import free_port
 from momento_key_common.errors import ErrorCode, SecretStoreError, SetupError
-from rotation.secret_store import GoogleSecretStore
+from rotation.adapters.secret_store import GoogleSecretStore
 from tests.integration.conftest import PROJECT, ROOT, World
 from tests.integration.test_rotate_event import by_number, deliver, notification
 from tests.keys import service_account_key

@@ -18,7 +18,7 @@ import pytest
 
 from devtools.processes import kill, start_function, stop
 from momento_key_common.errors import ErrorCode
-from rotation.lease import CLOCK_SKEW_ALLOWANCE, LEASE_ANNOTATION
+from rotation.service.lease import CLOCK_SKEW_ALLOWANCE, LEASE_ANNOTATION
 from tests.integration.conftest import World
 
 pytestmark = pytest.mark.reliability

@@ -6,8 +6,8 @@ import json
 import textwrap
 from datetime import timedelta
 
-from rotation.config import load_config
-from rotation.runtime import Runtime
+from rotation.rules.config import load_config
+from rotation.service.runtime import Runtime
 from tests.integration.conftest import World
 
 DAY = timedelta(days=1)

@@ -24,7 +24,7 @@ from google.cloud.secretmanager_v1.services.secret_manager_service.transports im
     SecretManagerServiceGrpcTransport,
 )
 
-from rotation.lease import LAST_ATTEMPT_ANNOTATION, LEASE_ANNOTATION, LEGACY_ANNOTATIONS
+from rotation.service.lease import LEASE_ANNOTATION
 from tests.integration.conftest import World
 
 pytestmark = pytest.mark.reliability
@@ -32,8 +32,6 @@ pytestmark = pytest.mark.reliability
 DAY = timedelta(days=1)
 # The Secret.annotations docstring in google/cloud/secretmanager_v1/types/resources.py.
 DOCUMENTED_ANNOTATION_KEY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
-LEGACY_LEASE = LEGACY_ANNOTATIONS[LEASE_ANNOTATION]
-LEGACY_LAST_ATTEMPT = LEGACY_ANNOTATIONS[LAST_ATTEMPT_ANNOTATION]
 MESSAGES = [None, "the resource moved on", "etag mismatch"]
 MESSAGE_IDS = ["default-message", "message-without-etag", "message-with-etag"]
 
@@ -91,36 +89,6 @@ def test_annotations_written_follow_the_documented_key_rule(world: World) -> Non
     annotations = world.secret_manager.annotations(secret)
     assert LEASE_ANNOTATION in annotations
     assert [key for key in annotations if not DOCUMENTED_ANNOTATION_KEY.match(key)] == []
-
-
-def test_a_live_legacy_lease_is_respected(world: World) -> None:
-    secret = world.new_secret(annotations={LEGACY_LEASE: lease_json(expires_in=DAY)})
-    world.seed_key(secret, expires_in=DAY)
-    attempts = world.momento.refresh_attempts
-
-    result = world.call().only()
-
-    assert (result["action"], result["error"]) == ("skipped", None)
-    assert "holds the rotation lease" in result["reason"]
-    assert world.momento.refresh_attempts == attempts
-
-
-def test_an_expired_legacy_lease_is_taken_over_and_never_written_back(world: World) -> None:
-    secret = world.new_secret(
-        annotations={
-            LEGACY_LEASE: lease_json(expires_in=-DAY),
-            LEGACY_LAST_ATTEMPT: '{"version": 1, "at": 0, "outcome": "refreshed"}',
-            "owner": "payments-team",
-        }
-    )
-    world.seed_key(secret, expires_in=DAY)
-
-    assert world.call().only()["action"] == "refreshed"
-
-    annotations = world.secret_manager.annotations(secret)
-    assert LEGACY_LEASE not in annotations and LEGACY_LAST_ATTEMPT not in annotations
-    assert annotations["owner"] == "payments-team", "other annotations are kept"
-    assert LEASE_ANNOTATION in annotations, "the lease, superseded, records the refresh"
 
 
 @pytest.mark.parametrize("message", MESSAGES, ids=MESSAGE_IDS)

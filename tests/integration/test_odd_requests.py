@@ -16,7 +16,7 @@ from typing import Any
 import functions_framework
 import pytest
 
-from rotation.request import MAX_BODY_BYTES
+from rotation.faces.http import MAX_BODY_BYTES
 from tests.integration.conftest import ROOT, Call, World
 
 pytestmark = pytest.mark.reliability

@@ -1,4 +1,4 @@
-"""``python -m rotation.check``, run the way deploy.sh runs it: a separate, isolated Python.
+"""``python -m rotation.faces.check``, run the way deploy.sh runs it: a separate, isolated Python.
 
 Each test starts a fresh interpreter from the repository root with ``-E -s -S`` (no PYTHON*
 variables, no user or site packages: only the standard library and this repository) and with
@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from momento_key_common.errors import RotationError
-from rotation.check import check_document
-from rotation.config import load_config
+from rotation.faces.check import check_document
+from rotation.rules.config import load_config
 from tests.keys import document, legacy_key, v1_key, v2_key
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,14 +40,15 @@ VALID_ENV = {
 CANARY_REFRESH_TOKEN = "refresh-token-canary-0001"  # what tests.keys.document stores
 PURE_MODULES = {
     "rotation",
-    "rotation.check",
-    "rotation.config",
-    "rotation.durations",
-    "rotation.policy",
-    "rotation.request",
-    "rotation.retention",
+    "rotation.faces",
+    "rotation.faces.check",
+    "rotation.rules",
+    "rotation.rules.config",
+    "rotation.rules.durations",
+    "rotation.rules.policy",
+    "rotation.rules.retention",
     # Its next-run arithmetic imports cronsim when called; importing it costs only the stdlib.
-    "rotation.schedule",
+    "rotation.rules.schedule",
     # What the function shares with the reader: pure too.
     "momento_key_common",
     "momento_key_common.errors",
@@ -62,7 +63,7 @@ def run_check(
     python: str = sys.executable,
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [python, *ISOLATED, "-m", "rotation.check", *map(str, args)],
+        [python, *ISOLATED, "-m", "rotation.faces.check", *map(str, args)],
         cwd=REPO,
         env=env if env is not None else {},
         capture_output=True,
@@ -123,7 +124,7 @@ def test_config_refuses_an_empty_environment_naming_rotation_secrets():
     ("variable", "value"),
     [
         ("RETENTION", "0d"),
-        ("REFRESH_BEFORE", "99999999999d"),  # depends on rotation/config.py refusing it
+        ("REFRESH_BEFORE", "99999999999d"),  # depends on rotation/rules/config.py refusing it
         ("MIN_ENABLED_VERSIONS", "²"),  # a superscript two: str.isdigit() says yes, int() no
         ("MIN_ENABLED_VERSIONS", "0"),
         ("REFRESH_BEFORE", "3 days"),
@@ -141,7 +142,7 @@ def test_config_refuses_a_bad_value_with_the_functions_message(variable, value):
 
 
 def test_config_refuses_a_value_that_is_not_utf8_naming_the_variable():
-    """Depends on rotation/config.py refusing undecodable values instead of crashing."""
+    """Depends on rotation/rules/config.py refusing undecodable values instead of crashing."""
     done = run_check("config", env={**VALID_ENV, "RETENTION": b"7\xffd"})
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode == 2, done.stderr
@@ -230,13 +231,13 @@ def test_document_that_cannot_be_read_is_refused(tmp_path):
 def test_anything_else_prints_the_usage_and_exits_2(args):
     done = run_check(*args)
     assert done.returncode == 2
-    assert done.stderr.startswith("usage: python3 -m rotation.check")
+    assert done.stderr.startswith("usage: python3 -m rotation.faces.check")
 
 
 def test_it_imports_only_the_standard_library_and_pure_modules():
     """``-I``: no environment, no user site, and no working directory on ``sys.path``."""
     probe = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import rotation.check; "
+        "import sys; sys.path.insert(0, sys.argv[1]); import rotation.faces.check; "
         "print('\\n'.join(sorted(sys.modules)))"
     )
     done = subprocess.run(

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 
 from momento_key_common.errors import ConfigError, ErrorCode
-from rotation.config import LONGEST, load_config
-from rotation.durations import DurationTooLongError, format_duration, parse_duration
+from rotation.rules.config import LONGEST, load_config
+from rotation.rules.durations import DurationTooLongError, format_duration, parse_duration
 
 BASE = {"ROTATION_SECRETS": "momento-key", "GOOGLE_CLOUD_PROJECT": "demo-project"}
 # What os.environ holds on Linux for a value whose bytes are not UTF-8 (surrogateescape).

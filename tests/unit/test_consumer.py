@@ -20,8 +20,7 @@ from types import SimpleNamespace
 import pytest
 from google.api_core import exceptions
 from google.auth.exceptions import DefaultCredentialsError, RefreshError, TransportError
-from momento_key_reader import AsyncKeyReader, KeyReader, KeyUnavailableError
-from momento_key_reader import reader as consumer
+from momento_key_reader import AsyncKeyReader, KeyReader, KeyUnavailableError, failures
 
 from devtools.consumer_bench import report
 from momento_key_common.grpc_status import status_name
@@ -539,7 +538,7 @@ def test_every_status_the_reader_advises_on_is_in_the_table():
         for kind, _, _ in FAILURE_KINDS
         if hasattr(exceptions, kind)
     }
-    assert set(consumer._ADVICE) <= covered
+    assert set(failures.ADVICE) <= covered
 
 
 @pytest.mark.parametrize(
@@ -835,10 +834,10 @@ def test_importing_the_reader_loads_nothing_of_the_function():
     )
     loaded = set(json.loads(done.stdout))
     forbidden = {
-        "rotation.config",
-        "rotation.runtime",
-        "rotation.http",
-        "rotation.rotate",
+        "rotation.rules.config",
+        "rotation.service.runtime",
+        "rotation.faces.http",
+        "rotation.service.rotate",
         "flask",
         "functions_framework",
         "momento",
@@ -853,6 +852,7 @@ def test_importing_the_reader_loads_nothing_of_the_function():
     }
     assert ours == {
         "momento_key_reader",
+        "momento_key_reader.failures",
         "momento_key_reader.reader",
         "momento_key_common",
         "momento_key_common.clients",

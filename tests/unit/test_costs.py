@@ -6,7 +6,7 @@ import contextlib
 import io
 
 from devtools import costs
-from rotation.costs import PRICE_PER_VERSION_MONTH, Cost
+from rotation.rules.costs import PRICE_PER_VERSION_MONTH, Cost
 from tests.readme import block
 
 

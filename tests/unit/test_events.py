@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from rotation.events import EventError, parse_event
-from rotation.identity import ProjectNumbers, configured_for
+from rotation.rules.events import EventError, parse_event
+from rotation.rules.identity import ProjectNumbers, configured_for
 
 SECRET = "projects/123456789012/secrets/momento-key"
 

@@ -8,13 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from momento_key_common.errors import ErrorCode, RotationError, SecretStoreError
-from rotation import lease
-from rotation.lease import (
+from rotation.service import lease
+from rotation.service.lease import (
     ANNOTATIONS_MAX_BYTES,
     CLOCK_SKEW_ALLOWANCE,
     LAST_ATTEMPT_ANNOTATION,
     LEASE_ANNOTATION,
-    LEGACY_ANNOTATIONS,
     parse_lease,
     release,
     try_acquire,
@@ -74,7 +73,6 @@ AT_NOW = int(NOW.timestamp())
         ({LEASE_ANNOTATION: lease_json(1, taken=MINUTE)}, "refreshed"),
         ({LEASE_ANNOTATION: lease_json(1, taken=DURATION * 2)}, "acquired"),
         ({LEASE_ANNOTATION: lease_json(2, taken=MINUTE, released_at=AT_NOW)}, "acquired"),
-        ({LEGACY_ANNOTATIONS[LEASE_ANNOTATION]: lease_json(2, taken=MINUTE)}, "held"),
         (
             {
                 LAST_ATTEMPT_ANNOTATION: json.dumps(
@@ -112,7 +110,6 @@ AT_NOW = int(NOW.timestamp())
         "superseded-moments-ago",
         "superseded-long-ago",
         "released",
-        "legacy-key-live",
         "old-record-refreshed-our-version-moments-ago",
         "old-record-refreshed-long-ago",
         "old-record-refreshed-an-older-version",
@@ -147,8 +144,6 @@ def test_taking_the_lease_keeps_other_annotations_and_drops_old_record_keys() ->
         {
             "owner": "payments-team",
             LAST_ATTEMPT_ANNOTATION: '{"version": 1, "at": 0, "outcome": "refreshed"}',
-            LEGACY_ANNOTATIONS[LAST_ATTEMPT_ANNOTATION]: "{}",
-            LEGACY_ANNOTATIONS[LEASE_ANNOTATION]: "{}",
         }
     )
     assert acquire(store).acquired is not None

@@ -6,7 +6,7 @@ import pytest
 
 from momento_key_common import names
 from momento_key_common.errors import ConfigError
-from rotation.config import load_config
+from rotation.rules.config import load_config
 
 
 @pytest.mark.parametrize(

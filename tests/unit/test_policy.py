@@ -8,7 +8,7 @@ import pytest
 
 from momento_key_common.errors import NotRefreshableError
 from momento_key_common.token import parse_document
-from rotation.policy import decide
+from rotation.rules.policy import decide
 from tests import keys
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -89,7 +89,7 @@ def test_an_expired_key_is_refused_even_when_valid_until_says_otherwise() -> Non
 
 def test_a_key_that_would_die_before_the_next_run_is_due_whatever_refresh_before_says() -> None:
     """A weekly job and REFRESH_BEFORE=3d: a key with 4 days left must be refreshed now."""
-    from rotation.schedule import CronSchedule, next_run  # noqa: PLC0415
+    from rotation.rules.schedule import CronSchedule, next_run  # noqa: PLC0415
 
     now = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)  # a Monday's run
     upcoming = next_run(CronSchedule("0 3 * * 1"), None, now=now)
@@ -112,8 +112,8 @@ def test_a_key_that_would_die_before_the_next_run_is_due_whatever_refresh_before
 def test_a_daily_schedule_cannot_keep_keys_alive_that_live_a_day_or_less(
     lifetime: timedelta, sparse: bool
 ) -> None:
-    from rotation.policy import schedule_too_sparse  # noqa: PLC0415
-    from rotation.schedule import CronSchedule, next_run  # noqa: PLC0415
+    from rotation.rules.policy import schedule_too_sparse  # noqa: PLC0415
+    from rotation.rules.schedule import CronSchedule, next_run  # noqa: PLC0415
 
     now = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
     upcoming = next_run(CronSchedule("0 3 * * *"), None, now=now)

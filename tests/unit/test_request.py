@@ -8,8 +8,8 @@ import json
 import pytest
 
 from momento_key_common.errors import ErrorCode, RequestError
-from rotation.config import load_config
-from rotation.request import MAX_BODY_BYTES, parse_request, read_body
+from rotation.faces.http import MAX_BODY_BYTES, parse_request, read_body
+from rotation.rules.config import load_config
 
 CONFIG = load_config(
     {"ROTATION_SECRETS": "a,b,projects/other/secrets/c", "GOOGLE_CLOUD_PROJECT": "p"}

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from rotation.retention import VersionInfo, billed, plan_destroy, plan_disable
+from rotation.rules.retention import VersionInfo, billed, plan_destroy, plan_disable
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -16,9 +16,9 @@ from momento_key_common.errors import (
     SecretStoreError,
 )
 from momento_key_common.token import RefreshedKey
-from rotation.config import load_config
-from rotation.lease import CLOCK_SKEW_ALLOWANCE, LEASE_ANNOTATION
-from rotation.rotate import Rotator
+from rotation.rules.config import load_config
+from rotation.service.lease import CLOCK_SKEW_ALLOWANCE, LEASE_ANNOTATION
+from rotation.service.rotate import Rotator
 from tests import keys
 from tests.fakes import FakeRefresher, FakeStore, FakeVersion
 
@@ -317,7 +317,9 @@ def test_an_unexpected_error_between_the_refresh_and_the_write_is_critical(capsy
 def test_a_held_lease_says_when_it_can_really_be_taken_over() -> None:
     """Its expiry plus the clock-skew allowance, not its bare expiry."""
     store = store_with_due_key()
-    taken = NOW - timedelta(minutes=1)
+    # The rotator reads the real clock: a lease taken a minute before NOW (the module's import)
+    # would have expired by now in a long test session.
+    taken = datetime.now(UTC) - timedelta(minutes=1)
     store.annotations[LEASE_ANNOTATION] = json.dumps(
         {
             "holder": "another-run",

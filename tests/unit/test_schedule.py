@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from rotation.schedule import (
+from rotation.rules.schedule import (
     RETRY_MARGIN,
     CronSchedule,
     ScheduleError,

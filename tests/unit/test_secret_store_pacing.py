@@ -9,9 +9,9 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 
 from momento_key_common.errors import SecretStoreError
-from rotation.pacing import Pacer, QuotaKind, grpc_interceptor
-from rotation.retention import VersionInfo
-from rotation.secret_store import GoogleSecretStore
+from rotation.adapters.pacing import Pacer, QuotaKind, grpc_interceptor
+from rotation.adapters.secret_store import GoogleSecretStore
+from rotation.rules.retention import VersionInfo
 
 REGIONAL_HOST = "secretmanager.us-central1.rep.googleapis.com:443"
 
@@ -27,7 +27,7 @@ def test_the_production_client_is_paced_and_keeps_googles_endpoint(monkeypatch) 
     )
     with pytest.raises(SecretStoreError):  # offline, and a 1 ms deadline: it never gets far
         store.get_metadata("projects/p/secrets/s")
-    assert pacer.sent[QuotaKind.READ] >= 1
+    assert pacer.sent_in_window(QuotaKind.READ) >= 1
 
 
 @pytest.mark.parametrize(

@@ -64,10 +64,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from momento_key_common import clients, names, redact
+from momento_key_common import clients, names
 from momento_key_common.errors import ErrorCode, RotationError
-from momento_key_common.grpc_status import secret_manager_meaning, status_name
 from momento_key_common.token import ApiKey, KeyForm, parse_key
+from momento_key_reader.failures import Failure, failure_of
 
 if TYPE_CHECKING:
     from momento.auth import CredentialProvider
@@ -106,21 +106,7 @@ class _Entry:
         return f"_Entry(version={self.version!r}, key={self.key!r})"
 
 
-@dataclass(frozen=True)
-class _Failure:
-    """Why a read failed, in words that hold no secret value."""
-
-    code: ErrorCode
-    reason: str
-    advice: str  # what to do; empty when the reason already says it
-    transient: bool = False
-
-    def explained(self) -> str:
-        """The reason, then what to do: each said once."""
-        return f"{self.reason}; {self.advice}" if self.advice else self.reason
-
-
-_Outcome = _Entry | _Failure
+_Outcome = _Entry | Failure
 
 
 class KeyReader:
@@ -177,7 +163,7 @@ class KeyReader:
         self._reading = False
         self._invalidated = False  # callers wait for the re-read instead of using the key
         self._failures = 0  # failed attempts since the last success
-        self._failure: _Failure | None = None
+        self._failure: Failure | None = None
         self._provider: tuple[str, str | None, CredentialProvider] | None = None
 
     def __repr__(self) -> str:
@@ -293,7 +279,7 @@ class KeyReader:
         return entry
 
     def _read(self, attempts: int) -> _Entry:
-        outcome: _Outcome = _Failure(
+        outcome: _Outcome = Failure(
             ErrorCode.INTERNAL_ERROR, "the read was interrupted", "it is retried"
         )
         tries = 1
@@ -345,7 +331,7 @@ class KeyReader:
         return min(due, float(expires_at))
 
     def _unavailable(self, now: float) -> KeyUnavailableError:
-        failure = self._failure or _Failure(
+        failure = self._failure or Failure(
             ErrorCode.SECRET_MANAGER_ERROR, "no read has succeeded yet", "try again"
         )
         expired = ""
@@ -381,7 +367,7 @@ class KeyReader:
             self._sleep(pause)
             attempt += 1
 
-    def _out_of_time(self, last: _Failure) -> _Failure:
+    def _out_of_time(self, last: Failure) -> Failure:
         return replace(
             last,
             reason=f"{last.reason} (no answer within timeout, {self._timeout:g} s, retries "
@@ -390,7 +376,7 @@ class KeyReader:
 
     def _fetch_once(self, time_left: float) -> _Outcome:
         if time_left <= 0:
-            return _Failure(
+            return Failure(
                 ErrorCode.SECRET_MANAGER_TIMEOUT,
                 f"no answer from Secret Manager within timeout ({self._timeout:g} s)",
                 "it is retried",
@@ -403,24 +389,24 @@ class KeyReader:
             version = str(response.name)
             data = bytes(response.payload.data)
             if not _checksum_matches(data, response.payload.data_crc32c):
-                return _Failure(
+                return Failure(
                     ErrorCode.CHECKSUM_MISMATCH,
                     f"{version} failed its CRC32C check",
                     "it is read again; if it persists, add a new version with the token document",
                     transient=True,
                 )
             key = parse_key(data)
-        except Exception as error:  # noqa: BLE001 - every failure becomes a _Failure, see below
+        except Exception as error:  # noqa: BLE001 - every failure becomes a Failure, see below
             # Whatever went wrong, the single flight must end with a recorded failure, so the
             # backoff holds and callers get a clear error rather than each retrying at once.
             cached = self._entry
-            return _failure_of(error, (cached.key.text, cached.key.jwt) if cached else ())
+            return failure_of(error, (cached.key.text, cached.key.jwt) if cached else ())
         return self._checked(key, version)
 
     def _checked(self, key: ApiKey, version: str) -> _Outcome:
         now = self._clock()
         if key.form is KeyForm.V2:
-            return _Failure(
+            return Failure(
                 ErrorCode.V2_KEY_NOT_REFRESHABLE,
                 f"{version} holds a v2 Momento API key, which the rotation function does not "
                 "maintain",
@@ -428,7 +414,7 @@ class KeyReader:
                 "CredentialProvider.from_api_key_v2 instead of this reader",
             )
         if not _valid(key, now):
-            return _Failure(
+            return Failure(
                 ErrorCode.KEY_EXPIRED,
                 f"{version} holds a key that expired at {_iso(key.expires_at or 0)}",
                 "the rotation function has not refreshed it: check its logs, or add a version "
@@ -581,100 +567,6 @@ def _iso(epoch_seconds: float) -> str:
     return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-# What to do, by gRPC status: the reader's audience is the application's operator, not the
-# function's. The code and whether it is transient come from momento_key_common.grpc_status,
-# the one mapping the function uses too.
-_ADVICE: Final[dict[str, str]] = {
-    "NOT_FOUND": "check the secret name, and that the secret has a version",
-    "PERMISSION_DENIED": (
-        "grant this application's service account roles/secretmanager.secretAccessor on the secret"
-    ),
-    # Secret Manager answers FAILED_PRECONDITION both for a latest version that is not ENABLED
-    # and for an ENABLED one whose customer-managed encryption key (CMEK) is disabled. Telling
-    # which would take a get, which the reader never makes (quota), so the advice names both,
-    # after the service's own message (in the reason), which may say which.
-    "FAILED_PRECONDITION": (
-        "the latest version is disabled or destroyed, or the Cloud KMS key that encrypts it is "
-        "disabled: check the version's state and the key"
-    ),
-    "UNAUTHENTICATED": "Secret Manager refused this application's credentials; check them",
-    "INVALID_ARGUMENT": "check the secret name",
-    "RESOURCE_EXHAUSTED": (
-        "the project's Secret Manager quota is exhausted; it is retried, but find what else "
-        "reads secrets so often"
-    ),
-}
-_TRANSIENT_ADVICE: Final = "it is retried"
-
-
-def _failure_of(error: Exception, known_secrets: tuple[str, ...]) -> _Failure:
-    reason = _reason(error, known_secrets)
-    if isinstance(error, RotationError):
-        # rotation's own (a token document that can't be used): its message says what to do.
-        return _Failure(error.code, reason, "", error.code.transient)
-    status = _grpc_status(error)
-    if status is not None:
-        code = secret_manager_meaning(status).code
-        if status == "FAILED_PRECONDITION":
-            code = ErrorCode.LATEST_VERSION_NOT_ENABLED  # the version, or its key (see above)
-        advice = _ADVICE.get(status, _TRANSIENT_ADVICE if code.transient else "try again")
-        return _Failure(code, reason, advice, code.transient)
-    credentials = _credentials_failure(error, reason)
-    if credentials is not None:
-        return credentials
-    return _Failure(
-        ErrorCode.SECRET_MANAGER_ERROR,
-        # Only the type: the text of an error we do not know could hold anything.
-        f"reading it raised {type(error).__name__}",
-        "it is retried; if it persists, this is a bug in the reader",
-    )
-
-
-def _grpc_status(error: Exception) -> str | None:
-    """The gRPC status name of a Secret Manager error; None for anything else."""
-    from google.api_core import exceptions  # noqa: PLC0415 - loaded with the client anyway
-
-    return status_name(error) if isinstance(error, exceptions.GoogleAPICallError) else None
-
-
-def _credentials_failure(error: Exception, reason: str) -> _Failure | None:
-    """google-auth's errors: no credentials, refused ones, or no way to reach Google."""
-    from google.auth import exceptions  # noqa: PLC0415 - loaded with the client anyway
-
-    if isinstance(error, exceptions.DefaultCredentialsError):
-        return _Failure(
-            ErrorCode.NO_CREDENTIALS,
-            reason,
-            "no Google credentials were found: run with a service account, or run `gcloud "
-            "auth application-default login`, or set SECRET_MANAGER_EMULATOR_HOST for an "
-            "emulator",
-        )
-    if isinstance(error, exceptions.RefreshError):
-        return _Failure(
-            ErrorCode.CREDENTIALS_REFUSED,
-            reason,
-            "this application's Google credentials could not be refreshed; check them",
-        )
-    if isinstance(error, exceptions.TransportError):
-        return _Failure(
-            ErrorCode.SECRET_MANAGER_UNAVAILABLE,
-            reason,
-            "Google's token endpoint could not be reached; it is retried",
-            transient=True,
-        )
-    return None
-
-
-def _reason(error: Exception, known_secrets: tuple[str, ...]) -> str:
-    if isinstance(error, RotationError):
-        return error.message  # built without secret values by momento_key_common.token
-    # google.api_core errors carry the service's message. An access error cannot hold the
-    # payload it failed to send, but scrub the key we hold anyway, as the function does.
-    message = getattr(error, "message", None)
-    detail = message if isinstance(message, str) and message else type(error).__name__
-    return f"Secret Manager: {redact.without(detail, known_secrets)}".rstrip(". ")
-
-
 def _log_read(secret: str, entry: _Entry, previous: _Entry | None, next_in: float) -> None:
     expires = _iso(entry.key.expires_at) if entry.key.expires_at is not None else "never"
     fields = {
@@ -700,7 +592,7 @@ def _log_read(secret: str, entry: _Entry, previous: _Entry | None, next_in: floa
         logger.debug("re-read %s: the key is unchanged", entry.version, extra=fields)
 
 
-def _log_failure(secret: str, failure: _Failure, serving: _Entry | None, next_in: float) -> None:
+def _log_failure(secret: str, failure: Failure, serving: _Entry | None, next_in: float) -> None:
     fields = {
         "event": "momento_key.read_failed",
         "secret": secret,

@@ -3,8 +3,8 @@
 1. **read**    the latest version and parse it as a token document, then the secret itself
                (one GetSecret: its expiry, aliases and the lease);
 2. **decide**  whether the key needs refreshing, on the key's own expiry (pure,
-               :mod:`rotation.policy`), and whether the secret itself expires first;
-3. **lease**   the secret, so that concurrent runs refresh it once (:mod:`rotation.lease`);
+               :mod:`rotation.rules.policy`), and whether the secret itself expires first;
+3. **lease**   the secret, so that concurrent runs refresh it once (:mod:`rotation.service.lease`);
 4. **refresh** the key through Momento;
 5. **persist** the new document as a new version, at once: the refresh token is single-use,
                so until this lands the only copy of a working key is in this process;
@@ -13,19 +13,19 @@
                alias names, paced by the write budget and within a time budget: housekeeping,
                which the next run continues when it is cut short.
 
-Each step returns what it found; :func:`_result` turns that into the one :class:`SecretResult`
-and its log line, by the contract of outcomes in :mod:`rotation.outcomes`. Each step also looks
-at the state first, so running again after any failure is safe. Nothing here catches an error
-to pretend success, and nothing fails that is fine: a refresh that does not extend the key is a
-failure, a sweep cut short is a warning.
+Each step returns what it found; :mod:`rotation.service.result` turns that into the one
+:class:`SecretResult` and its log line, by the contract of outcomes in
+:mod:`rotation.rules.outcomes`. Each step also looks at the state first, so running again after
+any failure is safe. Nothing here catches an error to pretend success, and nothing fails that is
+fine: a refresh that does not extend the key is a failure, a sweep cut short is a warning.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,7 +40,6 @@ from momento_key_common.errors import (
     SecretStoreError,
 )
 from momento_key_common.token import (
-    ApiKey,
     RefreshedKey,
     TokenDocument,
     check_rewritable,
@@ -48,20 +47,19 @@ from momento_key_common.token import (
     parse_document,
     render_refreshed,
 )
-from rotation import logs
-from rotation.config import Config
-from rotation.durations import format_duration
-from rotation.outcomes import Action, Attention, KeptVersion, SecretResult
-from rotation.pacing import Pacer
-from rotation.policy import (
+from rotation.adapters import logs
+from rotation.adapters.pacing import Pacer
+from rotation.rules.config import Config
+from rotation.rules.durations import format_duration
+from rotation.rules.outcomes import Action, Attention, KeptVersion, SecretResult
+from rotation.rules.policy import (
     Decision,
     decide,
     epoch_to_rfc3339,
     rfc3339,
-    schedule_too_sparse,
     secret_expiring,
 )
-from rotation.ports import (
+from rotation.rules.ports import (
     KeyRefresher,
     SecretMetadata,
     SecretStore,
@@ -69,62 +67,25 @@ from rotation.ports import (
     Verification,
     version_number,
 )
-from rotation.schedule import NextRun, next_run
-from rotation.sweep import SWEEP_BUDGET, Sweep, Sweeper
+from rotation.rules.schedule import NextRun, next_run
+from rotation.service.result import (
+    Findings,
+    Healthy,
+    UnderLease,
+    log_summary,
+    secret_result,
+)
+from rotation.service.sweep import SWEEP_BUDGET, Sweep, Sweeper
 
 if TYPE_CHECKING:
     # Imported where used: a run with nothing to refresh (the daily case) never needs them,
     # and every module a cold start imports costs it (see devtools/bench.py).
-    from rotation import lease
+    from rotation.service import lease
 
-# A key that expires sooner than this after a run is worth a WARNING whatever else happened:
-# whoever is on call has minutes, not days.
-EXPIRES_SOON = timedelta(hours=1)
 # Where secret names come from when the caller does not say.
 DEFAULT_ORIGIN = "ROTATION_SECRETS"
 
 __all__ = ["Action", "KeptVersion", "Rotator", "SecretResult"]
-
-
-@dataclass(frozen=True)
-class Healthy:
-    """The latest version, checked: parseable, unexpired. Only then may older versions go."""
-
-    version: StoredVersion
-    document: TokenDocument
-
-
-@dataclass(frozen=True)
-class UnderLease:
-    """What steps 4 and 5 produced while holding the lease.
-
-    ``latest`` is the healthy latest version afterwards (ours when we stored one and could read
-    it back, or another run's that superseded ours); ``stored`` names the version our refresh
-    wrote, if any, even when a later check failed (``error``), so that the result always says
-    where the new key is.
-    """
-
-    reason: str
-    latest: Healthy | None = None
-    stored: str | None = None
-    stored_expiry: int | None = None
-    error: RotationError | None = None
-    attention: Attention | None = None
-
-
-@dataclass(frozen=True)
-class Findings:
-    """What the steps before the refresh found that the result must report whatever happens
-    next: the secret's own expiry (a failure), a missing refresh token (a failure when the key
-    is due, else an ERROR that keeps the answer 2xx), and when the next run comes (against
-    which the latest key's lifetime is judged)."""
-
-    expiring: RotationError | None = None
-    attention: Attention | None = None
-    next_run: NextRun | None = None
-
-
-NOTHING_FOUND = Findings()
 
 
 class Rotator:
@@ -167,7 +128,7 @@ class Rotator:
                 "may be partly rotated: check its versions, and report this with the function's "
                 "logs (event rotation.internal_error)",
             )
-        _log_summary(result)
+        log_summary(result)
         return result
 
     def _rotate(self, secret: str, *, force: bool, dry_run: bool, named_in: str) -> SecretResult:
@@ -175,7 +136,7 @@ class Rotator:
         try:
             read = self._read(secret, named_in)
         except RotationError as error:
-            return _result(secret, now, error=error)
+            return secret_result(secret, now, error=error)
         try:
             current = Healthy(read, _parse(read))
             # After the latest version, never before: the lease relies on that order.
@@ -187,14 +148,16 @@ class Rotator:
                 check_rewritable(current.document)
         except RotationError as error:
             # A latest version that can't be read or refreshed is no reason to sweep older ones.
-            return _result(secret, now, error=error, read=read)
+            return secret_result(secret, now, error=error, read=read)
         reason = _with_expiry_note(decision.reason, current.document)
         if decision.refresh and not dry_run:
             return self._refresh(secret, current, metadata, reason, findings)
         if decision.refresh:
             reason = f"dry run: would refresh, {reason}"
         sweep = self._sweep(secret, current, metadata.version_aliases, dry_run=dry_run)
-        return _result(secret, now, reason=reason, latest=current, sweep=sweep, findings=findings)
+        return secret_result(
+            secret, now, reason=reason, latest=current, sweep=sweep, findings=findings
+        )
 
     def _findings(
         self,
@@ -231,7 +194,7 @@ class Rotator:
         findings: Findings,
     ) -> SecretResult:
         """Steps 3 to 7, for a key that is due (or forced)."""
-        from rotation import lease  # noqa: PLC0415 - only refreshes take the lease
+        from rotation.service import lease  # noqa: PLC0415 - only refreshes take the lease
 
         now = self._clock()
         under: UnderLease | None = None
@@ -248,7 +211,7 @@ class Rotator:
                     duration=self._config.lease_duration,
                 )
             except RotationError as error:
-                return _result(secret, now, latest=current, error=error, findings=findings)
+                return secret_result(secret, now, latest=current, error=error, findings=findings)
             if outcome.acquired is not None:
                 under = self._under_lease(secret, current, outcome, reason)
         aliases = metadata.version_aliases
@@ -264,11 +227,11 @@ class Rotator:
                 f"force again after {rfc3339(outcome.refreshed_at + lease_duration)}"
             )
             sweep = self._sweep(secret, current, aliases, dry_run=False)
-            return _result(
+            return secret_result(
                 secret, now, reason=burst, latest=current, sweep=sweep, findings=findings
             )
         if under is None:
-            return _result(
+            return secret_result(
                 secret,
                 now,
                 reason=_lease_held_reason(outcome.held_by),
@@ -279,16 +242,16 @@ class Rotator:
         # Verification and the sweep run after the new version superseded the lease: they
         # change nothing that a concurrent run could duplicate.
         if under.error is not None or under.latest is None or under.stored is None:
-            return _result(
+            return secret_result(
                 secret, now, reason=under.reason, under=under, latest=current, findings=findings
             )
         try:
             sweep = self._verify_then_sweep(secret, under.latest, aliases)
         except RotationError as error:
-            return _result(
+            return secret_result(
                 secret, now, reason=under.reason, under=under, error=error, findings=findings
             )
-        return _result(
+        return secret_result(
             secret, now, reason=under.reason, under=under, sweep=sweep, findings=findings
         )
 
@@ -500,13 +463,14 @@ class Rotator:
     def _sweep(
         self, secret: str, latest: Healthy, aliases: Mapping[str, int], *, dry_run: bool
     ) -> Sweep:
-        """Step 7 (rotation.sweep): housekeeping, once the latest version is known healthy."""
+        """Step 7 (rotation.service.sweep): housekeeping, once the latest version is known
+        healthy."""
         return self._sweeper.sweep(secret, latest.version.number, aliases, dry_run=dry_run)
 
     def _release(
         self, secret: str, outcome: lease.LeaseOutcome, *, timed_out: bool, unstored: bool
     ) -> None:
-        from rotation import lease  # noqa: PLC0415 - only refreshes take the lease
+        from rotation.service import lease  # noqa: PLC0415 - only refreshes take the lease
 
         try:
             lease.release(
@@ -525,111 +489,6 @@ class Rotator:
                 error_code=str(error.code),
                 lease_expires_at=rfc3339(expires_at) if expires_at else None,
             )
-
-
-def _result(
-    secret: str,
-    now: datetime,
-    *,
-    reason: str = "",
-    read: StoredVersion | None = None,
-    latest: Healthy | None = None,
-    under: UnderLease | None = None,
-    sweep: Sweep | None = None,
-    error: RotationError | None = None,
-    findings: Findings = NOTHING_FOUND,
-    busy: bool = False,
-) -> SecretResult:
-    """The one place a SecretResult is built, from what the steps returned.
-
-    Where a run found several things, the worse wins (rotation.outcomes): a failure over a
-    warning, a key not stored over any other failure, a permanent failure over a transient one.
-    """
-    sweep = sweep or Sweep()
-    version = read.name if read is not None else None
-    key: ApiKey | None = None
-    expiry = None
-    if latest is not None:
-        version, key = latest.version.name, latest.document.key
-        expiry = latest.document.expires_at
-    if under is not None and under.latest is not None:
-        version, key = under.latest.version.name, under.latest.document.key
-        expiry = under.latest.document.expires_at
-    if under is not None and under.stored is not None:
-        version, expiry = under.stored, under.stored_expiry
-    stored = under is not None and under.stored is not None
-    failure = _worst(error, under.error if under else None, sweep.error, findings.expiring)
-    notice = _worst_attention(
-        findings.attention,
-        under.attention if under else None,
-        sweep.cut_short,
-        None if failure else _too_sparse(secret, key, findings.next_run, now),
-        None if failure else _expires_soon(expiry, now),
-    )
-    action = Action.FAILED if failure else Action.REFRESHED if stored else Action.SKIPPED
-    reason = "; ".join(part for part in (reason, sweep.note) if part)
-    upcoming = findings.next_run
-    return SecretResult(
-        secret=secret,
-        action=action,
-        reason=reason,
-        version=version,
-        valid_until=epoch_to_rfc3339(expiry),
-        seconds_left=None if expiry is None else max(int(expiry - now.timestamp()), 0),
-        next_run=None if upcoming is None else rfc3339(upcoming.at),
-        disabled_versions=sweep.disabled,
-        kept_versions=sweep.kept,
-        destroyed_versions=sweep.destroyed,
-        destroy_scheduled_versions=sweep.destroy_scheduled,
-        error_code=failure.code if failure else None,
-        error_message=redact.scrub(failure.message) if failure else None,
-        attention=notice,
-        stored=stored,
-        busy=busy,
-    )
-
-
-def _too_sparse(
-    secret: str, key: ApiKey | None, upcoming: NextRun | None, now: datetime
-) -> Attention | None:
-    """An ERROR (2xx: a retry can't help) when even a fresh key of this one's lifetime would
-    die before the next run could refresh it."""
-    lifetime = None if key is None or key.lifetime is None else timedelta(seconds=key.lifetime)
-    why = schedule_too_sparse(secret, lifetime, upcoming, now=now)
-    return None if why is None else Attention(ErrorCode.SCHEDULE_TOO_SPARSE, why, "ERROR")
-
-
-def _worst(*candidates: RotationError | None) -> RotationError | None:
-    """The failure to report: a key not stored first, then permanent before transient."""
-
-    def rank(error: RotationError) -> int:
-        if isinstance(error, KeyNotStoredError):
-            return 0
-        return 2 if error.code.transient else 1
-
-    return min((error for error in candidates if error is not None), key=rank, default=None)
-
-
-def _worst_attention(*candidates: Attention | None) -> Attention | None:
-    worst: Attention | None = None
-    for candidate in candidates:
-        if candidate is not None and candidate.worse_than(worst):
-            worst = candidate
-    return worst
-
-
-def _expires_soon(expiry: int | None, now: datetime) -> Attention | None:
-    if expiry is None:
-        return None
-    left = datetime.fromtimestamp(expiry, UTC) - now
-    if left >= EXPIRES_SOON:
-        return None
-    return Attention(
-        ErrorCode.KEY_EXPIRES_SOON,
-        f"the latest key expires at {epoch_to_rfc3339(expiry)}, in less than "
-        f"{format_duration(EXPIRES_SOON)}: check that the next run comes before then, or that "
-        "keys of this lifetime are what you meant to issue",
-    )
 
 
 def _parse(version: StoredVersion) -> TokenDocument:
@@ -720,7 +579,7 @@ def _history_note(outcome: lease.LeaseOutcome, current: Healthy) -> str:
 def _lease_held_reason(held: lease.Lease | None) -> str:
     if held is None:
         return "another invocation took the rotation lease just now and is refreshing"
-    from rotation import lease  # noqa: PLC0415 - only refreshes take the lease
+    from rotation.service import lease  # noqa: PLC0415 - only refreshes take the lease
 
     return (
         f"another invocation holds the rotation lease (taken {rfc3339(held.taken_at)}) and is "
@@ -748,27 +607,4 @@ def _log_internal_error(secret: str, error: Exception) -> None:
         secret=secret,
         error_type=f"{type(error).__module__}.{type(error).__qualname__}",
         frames=frames[-8:],
-    )
-
-
-def _log_summary(result: SecretResult) -> None:
-    """The one line per secret and run; its severity is what the alerts count."""
-    parts = [result.error_message, result.attention.message if result.attention else None]
-    summary = "; ".join(part for part in (*parts, result.reason) if part)
-    logs.log(
-        result.severity,
-        f"{result.secret}: {result.action}: {summary}",
-        event="rotation.result",
-        secret=result.secret,
-        action=str(result.action),
-        version=result.version,
-        valid_until=result.valid_until,
-        # A number, for deploy.sh's key-lifetime metric (a log-based distribution by secret).
-        seconds_left=result.seconds_left,
-        next_run=result.next_run,
-        disabled_versions=list(result.disabled_versions),
-        kept_versions=[kept.version for kept in result.kept_versions],
-        destroyed_versions=list(result.destroyed_versions),
-        error_code=str(result.error_code) if result.error_code else None,
-        attention_code=str(result.attention.code) if result.attention else None,
     )

@@ -1,8 +1,9 @@
 """The Secret Manager adapter: the few calls the rotation makes, with errors mapped to ours.
 
-The client is built once per instance and lazily (see :mod:`rotation.runtime`), and the heavy
-``google.cloud.secretmanager`` import happens only then. With ``SECRET_MANAGER_EMULATOR_HOST``
-set it talks plaintext gRPC to a local emulator, the convention of Google's own emulators.
+The client is built once per instance and lazily (see :mod:`rotation.service.runtime`), and
+the heavy ``google.cloud.secretmanager`` import happens only then. With
+``SECRET_MANAGER_EMULATOR_HOST`` set it talks plaintext gRPC to a local emulator, the
+convention of Google's own emulators.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from momento_key_common import clients, names
 from momento_key_common.errors import ConflictError, ErrorCode, SecretStoreError, SetupError
 from momento_key_common.grpc_status import secret_manager_meaning, status_name
 from momento_key_common.redact import scrub
-from rotation.credentials import no_credentials
-from rotation.ports import DestroyOutcome, SecretMetadata, StoredVersion, version_number
-from rotation.retention import VersionInfo
+from rotation.adapters.credentials import no_credentials
+from rotation.rules.ports import DestroyOutcome, SecretMetadata, StoredVersion, version_number
+from rotation.rules.retention import VersionInfo
 
 if TYPE_CHECKING:
     from google.api_core.exceptions import GoogleAPICallError
@@ -213,33 +214,35 @@ class GoogleSecretStore:
         return self._call(f"list the versions of {secret}", list_all, resource=secret)
 
     def disable(self, version: VersionInfo, *, deadline: timedelta) -> None:
-        seconds = max(deadline.total_seconds(), 0.001)
-        # The etag from the listing makes this a no-op if someone changed the version since.
-        try:
-            self._call(
-                f"disable {version.name}",
-                lambda: self.client_for(version.name).disable_secret_version(
-                    request={"name": version.name, "etag": version.etag},
-                    retry=self._retry.with_timeout(seconds),
-                    timeout=min(_ATTEMPT_TIMEOUT_SECONDS, seconds),
-                ),
-                resource=version.name,
-            )
-        except _PreconditionFailedError as error:
-            self._confirm_conflict(error, version.etag, lambda: self._version_etag(version.name))
-            raise ConflictError(
-                f"could not disable {version.name}: it changed since it was listed"
-            ) from None
+        self._change_state(
+            "disable", version, deadline, lambda client: client.disable_secret_version
+        )
 
     def destroy(self, version: VersionInfo, *, deadline: timedelta) -> DestroyOutcome:
         """Destroy ``version`` if unchanged since it was listed. With the secret's
         version_destroy_ttl set, Secret Manager only schedules it: the version stays DISABLED
         with a scheduled_destroy_time ("Delay destruction of secret versions")."""
+        response = self._change_state(
+            "destroy", version, deadline, lambda client: client.destroy_secret_version
+        )
+        info = _version_info(response)
+        return DestroyOutcome.SCHEDULED if info.state != "DESTROYED" else DestroyOutcome.DESTROYED
+
+    def _change_state(
+        self,
+        verb: str,
+        version: VersionInfo,
+        deadline: timedelta,
+        method: Callable[[Any], Callable[..., Any]],
+    ) -> Any:
+        """Call ``method`` of the version's client (disable, destroy) on ``version``. The etag
+        from the listing makes it a no-op if someone changed the version since: a ConflictError,
+        confirmed by re-reading the version's etag."""
         seconds = max(deadline.total_seconds(), 0.001)
         try:
-            response = self._call(
-                f"destroy {version.name}",
-                lambda: self.client_for(version.name).destroy_secret_version(
+            return self._call(
+                f"{verb} {version.name}",
+                lambda: method(self.client_for(version.name))(
                     request={"name": version.name, "etag": version.etag},
                     retry=self._retry.with_timeout(seconds),
                     timeout=min(_ATTEMPT_TIMEOUT_SECONDS, seconds),
@@ -249,10 +252,8 @@ class GoogleSecretStore:
         except _PreconditionFailedError as error:
             self._confirm_conflict(error, version.etag, lambda: self._version_etag(version.name))
             raise ConflictError(
-                f"could not destroy {version.name}: it changed since it was listed"
+                f"could not {verb} {version.name}: it changed since it was listed"
             ) from None
-        info = _version_info(response)
-        return DestroyOutcome.SCHEDULED if info.state != "DESTROYED" else DestroyOutcome.DESTROYED
 
     def get_metadata(self, secret: str) -> SecretMetadata:
         response = self._get_secret(secret)

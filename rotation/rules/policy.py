@@ -7,16 +7,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from momento_key_common.errors import ErrorCode, NotRefreshableError, RotationError
+from momento_key_common.errors import ErrorCode, KeyExpiredError, RotationError
 from momento_key_common.token import MAX_EPOCH_SECONDS, TokenDocument
-from rotation.durations import format_duration
-from rotation.schedule import RETRY_MARGIN
+from rotation.rules.durations import format_duration
+from rotation.rules.schedule import RETRY_MARGIN
 
 if TYPE_CHECKING:
-    from rotation.config import Config
-    from rotation.schedule import NextRun
+    from rotation.rules.config import Config
+    from rotation.rules.schedule import NextRun
 
-# A refresh writes twice: the lease, and the new version (rotation.pacing.REFRESH_WRITES).
+# A refresh writes twice: the lease, and the new version (rotation.adapters.pacing.REFRESH_WRITES).
 WRITES_PER_REFRESH = 2
 
 
@@ -49,11 +49,10 @@ def decide(
         return Decision(refresh=False, reason="the key never expires")
     expires_at = datetime.fromtimestamp(document.expires_at, UTC)
     if expires_at <= now:
-        raise NotRefreshableError(
+        raise KeyExpiredError(
             f"the key expired at {rfc3339(expires_at)}, and Momento refuses to refresh an expired "
             "key; create a new key in the Momento console and add it as a new version "
-            "(deploy.sh --seed-from FILE)",
-            code=ErrorCode.KEY_EXPIRED,
+            "(deploy.sh --seed-from FILE)"
         )
     remaining = expires_at - now
     window = format_duration(refresh_before)
@@ -115,8 +114,8 @@ def secret_expiring(
 def least_time_for_refreshes(secrets: int, writes_per_minute: int) -> timedelta:
     """The least time the refreshes of ``secrets`` due secrets take under the write budget.
 
-    The budget is a sliding 60 s window (rotation.pacing): a full budget may go at once, then
-    one more budget each minute.
+    The budget is a sliding 60 s window (rotation.adapters.pacing): a full budget may go at once,
+    then one more budget each minute.
     """
     writes = WRITES_PER_REFRESH * secrets
     return timedelta(minutes=max(math.ceil(writes / writes_per_minute) - 1, 0))

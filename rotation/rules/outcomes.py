@@ -74,7 +74,7 @@ class SecretResult:
     version: str | None = None  # the latest version: read, or stored by this run
     valid_until: str | None = None  # when the latest key really expires (its exp)
     seconds_left: int | None = None  # the same, as seconds from the run
-    next_run: str | None = None  # when the next run comes, when known (rotation.schedule)
+    next_run: str | None = None  # when the next run comes, when known (rotation.rules.schedule)
     disabled_versions: tuple[str, ...] = ()
     kept_versions: tuple[KeptVersion, ...] = ()
     destroyed_versions: tuple[str, ...] = ()  # DESTROY_AFTER: destroyed by this run
@@ -86,7 +86,7 @@ class SecretResult:
     # This run stored a new version (even if it then failed): a redelivery can't improve on it.
     stored: bool = False
     # Skipped only because another run holds the lease: nothing was decided for this key yet.
-    # Not part of the JSON; a Pub/Sub delivery is retried on it (see rotation.pubsub).
+    # Not part of the JSON; a Pub/Sub delivery is retried on it (see rotation.faces.pubsub).
     busy: bool = False
 
     @property

@@ -21,9 +21,9 @@ passes through a :class:`Pacer` first:
 - **Housekeeping is spread out** (:func:`housekeeping`): the sweep's disables go out at most one
   per ``60 / budget`` seconds across the instance, never take the last two slots of the window,
   and wait while a refresh waits, so a refresh (which needs two) is never starved by a sweep
-  of a backlog. A sweep of a
-  backlog then runs at the budget's rate, which is what it may use, and no faster.
-- Accesses are counted by kind but not paced: their quota is 150 times the others'.
+  of a backlog. A sweep of a backlog then runs at the budget's rate, which is what it may use,
+  and no faster.
+- Accesses are not paced: their quota is 150 times the others'.
 - A call that waits for the budget says so in the log about every 10 s, so a slow run is
   explained while it is slow.
 
@@ -44,7 +44,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from enum import StrEnum
@@ -52,7 +52,7 @@ from typing import Any
 
 from momento_key_common import names
 from momento_key_common.errors import ErrorCode, SecretStoreError
-from rotation import logs
+from rotation.adapters import logs
 
 WINDOW_SECONDS = 60.0
 # Secret Manager's soft limits on global secrets ("Quotas and limits"): AddSecretVersion and
@@ -94,7 +94,7 @@ RPC_KINDS: dict[str, QuotaKind] = {
     "DestroySecretVersion": QuotaKind.WRITE,
 }
 # The two writes of a refresh: the lease's compare-and-swap and the new version
-# (rotation.policy.WRITES_PER_REFRESH counts them for the budget warning).
+# (rotation.rules.policy.WRITES_PER_REFRESH counts them for the budget warning).
 REFRESH_WRITES = ("UpdateSecret", "AddSecretVersion")
 
 
@@ -210,7 +210,6 @@ class Pacer:
         self._changed = threading.Condition()
         # Injected in tests with a fake clock; by default, a wait any release cuts short.
         self._sleep = sleep or self._changed.wait
-        self.sent: Counter[QuotaKind] = Counter()
 
     def before_send(self, rpc: str, resource: str) -> None:
         """Block until ``rpc`` on ``resource`` (a secret or version name) fits every budget."""
@@ -335,7 +334,6 @@ class Pacer:
         now = self._clock()
         for window in self._windows_for(kind, scope):
             window.send(now, reserved=reserved)
-        self.sent[kind] += 1
 
 
 class _Waiting:

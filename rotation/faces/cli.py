@@ -38,13 +38,14 @@ from momento_key_common.errors import (
     TokenDocumentError,
 )
 from momento_key_common.token import parse_document
-from rotation import logs, service
-from rotation.check import check_document
-from rotation.config import Config, load_config
-from rotation.discovery import managed_secrets
-from rotation.policy import epoch_to_rfc3339
-from rotation.request import RotationRequest
-from rotation.runtime import Runtime
+from rotation import service
+from rotation.adapters import logs
+from rotation.faces.check import check_document
+from rotation.rules.config import Config, load_config
+from rotation.rules.policy import epoch_to_rfc3339
+from rotation.service import RotationRequest
+from rotation.service.discovery import managed_secrets
+from rotation.service.runtime import Runtime
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 COMMANDS = ("rotate", "seed", "status")
@@ -78,7 +79,7 @@ def _runtime(args: argparse.Namespace) -> Runtime:
     config: Config = load_config(env, names=names)
     credentials = None
     if not config.secret_manager_emulator_host:
-        from rotation.credentials import application_default  # noqa: PLC0415
+        from rotation.adapters.credentials import application_default  # noqa: PLC0415
 
         credentials = application_default()
     return Runtime(config, credentials=credentials)
@@ -88,13 +89,14 @@ def _rotate(runtime: Runtime, *, force: bool, dry_run: bool, named_in: str) -> i
     # The typed request the HTTP entry point would build: every managed secret, and DRY_RUN=true
     # cannot be turned off.
     config = runtime.config
-    secrets = managed_secrets(config, runtime.store())
+    dependencies = runtime.dependencies()
+    secrets = managed_secrets(config, dependencies.store)
     request = RotationRequest(
         secrets=secrets, force=force, dry_run=dry_run or config.dry_run, named_in=named_in
     )
     with redact.request_scope():
         try:
-            outcome = service.run(runtime, request)
+            outcome = service.run(dependencies, request)
         except Exception as error:  # noqa: BLE001 - as the HTTP entry point: type only, no text
             print(f"rotation: unexpected internal error ({type(error).__name__})", file=sys.stderr)
             return EXIT_FAILED
@@ -106,13 +108,9 @@ def _rotate(runtime: Runtime, *, force: bool, dry_run: bool, named_in: str) -> i
 
 
 def _status(runtime: Runtime, *, as_json: bool) -> int:
-    from rotation.status import describe, secret_status  # noqa: PLC0415
+    from rotation.service.status import describe, report  # noqa: PLC0415
 
-    store, now = runtime.store(), datetime.now(UTC)
-    statuses = [
-        secret_status(runtime.config, store, secret, now=now)
-        for secret in managed_secrets(runtime.config, store)
-    ]
+    statuses = report(runtime.dependencies(), now=datetime.now(UTC))
     # Not ok: what the next run would fail with, or what needs a person anyway (a schedule too
     # sparse for the keys): deploy.sh's check after a deploy reads this exit status.
     ok = all(status.error is None and status.attention is None for status in statuses)
@@ -157,7 +155,8 @@ def _seed(runtime: Runtime, source: Path, secret: str, *, refresh: bool) -> int:
         )
         return EXIT_OK
     with redact.request_scope():
-        result = runtime.rotator().rotate(secret, force=True, dry_run=False, named_in="SECRET")
+        request = RotationRequest((secret,), force=True, dry_run=False, named_in="SECRET")
+        [result] = service.run(runtime.dependencies(), request).results
         answer["refresh"] = result.to_json()
     answer["ok"] = not result.failed
     _print(answer)

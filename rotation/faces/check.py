@@ -1,10 +1,10 @@
-"""``python3 -m rotation.check``: the function's own validators, for tools that run before it.
+"""``python3 -m rotation.faces.check``: the function's own validators, for tools that run before it.
 
 deploy.sh calls this so that it refuses exactly what the function would refuse at start, with
 the function's own messages, before it creates anything: one validator, not two.
 
-    python3 -m rotation.check config           # validate the function's environment variables
-    python3 -m rotation.check document FILE    # validate a token document before seeding it
+    python3 -m rotation.faces.check config           # validate the function's environment variables
+    python3 -m rotation.faces.check document FILE    # validate a token document before seeding it
 
 Exit 0 when valid, 2 with one line ``rotation: MESSAGE`` on stderr when not. A valid
 configuration may still print one warning line on stderr (exit 0): a write budget too small to
@@ -23,11 +23,11 @@ from pathlib import Path
 
 from momento_key_common.errors import ErrorCode, RotationError, TokenDocumentError
 from momento_key_common.token import REFRESH_TOKEN_FIELD, parse_document
-from rotation.config import load_config
-from rotation.policy import budget_warning, decide
+from rotation.rules.config import load_config
+from rotation.rules.policy import budget_warning, decide
 
 EXIT_OK, EXIT_INVALID = 0, 2
-_USAGE = "usage: python3 -m rotation.check config | document FILE"
+_USAGE = "usage: python3 -m rotation.faces.check config | document FILE"
 
 
 def check_document(data: bytes, *, now: datetime) -> None:

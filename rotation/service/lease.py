@@ -26,7 +26,7 @@ every refresher writes its lease (changing the etag) *before* adding its version
 we did not see in the annotations began after our read of the secret and makes our
 compare-and-swap fail; one we did see either added its version before our read of the latest
 (superseded) or holds the lease on the version we read (held, or abandoned only after
-``LEASE_DURATION``, which outlasts any holder: see :func:`rotation.config.load_config`).
+``LEASE_DURATION``, which outlasts any holder: see :func:`rotation.rules.config.load_config`).
 
 A version added by hand while a refresh is in flight also supersedes its lease: a run that
 comes after it skips for ``LEASE_DURATION`` as after a burst, and the holder goes on to store its
@@ -58,7 +58,7 @@ from enum import Enum
 from typing import Any
 
 from momento_key_common.errors import ErrorCode, RotationError, SecretStoreError
-from rotation.ports import SecretMetadata, SecretStore
+from rotation.rules.ports import SecretMetadata, SecretStore
 
 # Annotation keys must be 1-63 characters, start and end with an alphanumeric, with only
 # alphanumerics, "-", "_" and "." between (the Secret.annotations field docstring in
@@ -66,12 +66,6 @@ from rotation.ports import SecretMetadata, SecretStore
 LEASE_ANNOTATION = "momento-key-rotation.lease"
 # Written by releases before the lease became the record of the last attempt; read, not written.
 LAST_ATTEMPT_ANNOTATION = "momento-key-rotation.last-attempt"
-# What releases before 2026-12 tried to write. The service refuses such keys, but a secret
-# seeded by other tooling may carry them: they are read as a fallback and never written back.
-LEGACY_ANNOTATIONS = {
-    LEASE_ANNOTATION: "momento-key-rotation/lease",
-    LAST_ATTEMPT_ANNOTATION: "momento-key-rotation/last-attempt",
-}
 # Secret.annotations: "The total size of annotation keys and values must be less than 16KiB".
 ANNOTATIONS_MAX_BYTES = 16 * 1024 - 1
 # How far two runners' clocks may plausibly disagree. Cloud Functions keep time with Google's
@@ -145,8 +139,8 @@ def try_acquire(
     write when the lease is free; none otherwise. Raises RotationError (annotations_too_large)
     when the lease's release record would not fit beside the secret's other annotations.
     """
-    current = parse_lease(_read(metadata.annotations, LEASE_ANNOTATION))
-    last = parse_last_attempt(_read(metadata.annotations, LAST_ATTEMPT_ANNOTATION))
+    current = parse_lease(metadata.annotations.get(LEASE_ANNOTATION))
+    last = parse_last_attempt(metadata.annotations.get(LAST_ATTEMPT_ANNOTATION))
     live = current if current is not None and current.released_at is None else None
     if live is not None:
         # A lease on a newer version than ours means our read is older than its holder's.
@@ -189,7 +183,7 @@ def try_acquire(
         if not error.code.transient:
             raise
         after = _reread(store, secret)
-        found = None if after is None else parse_lease(_read(after.annotations, LEASE_ANNOTATION))
+        found = None if after is None else parse_lease(after.annotations.get(LEASE_ANNOTATION))
         if after is None or found is None or found == current:
             raise
         if found.holder != mine.holder:
@@ -199,7 +193,7 @@ def try_acquire(
         # Someone else wrote first with the same etag, or our own write landed and its retry
         # then failed on the etag it had just changed: look at who holds the lease now.
         after = store.get_metadata(secret)
-        now_held = parse_lease(_read(after.annotations, LEASE_ANNOTATION))
+        now_held = parse_lease(after.annotations.get(LEASE_ANNOTATION))
         if now_held is None or now_held.holder != mine.holder:
             return LeaseOutcome(None, metadata, held_by=now_held)
         etag = after.etag
@@ -251,7 +245,7 @@ def release(
     for attempt in range(2):
         if attempt:
             metadata = store.get_metadata(secret)
-            held = parse_lease(_read(metadata.annotations, LEASE_ANNOTATION))
+            held = parse_lease(metadata.annotations.get(LEASE_ANNOTATION))
             if held is None or held.holder != mine.holder:
                 return  # expired and taken over: no longer ours to release
             annotations, etag = metadata.annotations, metadata.etag
@@ -262,7 +256,7 @@ def release(
 
 def recorded(annotations: Mapping[str, str]) -> Lease | None:
     """The lease on a secret (or its pre-2026-12 form), whatever its state; None if none."""
-    return parse_lease(_read(annotations, LEASE_ANNOTATION))
+    return parse_lease(annotations.get(LEASE_ANNOTATION))
 
 
 def state(lease: Lease, *, latest_version: int, now: datetime) -> str:
@@ -323,14 +317,8 @@ def _timed_out_at(current: Lease | None, last: LastAttempt | None, version: int)
 
 def _with_lease(annotations: Mapping[str, str], lease: Lease) -> dict[str, str]:
     """Every annotation but our old-form keys (which the lease replaces), plus ``lease``."""
-    ours = {LAST_ATTEMPT_ANNOTATION, *LEGACY_ANNOTATIONS.values()}
-    kept = {key: value for key, value in annotations.items() if key not in ours}
+    kept = {key: value for key, value in annotations.items() if key != LAST_ATTEMPT_ANNOTATION}
     return {**kept, LEASE_ANNOTATION: _render_lease(lease)}
-
-
-def _read(annotations: Mapping[str, str], key: str) -> str | None:
-    value = annotations.get(key)
-    return value if value is not None else annotations.get(LEGACY_ANNOTATIONS[key])
 
 
 def parse_lease(raw: str | None) -> Lease | None:

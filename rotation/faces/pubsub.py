@@ -21,7 +21,7 @@ Pub/Sub delivers at least once, and Eventarc redelivers when the function fails,
   raises :class:`RedeliverError`, the function answers 500 (one structured line, no traceback:
   see main.py), and Pub/Sub tries again with backoff. So is a delivery that finds another run
   holding the lease (that run may still fail).
-- **Everything else is acknowledged**, by the contract of outcomes (rotation.outcomes): a
+- **Everything else is acknowledged**, by the contract of outcomes (rotation.rules.outcomes): a
   failure a person must fix, a key refreshed but not stored, an event for a secret this
   deployment does not manage, a malformed event. Redelivering those would only hide them.
 - Other event types (``SECRET_VERSION_ADD``, ...) are acknowledged and ignored, at DEBUG.
@@ -34,13 +34,15 @@ from datetime import UTC, datetime, timedelta
 from momento_key_common import names as secret_names
 from momento_key_common import redact
 from momento_key_common.errors import ErrorCode, RotationError
-from rotation import logs
-from rotation.discovery import managed_secrets
-from rotation.events import DELETE, EventError, SecretEvent, parse_event
-from rotation.policy import rfc3339
-from rotation.ports import SecretStore
-from rotation.retention import VersionInfo
-from rotation.runtime import Runtime
+from rotation import service
+from rotation.adapters import logs
+from rotation.rules.events import DELETE, EventError, SecretEvent, parse_event
+from rotation.rules.policy import rfc3339
+from rotation.rules.ports import SecretStore
+from rotation.rules.retention import VersionInfo
+from rotation.service import Dependencies, RotationRequest
+from rotation.service.discovery import managed_secrets
+from rotation.service.runtime import Runtime
 
 # Secret Manager's shortest rotation period (resources.py Rotation.rotation_period: at least 1h).
 MIN_ROTATION_PERIOD = timedelta(hours=1)
@@ -73,8 +75,9 @@ def handle_event(runtime: Runtime, data: object) -> None:
 def _rotate(runtime: Runtime, named: str, published: datetime, *, now: datetime) -> None:
     published_at = _requested_at(published, now)
     try:
-        store = runtime.store()
-        secret = runtime.configured_as(named, managed_secrets(runtime.config, store))
+        dependencies = runtime.dependencies()
+        store = dependencies.store
+        secret = dependencies.configured_as(named, managed_secrets(runtime.config, store))
     except RotationError as error:
         _failed(error, named)
         return
@@ -108,7 +111,9 @@ def _rotate(runtime: Runtime, named: str, published: datetime, *, now: datetime)
         )
         logs.log("INFO", f"{secret}: skipped: {reason}", event="rotation.event_skipped")
         return
-    result = runtime.rotator().rotate(secret, force=True, dry_run=runtime.config.dry_run)
+    # The owner asked for a rotation at this time: forced, whatever REFRESH_BEFORE says.
+    request = RotationRequest((secret,), force=True, dry_run=runtime.config.dry_run)
+    [result] = service.run(dependencies, request).results
     if result.busy and not result.failed:
         # Another run holds the lease: it may still fail, and this request would then be lost.
         # (A failure found anyway, such as the secret's own expiry, is the worse row: ack.)
@@ -133,8 +138,9 @@ def _requested_at(published_at: datetime, now: datetime) -> datetime:
 def _key_lost(runtime: Runtime, event: SecretEvent, named: str) -> None:
     """A managed secret was deleted, or its latest version disabled or destroyed."""
     try:
-        store = runtime.store()
-        secret = _managed_as(runtime, store, named, event)
+        dependencies = runtime.dependencies()
+        store = dependencies.store
+        secret = _managed_as(dependencies, named, event)
         if secret is None:
             _ignore(event, "not a secret this deployment manages")
             return
@@ -161,7 +167,7 @@ def _key_lost(runtime: Runtime, event: SecretEvent, named: str) -> None:
     )
 
 
-def _managed_as(runtime: Runtime, store: SecretStore, named: str, event: SecretEvent) -> str | None:
+def _managed_as(dependencies: Dependencies, named: str, event: SecretEvent) -> str | None:
     """The managed secret ``named`` denotes, for an event that says it (or its key) is gone.
 
     A deleted secret's project number can't be looked up any more (NOT_FOUND, or
@@ -169,7 +175,7 @@ def _managed_as(runtime: Runtime, store: SecretStore, named: str, event: SecretE
     counts: loud beats quiet. A secret managed by ROTATION_LABEL is no longer listed once
     deleted, but the event's copy of the secret still carries its labels.
     """
-    config = runtime.config
+    config, store = dependencies.config, dependencies.store
     deleted = secret_names.of(named)
     if deleted is None:
         return None
@@ -178,7 +184,7 @@ def _managed_as(runtime: Runtime, store: SecretStore, named: str, event: SecretE
         return str(deleted.in_project(config.project))
     managed = managed_secrets(config, store)
     try:
-        return runtime.configured_as(named, managed)
+        return dependencies.configured_as(named, managed)
     except RotationError as error:
         if error.code not in (ErrorCode.NOT_FOUND, ErrorCode.PERMISSION_DENIED):
             raise

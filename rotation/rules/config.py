@@ -19,14 +19,14 @@ from datetime import timedelta
 
 from momento_key_common import names
 from momento_key_common.errors import ConfigError
-from rotation.durations import (
+from rotation.rules.durations import (
     DURATION_FORM,
     DurationTooLongError,
     format_duration,
     parse_duration,
 )
-from rotation.schedule import CRON_FORM, CronSchedule, ScheduleError, TimeZoneError
-from rotation.schedule import parse as parse_schedule
+from rotation.rules.schedule import CRON_FORM, CronSchedule, ScheduleError, TimeZoneError
+from rotation.rules.schedule import parse as parse_schedule
 
 _PROJECT_ID = re.compile(names.PROJECT)
 _HOST_PORT = re.compile(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})")
@@ -48,9 +48,9 @@ LABEL_FORM = (
 )
 # Secret Manager keeps every version; a thousand enabled ones is already far past any need.
 MAX_MIN_ENABLED_VERSIONS = 1000
-# Budgets per minute (rotation/pacing.py). The project's own quota is 600 reads and 600 writes a
-# minute unless raised; a hundred times that is surely a typo. A refresh reserves its two writes
-# at once, so the write budget must hold at least two.
+# Budgets per minute (rotation/adapters/pacing.py). The project's own quota is 600 reads and 600
+# writes a minute unless raised; a hundred times that is surely a typo. A refresh reserves its
+# two writes at once, so the write budget must hold at least two.
 MAX_CALLS_PER_MINUTE = 60000
 MIN_WRITES_PER_MINUTE = 2
 

@@ -1,8 +1,8 @@
 """The ports: what the rotation needs from Secret Manager and from Momento.
 
-The orchestration in :mod:`rotation.rotate` depends only on these; the adapters in
-:mod:`rotation.secret_store` and :mod:`rotation.momento_auth` implement them. Keeping them apart
-from the adapters also keeps the adapters' heavy imports off the start-up path.
+The orchestration in :mod:`rotation.service.rotate` depends only on these; the adapters in
+:mod:`rotation.adapters.secret_store` and :mod:`rotation.adapters.momento_auth` implement them.
+Keeping them apart from the adapters also keeps the adapters' heavy imports off the start-up path.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from enum import Enum
 from typing import Protocol
 
 from momento_key_common.token import ApiKey, RefreshedKey
-from rotation.retention import VersionInfo
+from rotation.rules.retention import VersionInfo
 
 
 @dataclass(frozen=True, repr=False)

@@ -3,25 +3,26 @@
 Clients are created once per instance, on first use, not at import (the module would then pay
 for them on every cold start, even when the configuration is wrong) and not per request (each
 new client opens a new channel). The Momento client is built only when a key needs refreshing.
+The entry point builds one :class:`Runtime`; each run gets its :class:`Dependencies`.
 """
 
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from rotation.config import Config
-from rotation.identity import ProjectNumbers, configured_for, distinct_secrets
-from rotation.pacing import Pacer, grpc_interceptor
-from rotation.rotate import Rotator
+from rotation.adapters.pacing import Pacer, grpc_interceptor
+from rotation.rules.config import Config
+from rotation.rules.identity import ProjectNumbers
+from rotation.service import Dependencies
 
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
 
-    from rotation.momento_auth import MomentoAuthClient
-    from rotation.ports import KeyRefresher, SecretStore
-    from rotation.secret_store import GoogleSecretStore
+    from rotation.adapters.momento_auth import MomentoAuthClient
+    from rotation.adapters.secret_store import GoogleSecretStore
+    from rotation.rules.ports import KeyRefresher, SecretStore
+    from rotation.service.rotate import Rotator
 
 
 class Runtime:
@@ -39,19 +40,20 @@ class Runtime:
         self._store: GoogleSecretStore | None = None
         self._refresher: MomentoAuthClient | None = None
 
-    def rotator(self) -> Rotator:
-        return Rotator(
-            self.config,
-            self.store(),
-            self.refresher,
-            clock=lambda: datetime.now(UTC),
-            pacer=self.pacer,
+    def dependencies(self) -> Dependencies:
+        """What a run uses. Builds the Secret Manager client on first use, so a missing
+        credential or emulator is one SetupError, before any secret is tried."""
+        return Dependencies(
+            self.config, self.store(), self.refresher, self.pacer, self.project_numbers
         )
+
+    def rotator(self) -> Rotator:
+        return self.dependencies().rotator()
 
     def store(self) -> SecretStore:
         with self._lock:
             if self._store is None:
-                from rotation.secret_store import GoogleSecretStore  # noqa: PLC0415
+                from rotation.adapters.secret_store import GoogleSecretStore  # noqa: PLC0415
 
                 self._store = GoogleSecretStore(
                     emulator_host=self.config.secret_manager_emulator_host,
@@ -65,7 +67,7 @@ class Runtime:
         with self._lock:
             if self._refresher is None:
                 # Imports momento and its wire types: paid only by runs that refresh.
-                from rotation.momento_auth import MomentoAuthClient  # noqa: PLC0415
+                from rotation.adapters.momento_auth import MomentoAuthClient  # noqa: PLC0415
 
                 self._refresher = MomentoAuthClient(
                     control_endpoint=self.config.momento_control_endpoint,
@@ -73,23 +75,6 @@ class Runtime:
                     timeout=self.config.momento_timeout,
                 )
             return self._refresher
-
-    def configured_as(self, name: str, secrets: tuple[str, ...]) -> str | None:
-        """The secret among ``secrets`` that ``name`` denotes, however either names its
-        project (id or number); the number is learned from Secret Manager, once per project,
-        from the secret itself (GetSecret), whatever state its versions are in."""
-        store = self.store()
-        return configured_for(
-            name, secrets, self.project_numbers, lambda secret: store.get_metadata(secret).name
-        )
-
-    def distinct(self, secrets: tuple[str, ...]) -> tuple[str, ...]:
-        """``secrets`` without the ones that name an earlier one's secret by its project's
-        number instead of its id (or the other way round): one secret, one rotation."""
-        store = self.store()
-        return distinct_secrets(
-            secrets, self.project_numbers, lambda secret: store.get_metadata(secret).name
-        )
 
     def close(self) -> None:
         """Close the clients' channels. An instance never needs this; a process that outlives

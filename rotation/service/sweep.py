@@ -1,14 +1,14 @@
 """Step 7, the retention sweep: housekeeping after the key is safe.
 
 It disables versions superseded for longer than ``RETENTION`` and, with ``DESTROY_AFTER`` set,
-destroys disabled ones whose retention ended longer ago than that (plans: rotation.retention).
+destroys disabled ones whose retention ended longer ago than that (plans: rotation.rules.retention).
 One list of every version but the destroyed ones serves both. Never a version an alias names,
 never the latest.
 
 It is housekeeping, and behaves like it:
 
 - **Paced** by the project's write budget, spread out, never in the refreshes' reserve
-  (rotation.pacing.housekeeping), and limited per version (1 state change a second).
+  (rotation.adapters.pacing.housekeeping), and limited per version (1 state change a second).
 - **Within a time budget** (``SWEEP_BUDGET``): a sick secret must not hold the run while a later
   secret is due. What is left waits for the next run: cut short by the budget or by a transient
   error, the sweep is a WARNING (``sweep_incomplete``), answered 2xx.
@@ -28,12 +28,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from momento_key_common.errors import ConflictError, ErrorCode, SecretStoreError
-from rotation import pacing
-from rotation.config import Config
-from rotation.durations import format_duration
-from rotation.outcomes import Attention, KeptVersion
-from rotation.ports import DestroyOutcome, SecretStore
-from rotation.retention import DestroyPlan, SweepPlan, VersionInfo, plan_destroy, plan_disable
+from rotation.adapters import pacing
+from rotation.rules.config import Config
+from rotation.rules.durations import format_duration
+from rotation.rules.outcomes import Attention, KeptVersion
+from rotation.rules.ports import DestroyOutcome, SecretStore
+from rotation.rules.retention import DestroyPlan, SweepPlan, VersionInfo, plan_destroy, plan_disable
 
 # How long one secret's sweep may take, retries included.
 SWEEP_BUDGET = timedelta(seconds=10)

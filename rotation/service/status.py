@@ -16,21 +16,22 @@ from typing import Any
 
 from momento_key_common.errors import ErrorCode, RotationError
 from momento_key_common.token import parse_document
-from rotation import lease
-from rotation.config import Config
-from rotation.costs import PRICE_PER_VERSION_MONTH, PRICE_SOURCE, Cost
-from rotation.durations import format_duration
-from rotation.outcomes import Attention
-from rotation.policy import (
+from rotation.rules.config import Config
+from rotation.rules.costs import PRICE_PER_VERSION_MONTH, PRICE_SOURCE, Cost
+from rotation.rules.durations import format_duration
+from rotation.rules.outcomes import Attention
+from rotation.rules.policy import (
     decide,
     epoch_to_rfc3339,
     rfc3339,
     schedule_too_sparse,
     secret_expiring,
 )
-from rotation.ports import SecretMetadata, SecretStore
-from rotation.retention import DestroyPlan, VersionInfo, billed, plan_destroy, plan_disable
-from rotation.schedule import NextRun, next_run
+from rotation.rules.ports import SecretMetadata, SecretStore
+from rotation.rules.retention import DestroyPlan, VersionInfo, billed, plan_destroy, plan_disable
+from rotation.rules.schedule import NextRun, next_run
+from rotation.service import Dependencies, lease
+from rotation.service.discovery import managed_secrets
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,14 @@ class SecretStatus:
                 else {"code": str(self.error.code), "message": self.error.message}
             ),
         }
+
+
+def report(dependencies: Dependencies, *, now: datetime) -> list[SecretStatus]:
+    """Every managed secret's status, in order: what ``python -m rotation status`` prints."""
+    config, store = dependencies.config, dependencies.store
+    return [
+        secret_status(config, store, secret, now=now) for secret in managed_secrets(config, store)
+    ]
 
 
 def secret_status(

@@ -12,7 +12,7 @@ counted as needing to live until the next run plus the margin.
 
 The cron arithmetic is ``cronsim``'s (a small, single-file, typed library that follows Debian
 cron, DST quirks included). It is imported only when a next run is computed: the form of an
-expression is checked without it (:func:`check_form`), so that ``python3 -m rotation.check``
+expression is checked without it (:func:`check_form`), so that ``python3 -m rotation.faces.check``
 keeps running on a bare Python, as deploy.sh runs it.
 """
 

@@ -5,7 +5,7 @@ the generated stubs from ``momento-wire-types``, on the control endpoint over TL
 SDKs do. ``momento`` names the error codes; the key's endpoint comes from
 :mod:`momento_key_common.token`.
 
-This module imports Momento's packages at import time on purpose: :mod:`rotation.runtime`
+This module imports Momento's packages at import time on purpose: :mod:`rotation.service.runtime`
 imports it only when a key actually needs refreshing, so a run with nothing to do never pays for
 them.
 """
@@ -31,7 +31,7 @@ from momento_key_common.errors import (
 )
 from momento_key_common.redact import scrub
 from momento_key_common.token import ApiKey, RefreshedKey
-from rotation.ports import Verification
+from rotation.rules.ports import Verification
 
 _TLS_PORT = 443
 

@@ -10,8 +10,8 @@ so the two name the same secret). The location stays: it is part of the secret's
 from __future__ import annotations
 
 from momento_key_common import names
-from rotation.config import Config
-from rotation.ports import SecretStore
+from rotation.rules.config import Config
+from rotation.rules.ports import SecretStore
 
 
 def managed_secrets(config: Config, store: SecretStore) -> tuple[str, ...]:
