@@ -27,7 +27,7 @@ topic name rule of :mod:`.pubsub`. The sources are named as in the package docst
 | a regional secret and a global one with the same id, or two locations' with the same id, are different secrets | "REST Resource: projects.locations.secrets" (the location is part of the name) | test_the_same_id_globally_and_in_two_locations_is_three_secrets |
 | ListSecrets is per location: ``projects/P/locations/L`` lists L's secrets only | "List regional secrets and view secret details" (``gcloud secrets list --location=LOCATION``); service.proto ListSecretsRequest.parent | test_list_secrets_is_per_location |
 | regional secrets follow every secret rule above: secret id, labels, payload, topics, rotation (period 1 h to 100 years, next time 5 minutes ahead, topics needed), IAM policy members and roles | "REST Resource: projects.locations.secrets" (the same fields); the regional "Create rotation schedules" page (the same requirements) | test_regional_secrets_follow_the_same_field_rules |
-| unknown: the status of a data_crc32c mismatch; 400 INVALID_ARGUMENT, as devtools/emulators/secret_manager.py answers | | |
+| unknown: the status of a data_crc32c mismatch; 400 INVALID_ARGUMENT, as devtools/emulators/secret_manager/ answers | | |
 | unknown: whether Secret Manager refuses a rotation topic that does not exist or that its service agent may not publish to (Topic.name says only that publication needs the permission); not refused, and deploy.sh grants before it schedules | | |
 | unknown: whether Secret Manager returns Secret.topics names with the project id or number; the fake returns them as sent, deploy.sh matches by topic id | | |
 | unknown: the fake never advances next_rotation_time or publishes SECRET_ROTATE; deploy.sh only checks that one is set | | |

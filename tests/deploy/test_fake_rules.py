@@ -1,6 +1,7 @@
 """The fake refuses what Google documents it refuses, and accepts the edge of what it allows.
 
-One test per rule in the table of ``devtools/fake_google_apis.py``'s docstring. These talk to
+One test per rule in the tables of ``devtools/fake_google_apis/``'s module docstrings (one per
+API, indexed in its ``__init__.py``). These talk to
 the fake over plain HTTP (no gcloud): each sends a request shaped like gcloud's, once with
 values on the allowed side of the documented boundary and once just past it, and checks the
 refusal is Google's shape (400, INVALID_ARGUMENT, a BadRequest field violation) and that
