@@ -96,6 +96,16 @@ def gcloud() -> str:
 
 
 @pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A snapshot of the repository to deploy from, so edits made meanwhile change nothing."""
+    target = tmp_path_factory.mktemp("clone") / "repo"
+    shutil.copytree(
+        REPO, target, ignore=shutil.ignore_patterns(".git", ".venv", "*_cache", "__pycache__")
+    )
+    return target
+
+
+@pytest.fixture(scope="module")
 def fake(tmp_path_factory: pytest.TempPathFactory):
     log = tmp_path_factory.mktemp("fake") / "requests.jsonl"
     with FakeGoogleApis(record_path=log) as server:

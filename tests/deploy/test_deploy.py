@@ -72,18 +72,6 @@ def seed_file(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def source(tmp_path_factory) -> Path:
-    """A snapshot of the repository to deploy from, so edits made meanwhile change nothing."""
-    target = tmp_path_factory.mktemp("clone") / "repo"
-    shutil.copytree(
-        REPO,
-        target,
-        ignore=shutil.ignore_patterns(".git", ".venv", "*_cache", "__pycache__"),
-    )
-    return target
-
-
 @dataclass(frozen=True)
 class Scenario:
     first: Run

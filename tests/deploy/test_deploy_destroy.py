@@ -5,14 +5,14 @@ real gcloud CLI against the local fake.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from devtools.fake_google_apis import JSON, FakeGoogleApis
 
-from .conftest import PROJECT, REPO, Deployer, Run
+from .conftest import PROJECT, Deployer, Run
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -33,11 +33,7 @@ class Scenario:
 
 
 @pytest.fixture(scope="module")
-def scenario(deployer: Deployer, fake: FakeGoogleApis, tmp_path_factory) -> Scenario:
-    source = tmp_path_factory.mktemp("clone") / "repo"
-    shutil.copytree(
-        REPO, source, ignore=shutil.ignore_patterns(".git", ".venv", "*_cache", "__pycache__")
-    )
+def scenario(deployer: Deployer, fake: FakeGoogleApis, source: Path) -> Scenario:
     fake.add_secret(PROJECT, SECRET, (b"{}",))
     deploy = (*ARGS, "--source", str(source))
     with_destroy = deployer.run(*deploy, "--destroy-after", "30d").check()

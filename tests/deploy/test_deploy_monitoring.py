@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -43,15 +42,6 @@ POLICIES = {
 }
 DASHBOARD = f"projects/{PROJECT}/dashboards/{FUNCTION}"
 SIX_HOURS_PLUS_ONE = 7 * 3600
-
-
-@pytest.fixture(scope="module")
-def source(tmp_path_factory) -> Path:
-    target = tmp_path_factory.mktemp("clone") / "repo"
-    shutil.copytree(
-        REPO, target, ignore=shutil.ignore_patterns(".git", ".venv", "*_cache", "__pycache__")
-    )
-    return target
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,15 +87,6 @@ ARGS = (
 )
 API_KEY_CANARY = v1_key(exp=1_900_000_000, sub="regional-canary-3e1f")
 REFRESH_CANARY = "regional-refresh-canary-9b7c"
-
-
-@pytest.fixture(scope="module")
-def source(tmp_path_factory) -> Path:
-    target = tmp_path_factory.mktemp("clone") / "repo"
-    shutil.copytree(
-        REPO, target, ignore=shutil.ignore_patterns(".git", ".venv", "*_cache", "__pycache__")
-    )
-    return target
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -50,15 +49,6 @@ ARGS = (
     "--rotation-period",
     "30d",
 )
-
-
-@pytest.fixture(scope="module")
-def source(tmp_path_factory) -> Path:
-    target = tmp_path_factory.mktemp("clone") / "repo"
-    shutil.copytree(
-        REPO, target, ignore=shutil.ignore_patterns(".git", ".venv", "*_cache", "__pycache__")
-    )
-    return target
 
 
 @dataclass(frozen=True)
