@@ -127,8 +127,10 @@ def _error(
     return body, status, {**_JSON, **(extra_headers or {})}
 
 
-def _flask_response(answer: dict[str, Any], status: int, headers: dict[str, str]) -> flask.Response:
-    data = flask.json.dumps(answer).encode()
+def _flask_response(
+    document: dict[str, Any], status: int, headers: dict[str, str]
+) -> flask.Response:
+    data = flask.json.dumps(document).encode()
     # functions-framework reads whatever is left of the request body into memory (get_data()
     # in an after_request hook) unless the response is streamed. An iterable body counts as
     # streamed, so a refused 300 MB body stays unread; it is complete, so it keeps its length.

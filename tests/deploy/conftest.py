@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -45,6 +46,15 @@ class Run:
     @property
     def mutating(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.mutating]
+
+    def requests_to(self, method: str, api: str, path_pattern: str) -> list[RecordedRequest]:
+        """This run's requests with ``method`` to ``api`` at a path matching ``path_pattern``."""
+        pattern = re.compile(path_pattern)
+        return [
+            r
+            for r in self.requests
+            if r.method == method and r.api == api and pattern.fullmatch(r.path)
+        ]
 
     def check(self) -> Run:
         assert self.returncode == 0, f"deploy.sh failed ({self.returncode}):\n{self.output}"

@@ -115,13 +115,6 @@ def scenario(deployer: Deployer, fake: FakeGoogleApis, seed_file: Path, source: 
     )
 
 
-def requests_to(run: Run, method: str, api: str, path_pattern: str) -> list[RecordedRequest]:
-    pattern = re.compile(path_pattern)
-    return [
-        r for r in run.requests if r.method == method and r.api == api and pattern.fullmatch(r.path)
-    ]
-
-
 def one(requests: list[RecordedRequest]) -> RecordedRequest:
     assert len(requests) == 1, [(r.method, r.path) for r in requests]
     return requests[0]
@@ -129,7 +122,7 @@ def one(requests: list[RecordedRequest]) -> RecordedRequest:
 
 def created_function(run: Run) -> JSON:
     path = f"/v2/projects/{PROJECT}/locations/{REGION}/functions"
-    body: JSON = one(requests_to(run, "POST", "cloudfunctions", path)).body
+    body: JSON = one(run.requests_to("POST", "cloudfunctions", path)).body
     return body
 
 
@@ -137,7 +130,7 @@ def created_function(run: Run) -> JSON:
 
 
 def test_first_run_enables_the_apis_it_needs(scenario):
-    enable = one(requests_to(scenario.first, "POST", "serviceusage", r".*services:batchEnable"))
+    enable = one(scenario.first.requests_to("POST", "serviceusage", r".*services:batchEnable"))
     assert set(enable.body["serviceIds"]) >= REQUIRED_APIS
 
 
@@ -153,9 +146,7 @@ def test_function_is_gen2_python_with_entry_point_rotate_and_one_instance_at_mos
 
 def test_function_runs_as_its_own_account(scenario):
     assert created_function(scenario.first)["serviceConfig"]["serviceAccountEmail"] == FUNCTION_SA
-    accounts = requests_to(
-        scenario.first, "POST", "iam", rf"/v1/projects/{PROJECT}/serviceAccounts"
-    )
+    accounts = scenario.first.requests_to("POST", "iam", rf"/v1/projects/{PROJECT}/serviceAccounts")
     assert sorted(r.body["accountId"] for r in accounts) == sorted(
         [FUNCTION_SA.partition("@")[0], SCHEDULER_SA.partition("@")[0]]
     )
@@ -193,7 +184,7 @@ def test_function_is_private_and_only_the_scheduler_account_may_invoke_it(scenar
 
 
 def test_custom_role_holds_exactly_the_permissions_the_code_needs(scenario):
-    create = one(requests_to(scenario.first, "POST", "iam", rf"/v1/projects/{PROJECT}/roles"))
+    create = one(scenario.first.requests_to("POST", "iam", rf"/v1/projects/{PROJECT}/roles"))
     assert create.body["roleId"] == "momentoKeyRotator"
     assert set(create.body["role"]["includedPermissions"]) == ROTATOR_PERMISSIONS
 
@@ -216,7 +207,7 @@ def test_access_is_granted_only_on_the_named_secrets(scenario):
 
 
 def test_scheduler_job_posts_to_the_function_with_an_oidc_token_of_its_account(scenario):
-    job = one(requests_to(scenario.first, "POST", "cloudscheduler", r".*/jobs")).body
+    job = one(scenario.first.requests_to("POST", "cloudscheduler", r".*/jobs")).body
     url = scenario.after_first["functions"][
         f"projects/{PROJECT}/locations/{REGION}/functions/{FUNCTION}"
     ]["serviceConfig"]["uri"]
@@ -242,7 +233,7 @@ def test_upload_holds_the_function_and_none_of_the_dev_files(scenario):
 
 
 def test_seed_file_becomes_the_first_version_and_appears_in_no_other_request(scenario, seed_file):
-    add = one(requests_to(scenario.first, "POST", "secretmanager", r".*/momento-key:addVersion"))
+    add = one(scenario.first.requests_to("POST", "secretmanager", r".*/momento-key:addVersion"))
     assert base64.b64decode(add.body["payload"]["data"]) == seed_file.read_bytes()
     as_base64 = base64.b64encode(seed_file.read_bytes()).decode()
     everything = [scenario.first, scenario.second, scenario.changed, scenario.teardown]
@@ -265,7 +256,7 @@ def test_a_seeded_refresh_token_gets_the_command_that_tests_it_and_only_when_see
 
 
 def test_first_run_adds_no_version_to_a_secret_that_already_has_one(scenario):
-    assert not requests_to(scenario.first, "POST", "secretmanager", r".*/other-key:addVersion")
+    assert not scenario.first.requests_to("POST", "secretmanager", r".*/other-key:addVersion")
 
 
 # ---------------------------------------------------------------------------------- re-runs

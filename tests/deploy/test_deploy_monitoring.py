@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from devtools.fake_google_apis import JSON, FakeGoogleApis, RecordedRequest
+from devtools.fake_google_apis import JSON, FakeGoogleApis
 
 from .conftest import DEPLOY_SH, PROJECT, REPO, Deployer, Run, base_env
 
@@ -105,17 +105,10 @@ def scenario(deployer: Deployer, fake: FakeGoogleApis, source: Path) -> Scenario
     )
 
 
-def writes(run: Run, method: str, api: str, path_pattern: str) -> list[RecordedRequest]:
-    pattern = re.compile(path_pattern)
-    return [
-        r for r in run.requests if r.method == method and r.api == api and pattern.fullmatch(r.path)
-    ]
-
-
 def created_metric(run: Run, name: str) -> JSON:
     [create] = [
         r
-        for r in writes(run, "POST", "logging", rf"/v2/projects/{PROJECT}/metrics")
+        for r in run.requests_to("POST", "logging", rf"/v2/projects/{PROJECT}/metrics")
         if r.body["name"] == name
     ]
     body: JSON = create.body
@@ -226,7 +219,9 @@ def test_the_key_lifetime_alert_fires_below_the_threshold_per_secret(scenario):
 
 
 def test_the_dashboard_charts_lifetimes_outcomes_and_each_policys_state(scenario):
-    [create] = writes(scenario.first, "POST", "monitoring", rf"/v1/projects/{PROJECT}/dashboards")
+    [create] = scenario.first.requests_to(
+        "POST", "monitoring", rf"/v1/projects/{PROJECT}/dashboards"
+    )
     body = create.body
     assert body["name"] == DASHBOARD
     text = json.dumps(body)
@@ -307,7 +302,7 @@ def test_a_schedule_too_sparse_for_the_switch_removes_it_and_says_so(scenario):
     monitoring = [(r.method, r.path.split("/")[1]) for r in run.mutating if r.api == "monitoring"]
     assert monitoring == [("DELETE", "v3"), ("PATCH", "v1")]  # the absence policy; the dashboard
     assert POLICIES["not_running"] not in policies_by_title(scenario.after_daily)
-    [patch] = writes(run, "PATCH", "monitoring", rf"/v1/{DASHBOARD}")
+    [patch] = run.requests_to("PATCH", "monitoring", rf"/v1/{DASHBOARD}")
     assert patch.body["etag"]  # compare-and-swap on the version it read
     texts = [
         tile["widget"]["text"]["content"]

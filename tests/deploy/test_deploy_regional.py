@@ -124,7 +124,7 @@ def scenario(deployer: Deployer, fake: FakeGoogleApis, source: Path, seed_file: 
     after_first = fake.snapshot()
     second = deployer.run(*seeded).check()
     after_second = fake.snapshot()
-    before_teardown = fake.snapshot()
+    before_teardown = after_second  # nothing runs between them
     teardown = deployer.run(*ARGS, "--teardown").check()
     after_teardown = fake.snapshot()
     teardown_again = deployer.run(*ARGS, "--teardown").check()
@@ -141,12 +141,7 @@ def scenario(deployer: Deployer, fake: FakeGoogleApis, source: Path, seed_file: 
 
 
 def secret_manager(run: Run, method: str, path_pattern: str) -> list[RecordedRequest]:
-    pattern = re.compile(path_pattern)
-    return [
-        r
-        for r in run.requests
-        if r.api == "secretmanager" and r.method == method and pattern.fullmatch(r.path)
-    ]
+    return run.requests_to(method, "secretmanager", path_pattern)
 
 
 def location_in_path(request: RecordedRequest) -> str | None:

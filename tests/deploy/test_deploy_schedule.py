@@ -9,7 +9,6 @@ statements about the requests each run sent and the fake's state after it.
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools.fake_google_apis import JSON, PROJECT_NUMBER, FakeGoogleApis, RecordedRequest
+from devtools.fake_google_apis import JSON, PROJECT_NUMBER, FakeGoogleApis
 from tests.readme import commands
 
 from .conftest import DEPLOY_TIMEOUT_S, PROJECT, REPO, Deployer, Run
@@ -100,17 +99,10 @@ def scenario(deployer: Deployer, fake: FakeGoogleApis, source: Path) -> Scenario
     )
 
 
-def writes(run: Run, method: str, api: str, path_pattern: str) -> list[RecordedRequest]:
-    pattern = re.compile(path_pattern)
-    return [
-        r for r in run.requests if r.method == method and r.api == api and pattern.fullmatch(r.path)
-    ]
-
-
 def created_function(run: Run, name: str) -> JSON:
     [create] = [
         r
-        for r in writes(run, "POST", "cloudfunctions", rf"/v2/projects/{PROJECT}/.*/functions")
+        for r in run.requests_to("POST", "cloudfunctions", rf"/v2/projects/{PROJECT}/.*/functions")
         if r.query.get("functionId") == [name]
     ]
     body: JSON = create.body
@@ -121,9 +113,9 @@ def created_function(run: Run, name: str) -> JSON:
 
 
 def test_topic_is_created_and_only_secret_managers_agent_may_publish(scenario):
-    [create] = writes(scenario.first, "PUT", "pubsub", f"/v1/{TOPIC}")
+    [create] = scenario.first.requests_to("PUT", "pubsub", f"/v1/{TOPIC}")
     assert create.body == {"name": TOPIC}
-    [grant] = writes(scenario.first, "POST", "pubsub", f"/v1/{TOPIC}:setIamPolicy")
+    [grant] = scenario.first.requests_to("POST", "pubsub", f"/v1/{TOPIC}:setIamPolicy")
     assert grant.body["policy"]["bindings"] == [
         {"role": "roles/pubsub.publisher", "members": [f"serviceAccount:{AGENT}"]}
     ]
@@ -132,14 +124,14 @@ def test_topic_is_created_and_only_secret_managers_agent_may_publish(scenario):
         f"/v1beta1/projects/{PROJECT}/services/secretmanager.googleapis.com:generateServiceIdentity"
     ]
     # No publisher grant anywhere else: the only project-level write is the lister role.
-    project_writes = writes(scenario.first, "POST", "cloudresourcemanager", r".*:setIamPolicy")
+    project_writes = scenario.first.requests_to("POST", "cloudresourcemanager", r".*:setIamPolicy")
     assert [b["role"] for r in project_writes for b in r.body["policy"]["bindings"]] == [
         LISTER_ROLE
     ]
 
 
 def test_schedule_apis_are_enabled(scenario):
-    [enable] = writes(scenario.first, "POST", "serviceusage", r".*services:batchEnable")
+    [enable] = scenario.first.requests_to("POST", "serviceusage", r".*services:batchEnable")
     assert {"pubsub.googleapis.com", "eventarc.googleapis.com"} <= set(enable.body["serviceIds"])
     assert {"logging.googleapis.com", "monitoring.googleapis.com"} <= set(enable.body["serviceIds"])
 
@@ -148,7 +140,9 @@ def test_schedule_apis_are_enabled(scenario):
 
 
 def test_each_managed_secret_gets_the_schedule_after_the_grant_and_none_other(scenario):
-    patches = writes(scenario.first, "PATCH", "secretmanager", r"/v1/projects/.*/secrets/[^/:]+")
+    patches = scenario.first.requests_to(
+        "PATCH", "secretmanager", r"/v1/projects/.*/secrets/[^/:]+"
+    )
     assert sorted(r.path.rsplit("/", 1)[-1] for r in patches) == sorted(MANAGED)
     for patch in patches:
         assert patch.query["updateMask"] == [
@@ -189,7 +183,7 @@ def test_event_function_is_a_private_pubsub_triggered_copy_with_retries(scenario
     )
     assert event["buildConfig"]["runtime"] == http["buildConfig"]["runtime"]
     path = f"/v1/projects/{PROJECT}/locations/{REGION}/services/{EVENT_FUNCTION}:setIamPolicy"
-    [grant] = writes(scenario.first, "POST", "run", path)
+    [grant] = scenario.first.requests_to("POST", "run", path)
     assert grant.body["policy"]["bindings"] == [
         {"role": "roles/run.invoker", "members": [f"serviceAccount:{INVOKER_SA}"]}
     ]
@@ -201,7 +195,7 @@ def test_event_function_is_a_private_pubsub_triggered_copy_with_retries(scenario
 
 
 def test_label_discovery_grants_exactly_the_named_and_labelled_secrets(scenario):
-    grants = writes(scenario.first, "POST", "secretmanager", r".*/secrets/[^/]+:setIamPolicy")
+    grants = scenario.first.requests_to("POST", "secretmanager", r".*/secrets/[^/]+:setIamPolicy")
     assert sorted(r.path.split("/")[-1].removesuffix(":setIamPolicy") for r in grants) == sorted(
         MANAGED
     )
@@ -216,7 +210,7 @@ def test_label_discovery_grants_exactly_the_named_and_labelled_secrets(scenario)
 
 
 def test_the_function_may_list_secrets_through_a_minimal_project_role(scenario):
-    roles = writes(scenario.first, "POST", "iam", rf"/v1/projects/{PROJECT}/roles")
+    roles = scenario.first.requests_to("POST", "iam", rf"/v1/projects/{PROJECT}/roles")
     [lister] = [r.body for r in roles if r.body["roleId"] == "momentoKeySecretLister"]
     assert lister["role"]["includedPermissions"] == ["secretmanager.secrets.list"]
     policy = scenario.after_first["project_policies"][PROJECT]
@@ -234,7 +228,7 @@ def test_the_function_may_list_secrets_through_a_minimal_project_role(scenario):
 def test_metrics_count_the_results_of_both_functions(scenario):
     metrics = {
         r.body["name"]: r.body["filter"]
-        for r in writes(scenario.first, "POST", "logging", rf"/v2/projects/{PROJECT}/metrics")
+        for r in scenario.first.requests_to("POST", "logging", rf"/v2/projects/{PROJECT}/metrics")
     }
     assert set(metrics) == {
         f"{FUNCTION}-failures",
@@ -251,7 +245,9 @@ def test_metrics_count_the_results_of_both_functions(scenario):
 
 
 def test_the_failure_policies_notify_the_channel_and_the_not_stored_one_is_critical(scenario):
-    created = writes(scenario.first, "POST", "monitoring", rf"/v3/projects/{PROJECT}/alertPolicies")
+    created = scenario.first.requests_to(
+        "POST", "monitoring", rf"/v3/projects/{PROJECT}/alertPolicies"
+    )
     assert all(r.body["notificationChannels"] == [CHANNEL] for r in created)
     by_title = {r.body["displayName"]: r.body for r in created}
     assert len(by_title) == 4  # failed, not stored, not running, key expiring
